@@ -1,0 +1,698 @@
+//! Analysis: one pass over a batch, per-request correlation, aggregation into findings.
+//!
+//! Pure and synchronous, with no network: a [`LogBatch`] goes in, [`Finding`]s come out.
+//!
+//! 1. **Scan.** Each event is parsed once as a platform record ([`crate::platform`]) and
+//!    scanned once against every rule ([`Catalog::scan`]). Lines without a request id of their
+//!    own belong to the request running when they were written; lines before any request
+//!    belong to the init phase of the current execution environment (a batch is one stream).
+//! 2. **Correlate.** Per request, the platform records decide what happened: out of memory
+//!    (`Runtime.OutOfMemory`; Max Memory Used at Memory Size on a failed, killed or timed-out
+//!    invocation; or a runtime's own out-of-memory text), else timeout (cold or warm), else a
+//!    runtime exit, else memory pressure on success. Several signals of one request count once.
+//!    Failed inits and restores are reported unless a more specific rule already explains them.
+//!    A denial followed by a successful invocation becomes eventual consistency.
+//! 3. **Aggregate.** One finding per (rule, key fields) with count, first/last seen, request
+//!    and event ids, up to three redacted evidence lines, merged details and a stable id.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::access::AccessDeniedParser;
+use crate::finding::{Evidence, Finding, SCHEMA, console_url, function_name, rfc3339_millis};
+use crate::ingest::LogBatch;
+use crate::platform::{InitPhase, PlatformParser, PlatformRecord, Report, Status};
+use crate::redact::Redactor;
+use crate::rules::{Catalog, Category, Detector, Hit, Parser, Severity};
+
+/// The most evidence lines a finding carries.
+pub const MAX_EVIDENCE: usize = 3;
+/// Evidence lines are cut to this many bytes (at a character boundary).
+pub const MAX_EVIDENCE_BYTES: usize = 2048;
+/// The most request and event ids a finding lists.
+pub const MAX_IDS: usize = 50;
+/// A successful invocation at or above this share of its memory is memory pressure.
+pub const MEMORY_PRESSURE_RATIO: f64 = 0.9;
+/// Lambda's largest memory setting, in MB.
+const MAX_MEMORY_MB: u64 = 10_240;
+
+/// Who an observation is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Subject {
+    /// An invocation.
+    Request(String),
+    /// The init phase of the n-th execution environment seen in the batch.
+    Init(usize),
+}
+
+/// One rule observed at one event, about one subject.
+#[derive(Debug, Clone)]
+struct Observation {
+    rule: usize,
+    event: usize,
+    subject: Subject,
+    details: BTreeMap<String, Value>,
+}
+
+/// What the platform said about one request.
+#[derive(Debug, Default)]
+struct RequestState {
+    order: usize,
+    cold_start: bool,
+    init_duration_ms: Option<f64>,
+    report: Option<(usize, Report)>,
+    timed_out: Option<(usize, f64)>,
+    runtime_done: Option<(usize, Option<Status>, Option<String>)>,
+    exited: Option<(usize, String)>,
+    process_exited: Option<usize>,
+}
+
+impl RequestState {
+    fn status(&self) -> Option<Status> {
+        self.report.as_ref().and_then(|(_, r)| r.status).or_else(|| self.runtime_done.as_ref().and_then(|(_, s, _)| *s))
+    }
+
+    fn error_type(&self) -> Option<&str> {
+        self.report
+            .as_ref()
+            .and_then(|(_, r)| r.error_type.as_deref())
+            .or_else(|| self.runtime_done.as_ref().and_then(|(_, _, e)| e.as_deref()))
+    }
+
+    fn timed_out(&self) -> bool {
+        self.timed_out.is_some() || self.status() == Some(Status::Timeout)
+    }
+
+    fn crashed(&self) -> bool {
+        self.exited.is_some() || self.process_exited.is_some() || self.error_type() == Some("Runtime.ExitError")
+    }
+
+    fn failed(&self) -> bool {
+        self.timed_out() || self.crashed() || self.status() == Some(Status::Error)
+    }
+
+    /// Completed with a report and no failure of any kind.
+    fn succeeded(&self) -> bool {
+        self.report.is_some() && !self.failed()
+    }
+
+    /// The event that best shows the outcome: the REPORT, else any failure line.
+    fn outcome_event(&self) -> Option<usize> {
+        self.report
+            .as_ref()
+            .map(|(i, _)| *i)
+            .or(self.timed_out.map(|(i, _)| i))
+            .or(self.exited.as_ref().map(|(i, _)| *i))
+            .or(self.process_exited)
+            .or(self.runtime_done.as_ref().map(|(i, _, _)| *i))
+    }
+}
+
+/// An INIT_REPORT or RESTORE_REPORT that failed.
+#[derive(Debug)]
+struct PhaseFailure {
+    event: usize,
+    subject: Subject,
+    restore: bool,
+    status: Status,
+    phase: Option<InitPhase>,
+    error_type: Option<String>,
+    duration_ms: Option<f64>,
+}
+
+/// Runs the catalog over batches. Build once at init; `analyze` is cheap to call.
+#[derive(Debug, Clone)]
+pub struct Analyzer {
+    catalog: Catalog,
+    platform: PlatformParser,
+    access: AccessDeniedParser,
+    redactor: Redactor,
+    min_severity: Severity,
+}
+
+/// Batch-wide values the templates and findings need.
+struct BatchContext<'a> {
+    batch: &'a LogBatch,
+    region: &'a str,
+    function: &'a str,
+}
+
+impl Analyzer {
+    /// Builds an analyzer over a compiled catalog; findings below `min_severity` are dropped.
+    pub fn new(catalog: Catalog, min_severity: Severity) -> Self {
+        Self {
+            catalog,
+            platform: PlatformParser::new(),
+            access: AccessDeniedParser::new(),
+            redactor: Redactor::new(),
+            min_severity,
+        }
+    }
+
+    /// The compiled catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Analyses one batch; `region` is where the log group lives (for links and ARNs).
+    /// A control message, or a batch without events, gives no findings.
+    pub fn analyze(&self, batch: &LogBatch, region: &str) -> Vec<Finding> {
+        if batch.is_control_message() || batch.log_events.is_empty() {
+            return Vec::new();
+        }
+        let context = BatchContext { batch, region, function: function_name(&batch.log_group) };
+        let mut scan = self.scan(batch, region);
+        self.correlate(&mut scan, batch);
+        self.aggregate(&scan.observations, &context)
+    }
+
+    /// Step 1: platform records and rule hits, one pass.
+    fn scan(&self, batch: &LogBatch, region: &str) -> Scan {
+        let mut scan = Scan::default();
+        let mut current: Option<String> = None;
+        let mut epoch = 0usize;
+        let mut pending_cold_start = false;
+        let mut candidates = Vec::new();
+        let mut hits: Vec<Hit> = Vec::new();
+        for (index, event) in batch.log_events.iter().enumerate() {
+            let message = event.message.as_str();
+            let record = self.platform.parse(message);
+            let mut subject_override = None;
+            match &record {
+                Some(PlatformRecord::InitStart) => {
+                    epoch += 1;
+                    pending_cold_start = true;
+                    current = None;
+                    continue;
+                }
+                Some(PlatformRecord::Start { request_id }) => {
+                    current = Some(request_id.clone());
+                    let state = scan.request(request_id);
+                    if std::mem::take(&mut pending_cold_start) {
+                        state.cold_start = true;
+                    }
+                    continue;
+                }
+                Some(PlatformRecord::End { request_id }) => {
+                    scan.request(request_id);
+                    continue;
+                }
+                Some(PlatformRecord::Report(report)) => {
+                    if let Some(id) = report.request_id.clone().or_else(|| current.clone()) {
+                        let state = scan.request(&id);
+                        if report.init_duration_ms.is_some() {
+                            state.cold_start = true;
+                            state.init_duration_ms = report.init_duration_ms;
+                        }
+                        state.report = Some((index, report.clone()));
+                        subject_override = Some(Subject::Request(id));
+                    }
+                }
+                Some(PlatformRecord::RuntimeDone { request_id, status, error_type }) => {
+                    if let Some(id) = request_id.clone().or_else(|| current.clone()) {
+                        scan.request(&id).runtime_done = Some((index, *status, error_type.clone()));
+                        subject_override = Some(Subject::Request(id));
+                    }
+                }
+                Some(PlatformRecord::TaskTimedOut { request_id, seconds }) => {
+                    if let Some(id) = request_id.clone().or_else(|| current.clone()) {
+                        scan.request(&id).timed_out = Some((index, *seconds));
+                        subject_override = Some(Subject::Request(id));
+                    }
+                }
+                Some(PlatformRecord::RuntimeExited { request_id, reason }) => {
+                    scan.request(request_id).exited = Some((index, reason.clone()));
+                    subject_override = Some(Subject::Request(request_id.clone()));
+                }
+                Some(PlatformRecord::ProcessExited { request_id }) => {
+                    scan.request(request_id).process_exited = Some(index);
+                    subject_override = Some(Subject::Request(request_id.clone()));
+                }
+                Some(PlatformRecord::InitReport { phase, status, error_type, init_duration_ms }) => {
+                    let subject = match (phase, &current) {
+                        (Some(InitPhase::Invoke), Some(id)) => Subject::Request(id.clone()),
+                        _ => Subject::Init(epoch),
+                    };
+                    if let (Some(InitPhase::Invoke), Some(id)) = (phase, &current) {
+                        let state = scan.request(id);
+                        state.cold_start = true;
+                        state.init_duration_ms = state.init_duration_ms.or(*init_duration_ms);
+                    }
+                    if let Some(status @ (Status::Error | Status::Timeout)) = status {
+                        scan.phase_failures.push(PhaseFailure {
+                            event: index,
+                            subject: subject.clone(),
+                            restore: false,
+                            status: *status,
+                            phase: *phase,
+                            error_type: error_type.clone(),
+                            duration_ms: *init_duration_ms,
+                        });
+                    }
+                    subject_override = Some(subject);
+                }
+                Some(PlatformRecord::RestoreReport { status, error_type, restore_duration_ms }) => {
+                    if let Some(status @ (Status::Error | Status::Timeout)) = status {
+                        scan.phase_failures.push(PhaseFailure {
+                            event: index,
+                            subject: Subject::Init(epoch),
+                            restore: true,
+                            status: *status,
+                            phase: None,
+                            error_type: error_type.clone(),
+                            duration_ms: *restore_duration_ms,
+                        });
+                    }
+                    subject_override = Some(Subject::Init(epoch));
+                }
+                None => {}
+            }
+            hits.clear();
+            self.catalog.scan(message, &mut candidates, &mut hits);
+            if hits.is_empty() {
+                continue;
+            }
+            let subject = subject_override.unwrap_or_else(|| match &current {
+                Some(id) => Subject::Request(id.clone()),
+                None => Subject::Init(epoch),
+            });
+            for hit in hits.drain(..) {
+                let rule = &self.catalog.rules()[hit.rule];
+                let mut details: BTreeMap<String, Value> =
+                    hit.captures.into_iter().map(|(name, text)| (name, capture_value(text))).collect();
+                if rule.spec.parser == Some(Parser::AccessDenied) {
+                    details.extend(self.access.details(message, region));
+                }
+                scan.observations.push(Observation { rule: hit.rule, event: index, subject: subject.clone(), details });
+            }
+        }
+        scan
+    }
+
+    fn category_of(&self, observation: &Observation) -> Category {
+        self.catalog.rules()[observation.rule].spec.category
+    }
+
+    fn has_category(&self, scan: &Scan, subject: &Subject, categories: &[Category]) -> bool {
+        scan.observations.iter().any(|o| &o.subject == subject && categories.contains(&self.category_of(o)))
+    }
+
+    /// Step 2: what each request's platform records mean.
+    fn correlate(&self, scan: &mut Scan, batch: &LogBatch) {
+        let mut requests: Vec<(&String, &RequestState)> = scan.requests.iter().collect();
+        requests.sort_by_key(|(_, state)| state.order);
+        let mut new = Vec::new();
+        for (id, state) in &requests {
+            let subject = Subject::Request((*id).clone());
+            let Some(event) = state.outcome_event() else { continue };
+            let report = state.report.as_ref().map(|(_, r)| r);
+            let mut details = memory_details(report);
+            let at_limit = report.is_some_and(Report::at_memory_limit);
+            let oom_text = self.has_category(scan, &subject, &[Category::OutOfMemory]);
+            let is_oom = oom_text || state.error_type() == Some("Runtime.OutOfMemory") || (at_limit && state.failed());
+            if let Some(error_type) = state.error_type() {
+                details.insert("error_type".into(), json!(error_type));
+            }
+            if let Some((_, reason)) = &state.exited {
+                details.insert("exit_reason".into(), json!(reason));
+            }
+            if is_oom {
+                let shown_as = if state.timed_out() {
+                    "timeout"
+                } else if state.crashed() {
+                    "runtime exit"
+                } else {
+                    "error"
+                };
+                details.insert("signal".into(), json!(shown_as));
+                if let Some(status) = state.status() {
+                    details.insert("status".into(), json!(status_name(status)));
+                }
+                self.push_detector(&mut new, Detector::OutOfMemory, event, &subject, details);
+            } else if state.timed_out() {
+                let detector = if state.cold_start { Detector::ColdStartTimeout } else { Detector::Timeout };
+                let seconds = state
+                    .timed_out
+                    .map(|(_, s)| s)
+                    .or_else(|| report.and_then(|r| r.duration_ms).map(|ms| (ms / 1000.0 * 100.0).round() / 100.0));
+                let mut details = BTreeMap::new();
+                if let Some(seconds) = seconds {
+                    details.insert("timeout_seconds".into(), json!(seconds));
+                }
+                if let Some(ms) = report.and_then(|r| r.duration_ms) {
+                    details.insert("duration_ms".into(), json!(ms));
+                }
+                details.insert("cold_start".into(), json!(state.cold_start));
+                if let Some(ms) = state.init_duration_ms {
+                    details.insert("init_duration_ms".into(), json!(ms));
+                }
+                if let Some(r) = report {
+                    details.extend(memory_details(Some(r)).into_iter().filter(|(k, _)| k.ends_with("_mb")));
+                }
+                self.push_detector(&mut new, detector, event, &subject, details);
+            } else if state.crashed() {
+                if !self.has_category(scan, &subject, &[Category::RuntimeStartup, Category::RuntimeCrash]) {
+                    let exit_reason = state
+                        .exited
+                        .as_ref()
+                        .map(|(_, r)| r.clone())
+                        .unwrap_or_else(|| "process exited before completing the request".to_owned());
+                    details.insert("exit_reason".into(), json!(exit_reason));
+                    details.retain(|k, _| Detector::RuntimeExit.detail_names().contains(&k.as_str()));
+                    self.push_detector(&mut new, Detector::RuntimeExit, event, &subject, details);
+                }
+            } else if state.succeeded()
+                && report.and_then(Report::memory_ratio).is_some_and(|r| r >= MEMORY_PRESSURE_RATIO)
+            {
+                self.push_detector(&mut new, Detector::MemoryPressure, event, &subject, details);
+            }
+        }
+        for failure in &scan.phase_failures {
+            let mut details = BTreeMap::new();
+            details.insert("status".into(), json!(status_name(failure.status)));
+            if let Some(error_type) = &failure.error_type {
+                details.insert("error_type".into(), json!(error_type));
+            }
+            if failure.restore {
+                if let Some(ms) = failure.duration_ms {
+                    details.insert("restore_duration_ms".into(), json!(ms));
+                }
+                if !self.has_category(scan, &failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
+                    self.push_detector(&mut new, Detector::RestoreFailure, failure.event, &failure.subject, details);
+                }
+                continue;
+            }
+            details.insert(
+                "phase".into(),
+                json!(if failure.phase == Some(InitPhase::Invoke) { "invoke" } else { "init" }),
+            );
+            if let Some(ms) = failure.duration_ms {
+                details.insert("init_duration_ms".into(), json!(ms));
+            }
+            if failure.status == Status::Timeout {
+                self.push_detector(&mut new, Detector::InitTimeout, failure.event, &failure.subject, details);
+            } else if !self.has_category(
+                scan,
+                &failure.subject,
+                &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash],
+            ) {
+                self.push_detector(&mut new, Detector::InitFailure, failure.event, &failure.subject, details);
+            }
+        }
+        scan.observations.extend(new);
+        self.reclassify_recovered_denials(scan, &requests_order(&scan.requests), batch);
+    }
+
+    fn push_detector(
+        &self,
+        out: &mut Vec<Observation>,
+        detector: Detector,
+        event: usize,
+        subject: &Subject,
+        details: BTreeMap<String, Value>,
+    ) {
+        if let Some(rule) = self.catalog.detector_rule(detector) {
+            out.push(Observation { rule, event, subject: subject.clone(), details });
+        }
+    }
+
+    /// A denial (implicit, parsed) followed in the batch by a successful invocation of the
+    /// same function is reported as propagation delay, not as a missing permission
+    /// (LOG-FORMATS.md section 7). Explicit denies and KMS denials stay as they are.
+    fn reclassify_recovered_denials(&self, scan: &mut Scan, order: &[(String, usize)], batch: &LogBatch) {
+        let Some(target) = self.catalog.detector_rule(Detector::DenialThenSuccess) else { return };
+        let denied_requests: Vec<String> = scan
+            .observations
+            .iter()
+            .filter(|o| matches!(self.category_of(o), Category::SecretAccessDenied | Category::AccessDenied))
+            .filter_map(|o| match &o.subject {
+                Subject::Request(id) => Some(id.clone()),
+                Subject::Init(_) => None,
+            })
+            .collect();
+        for observation in &mut scan.observations {
+            let category = self.catalog.rules()[observation.rule].spec.category;
+            let implicit = observation.details.get("deny").and_then(Value::as_str) == Some("implicit");
+            if !matches!(category, Category::SecretAccessDenied | Category::AccessDenied) || !implicit {
+                continue;
+            }
+            let Subject::Request(denied) = &observation.subject else { continue };
+            let Some(position) = order.iter().position(|(id, _)| id == denied) else { continue };
+            let recovered = order[position + 1..].iter().find(|(id, _)| {
+                !denied_requests.contains(id) && scan.requests.get(id).is_some_and(RequestState::succeeded)
+            });
+            let Some((recovered_id, _)) = recovered else { continue };
+            let denied_at = batch.log_events[observation.event].timestamp;
+            let recovered_at =
+                scan.requests[recovered_id].report.as_ref().map_or(denied_at, |(i, _)| batch.log_events[*i].timestamp);
+            let denied_rule_id = self.catalog.rules()[observation.rule].id().to_owned();
+            observation.rule = target;
+            observation.details.insert("denied_rule_id".into(), json!(denied_rule_id));
+            observation.details.insert("recovered_request_id".into(), json!(recovered_id));
+            observation
+                .details
+                .insert("recovered_after_seconds".into(), json!(((recovered_at - denied_at).max(0) as f64) / 1000.0));
+        }
+    }
+
+    /// Step 3: one finding per (rule, key fields).
+    fn aggregate(&self, observations: &[Observation], context: &BatchContext<'_>) -> Vec<Finding> {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+        for observation in observations {
+            let rule = &self.catalog.rules()[observation.rule];
+            let key: Vec<String> = rule
+                .spec
+                .key
+                .iter()
+                .map(|name| observation.details.get(name).map(value_text).unwrap_or_default())
+                .collect();
+            let slot = *index.entry((observation.rule, key.clone())).or_insert_with(|| {
+                groups.push(Group { rule: observation.rule, key, observations: Vec::new() });
+                groups.len() - 1
+            });
+            groups[slot].observations.push(observation);
+        }
+        let mut findings: Vec<Finding> = groups
+            .iter()
+            .filter(|g| self.catalog.rules()[g.rule].spec.severity >= self.min_severity)
+            .map(|group| self.finding(group, context))
+            .collect();
+        findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.first_seen.cmp(&b.first_seen)));
+        findings
+    }
+
+    fn finding(&self, group: &Group<'_>, context: &BatchContext<'_>) -> Finding {
+        let batch = context.batch;
+        let rule = &self.catalog.rules()[group.rule];
+        let mut observations = group.observations.clone();
+        observations.sort_by_key(|o| o.event);
+        let mut subjects: Vec<&Subject> = Vec::new();
+        let mut details: BTreeMap<String, Value> = BTreeMap::new();
+        let mut events: Vec<usize> = Vec::new();
+        for o in &observations {
+            if !subjects.contains(&&o.subject) {
+                subjects.push(&o.subject);
+            }
+            if !events.contains(&o.event) {
+                events.push(o.event);
+            }
+            for (name, value) in &o.details {
+                details.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        if let Some(size) = details.get("memory_size_mb").and_then(Value::as_u64) {
+            details.entry("suggested_memory_mb".into()).or_insert_with(|| json!(suggest_memory(size)));
+        }
+        for value in details.values_mut() {
+            if let Value::String(text) = value {
+                *text = self.redactor.redact(text);
+            }
+        }
+        let count = subjects.len() as u64;
+        let request_ids: Vec<String> = subjects
+            .iter()
+            .filter_map(|s| match s {
+                Subject::Request(id) => Some(id.clone()),
+                Subject::Init(_) => None,
+            })
+            .take(MAX_IDS)
+            .collect();
+        let all_requests = request_ids.len() as u64 == count;
+        let first_event = &batch.log_events[events[0]];
+        let last_event = &batch.log_events[events[events.len() - 1]];
+        let lookup = |name: &str| -> Option<String> {
+            match name {
+                "function" => Some(context.function.to_owned()),
+                "log_group" => Some(batch.log_group.clone()),
+                "account" => Some(batch.owner.clone()),
+                "region" => Some(context.region.to_owned()),
+                "count" => Some(count.to_string()),
+                _ => details.get(name).map(value_text),
+            }
+        };
+        let mut summary =
+            rule.summary.render(&lookup).unwrap_or_else(|| format!("{}: {}", context.function, rule.spec.title));
+        if count > 1 {
+            summary.push_str(&format!(" ({count} {})", if all_requests { "invocations" } else { "times" }));
+        }
+        let fix = rule.fix.iter().filter_map(|step| step.render(&lookup)).filter(|s| !s.trim().is_empty()).collect();
+        let evidence = events
+            .iter()
+            .take(MAX_EVIDENCE)
+            .map(|&i| {
+                let event = &batch.log_events[i];
+                Evidence {
+                    timestamp: rfc3339_millis(event.timestamp),
+                    message: truncate(&self.redactor.redact(event.message.trim_end()), MAX_EVIDENCE_BYTES),
+                }
+            })
+            .collect();
+        let event_ids =
+            events.iter().map(|&i| batch.log_events[i].id.clone()).filter(|id| !id.is_empty()).take(MAX_IDS).collect();
+        Finding {
+            schema: SCHEMA.to_owned(),
+            id: finding_id(rule.id(), &batch.log_group, &group.key, &first_event.id, first_event.timestamp),
+            rule_id: rule.id().to_owned(),
+            category: rule.spec.category,
+            severity: rule.spec.severity,
+            title: rule.spec.title.clone(),
+            summary,
+            cause: rule.spec.cause.clone(),
+            fix,
+            docs: rule.spec.docs.clone(),
+            account: batch.owner.clone(),
+            region: context.region.to_owned(),
+            log_group: batch.log_group.clone(),
+            log_stream: batch.log_stream.clone(),
+            function: context.function.to_owned(),
+            count,
+            first_seen: rfc3339_millis(first_event.timestamp),
+            last_seen: rfc3339_millis(last_event.timestamp),
+            request_ids,
+            event_ids,
+            evidence,
+            details,
+            console_url: console_url(context.region, &batch.log_group, &batch.log_stream),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Scan {
+    requests: HashMap<String, RequestState>,
+    observations: Vec<Observation>,
+    phase_failures: Vec<PhaseFailure>,
+}
+
+impl Scan {
+    fn request(&mut self, id: &str) -> &mut RequestState {
+        let next = self.requests.len();
+        self.requests.entry(id.to_owned()).or_insert_with(|| RequestState { order: next, ..RequestState::default() })
+    }
+}
+
+struct Group<'a> {
+    rule: usize,
+    key: Vec<String>,
+    observations: Vec<&'a Observation>,
+}
+
+fn requests_order(requests: &HashMap<String, RequestState>) -> Vec<(String, usize)> {
+    let mut order: Vec<(String, usize)> = requests.iter().map(|(id, s)| (id.clone(), s.order)).collect();
+    order.sort_by_key(|(_, o)| *o);
+    order
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Success => "success",
+        Status::Error => "error",
+        Status::Timeout => "timeout",
+    }
+}
+
+fn memory_details(report: Option<&Report>) -> BTreeMap<String, Value> {
+    let mut details = BTreeMap::new();
+    let Some(report) = report else { return details };
+    if let Some(size) = report.memory_size_mb {
+        details.insert("memory_size_mb".into(), json!(size));
+    }
+    if let Some(used) = report.max_memory_used_mb {
+        details.insert("max_memory_used_mb".into(), json!(used));
+    }
+    if let Some(ratio) = report.memory_ratio() {
+        details.insert("memory_used_percent".into(), json!((ratio * 100.0).round() as u64));
+    }
+    if let Some(ms) = report.duration_ms {
+        details.insert("duration_ms".into(), json!(ms));
+    }
+    details
+}
+
+/// The next memory size worth trying: double, rounded up to 64 MB, within Lambda's limit.
+pub fn suggest_memory(size_mb: u64) -> u64 {
+    (size_mb.saturating_mul(2).div_ceil(64) * 64).clamp(256, MAX_MEMORY_MB)
+}
+
+fn capture_value(text: String) -> Value {
+    match text.parse::<u64>() {
+        Ok(number) if !text.starts_with('0') || text == "0" => json!(number),
+        _ => Value::String(text),
+    }
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Stable id: the same batch always gives the same ids, so retries can be deduplicated.
+fn finding_id(rule_id: &str, log_group: &str, key: &[String], first_event_id: &str, first_timestamp: i64) -> String {
+    let mut hasher = Sha256::new();
+    for part in [rule_id, log_group].into_iter().chain(key.iter().map(String::as_str)) {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    if first_event_id.is_empty() {
+        hasher.update(first_timestamp.to_be_bytes());
+    } else {
+        hasher.update(first_event_id.as_bytes());
+    }
+    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_suggestions_double_within_limits() {
+        assert_eq!(suggest_memory(128), 256);
+        assert_eq!(suggest_memory(192), 384);
+        assert_eq!(suggest_memory(1280), 2560);
+        assert_eq!(suggest_memory(3009), 6080);
+        assert_eq!(suggest_memory(10240), 10240);
+    }
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate("ééé", 3), "é…");
+        assert_eq!(truncate("abc", 3), "abc");
+    }
+}

@@ -1,0 +1,311 @@
+//! Ingest: turns what CloudWatch Logs delivers into a [`LogBatch`], with bounded decoding.
+//!
+//! CloudWatch Logs sends `{"awslogs":{"data":"<base64 of gzip of JSON>"}}` to a subscribed
+//! function, and writes the same gzip document into each Kinesis record (possibly several
+//! gzip members back to back). `aws_lambda_events`' `LogsEvent` decodes with an unbounded,
+//! single-member gzip reader and reports one opaque error, so the awslogs envelope is decoded
+//! here step by step: base64, then multi-member gzip capped at `max_decompressed_bytes`, then
+//! JSON. Every step has its own [`IngestError`] variant saying what is wrong with the batch.
+//!
+//! Wire format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html>
+//! and LOG-FORMATS.md section 1.
+
+use std::io::Read;
+
+use base64::Engine as _;
+use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+
+/// The default cap on the inflated size of one batch (64 MiB, DESIGN.md).
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+
+/// The two bytes every gzip member starts with.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// `messageType` of a batch that carries log events.
+pub const DATA_MESSAGE: &str = "DATA_MESSAGE";
+/// `messageType` of CloudWatch Logs' destination health check; it carries no log data.
+pub const CONTROL_MESSAGE: &str = "CONTROL_MESSAGE";
+
+/// Why a batch could not be decoded. Each variant says which step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The event is not JSON, or not an event shape this function accepts.
+    #[error("the event is not a CloudWatch Logs subscription event: {0}")]
+    UnknownEvent(String),
+    /// `awslogs.data` (or a Kinesis record) is not valid base64.
+    #[error("awslogs.data is not valid base64: {0}")]
+    Base64(#[from] base64::DecodeError),
+    /// The gzip stream is corrupt or truncated.
+    #[error("the batch's gzip data is corrupt or truncated: {0}")]
+    Gzip(#[source] std::io::Error),
+    /// The batch inflates past the configured limit (a gzip bomb, or a limit set too low).
+    #[error("the batch inflates past MAX_DECOMPRESSED_BYTES ({limit} bytes); refused")]
+    TooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The inflated data is not UTF-8.
+    #[error("the decoded batch is not UTF-8 text: {0}")]
+    NotUtf8(#[from] std::str::Utf8Error),
+    /// The inflated data is not a CloudWatch Logs document.
+    #[error("the decoded batch is not a CloudWatch Logs document: {0}")]
+    Document(#[source] serde_json::Error),
+}
+
+/// One log event of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LogEvent {
+    /// The event id: a decimal string of up to 56 digits, kept as text.
+    #[serde(default)]
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: i64,
+    /// The log message, usually ending in a newline.
+    pub message: String,
+}
+
+/// A decoded CloudWatch Logs document: always one log stream of one log group.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogBatch {
+    /// The account that owns the log data (the originating account in cross-account delivery).
+    #[serde(default)]
+    pub owner: String,
+    /// The log group the events come from.
+    #[serde(default)]
+    pub log_group: String,
+    /// The log stream the events come from.
+    #[serde(default)]
+    pub log_stream: String,
+    /// `DATA_MESSAGE` or `CONTROL_MESSAGE`.
+    #[serde(default)]
+    pub message_type: String,
+    /// `ACCOUNT_LEVEL_POLICY` for account-level subscription filter policies; else absent.
+    #[serde(default)]
+    pub policy_level: Option<String>,
+    /// The subscription filters that matched.
+    #[serde(default)]
+    pub subscription_filters: Vec<String>,
+    /// The log events, in order.
+    #[serde(default)]
+    pub log_events: Vec<LogEvent>,
+}
+
+impl LogBatch {
+    /// True for CloudWatch Logs' health-check batches, which carry no log data.
+    pub fn is_control_message(&self) -> bool {
+        self.message_type == CONTROL_MESSAGE
+    }
+}
+
+/// The awslogs envelope, taken as a plain string so it can be decoded with a cap.
+#[derive(Deserialize)]
+struct AwsLogsEnvelope {
+    awslogs: AwsLogsData,
+}
+
+#[derive(Deserialize)]
+struct AwsLogsData {
+    data: String,
+}
+
+/// The events this function is invoked with.
+#[derive(Debug)]
+pub enum Invocation {
+    /// A CloudWatch Logs subscription delivering directly to the function.
+    AwsLogs(LogBatch),
+    /// A Kinesis event source mapping; each record decodes on its own, so one bad record
+    /// does not lose the others (it is reported as a batch item failure).
+    Kinesis(Vec<KinesisRecordBatch>),
+}
+
+/// The outcome of decoding one Kinesis record.
+#[derive(Debug)]
+pub struct KinesisRecordBatch {
+    /// The record's sequence number, the item identifier for partial batch failures.
+    pub sequence_number: String,
+    /// The decoded document, or why it could not be decoded.
+    pub batch: Result<LogBatch, IngestError>,
+}
+
+/// Decodes a Lambda invocation payload: an awslogs event or a Kinesis event.
+///
+/// # Errors
+///
+/// [`IngestError::UnknownEvent`] when the payload is neither; the awslogs path returns the
+/// error of the step that failed. Kinesis records fail one by one inside the `Ok` value.
+pub fn decode_invocation(payload: &[u8], limit: usize) -> Result<Invocation, IngestError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|e| IngestError::UnknownEvent(format!("not JSON ({e})")))?;
+    if value.get("awslogs").is_some() {
+        let envelope: AwsLogsEnvelope = serde_json::from_value(value)
+            .map_err(|e| IngestError::UnknownEvent(format!("awslogs event without a data string ({e})")))?;
+        return decode_awslogs_data(&envelope.awslogs.data, limit).map(Invocation::AwsLogs);
+    }
+    if value.get("Records").is_some() {
+        let event: aws_lambda_events::event::kinesis::KinesisEvent = serde_json::from_value(value)
+            .map_err(|e| IngestError::UnknownEvent(format!("Records is not a Kinesis event ({e})")))?;
+        let records = event
+            .records
+            .into_iter()
+            .map(|record| KinesisRecordBatch {
+                sequence_number: record.kinesis.sequence_number,
+                batch: decode_document(&record.kinesis.data.0, limit),
+            })
+            .collect();
+        return Ok(Invocation::Kinesis(records));
+    }
+    Err(IngestError::UnknownEvent("expected an \"awslogs\" or a Kinesis \"Records\" key".to_owned()))
+}
+
+/// Decodes the `awslogs.data` string: standard base64, then [`decode_document`].
+///
+/// # Errors
+///
+/// [`IngestError::Base64`], then any error of [`decode_document`].
+pub fn decode_awslogs_data(data: &str, limit: usize) -> Result<LogBatch, IngestError> {
+    let compressed = base64::engine::general_purpose::STANDARD.decode(data.trim())?;
+    decode_document(&compressed, limit)
+}
+
+/// Decodes a CloudWatch Logs document from gzip (one or more members) or, when the bytes
+/// do not start with the gzip magic, from plain UTF-8 JSON (Firehose can deliver it inflated).
+///
+/// # Errors
+///
+/// [`IngestError::Gzip`], [`IngestError::TooLarge`], [`IngestError::NotUtf8`] or
+/// [`IngestError::Document`], naming what is wrong.
+pub fn decode_document(bytes: &[u8], limit: usize) -> Result<LogBatch, IngestError> {
+    let inflated;
+    let json: &[u8] = if bytes.starts_with(&GZIP_MAGIC) {
+        inflated = gunzip_bounded(bytes, limit)?;
+        &inflated
+    } else if bytes.len() > limit {
+        return Err(IngestError::TooLarge { limit });
+    } else {
+        bytes
+    };
+    let text = std::str::from_utf8(json)?;
+    serde_json::from_str(text).map_err(IngestError::Document)
+}
+
+/// Inflates every gzip member in `bytes`, refusing to produce more than `limit` bytes.
+///
+/// # Errors
+///
+/// [`IngestError::TooLarge`] past the limit; [`IngestError::Gzip`] on corrupt data.
+pub fn gunzip_bounded(bytes: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
+    // Most CloudWatch JSON inflates 5 to 10 times; start there to avoid regrowth.
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(limit));
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    MultiGzDecoder::new(bytes).take(cap).read_to_end(&mut out).map_err(IngestError::Gzip)?;
+    if out.len() > limit {
+        return Err(IngestError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    const DOC: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/echo-nodejs","logStream":"2019/03/13/[$LATEST]94fa867e5374431291a7fc14e2f56ae7","subscriptionFilters":["LambdaStream_cloudwatchlogs-node"],"policyLevel":"ACCOUNT_LEVEL_POLICY","somethingNew":1,"logEvents":[{"id":"34622316099697884706540976068822859012661220141643892546","timestamp":1552518348220,"message":"REPORT RequestId: 6234bffe-149a-b642-81ff-2e8e376d8aff\tDuration: 46.84 ms\tBilled Duration: 47 ms \tMemory Size: 192 MB\tMax Memory Used: 72 MB\t\n"}]}"#;
+
+    fn awslogs_event(doc: &[u8]) -> String {
+        let data = base64::engine::general_purpose::STANDARD.encode(gzip(doc));
+        format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#)
+    }
+
+    #[test]
+    fn decodes_the_aws_sample_with_policy_level_and_unknown_fields() {
+        let event = awslogs_event(DOC.as_bytes());
+        let Invocation::AwsLogs(batch) = decode_invocation(event.as_bytes(), 1 << 20).unwrap() else {
+            panic!("expected awslogs");
+        };
+        assert_eq!(batch.owner, "123456789012");
+        assert_eq!(batch.log_group, "/aws/lambda/echo-nodejs");
+        assert_eq!(batch.policy_level.as_deref(), Some("ACCOUNT_LEVEL_POLICY"));
+        assert_eq!(batch.log_events.len(), 1);
+        assert_eq!(batch.log_events[0].id, "34622316099697884706540976068822859012661220141643892546");
+        assert!(!batch.is_control_message());
+    }
+
+    #[test]
+    fn decodes_every_gzip_member() {
+        let first = gzip(&DOC.as_bytes()[..40]);
+        let second = gzip(&DOC.as_bytes()[40..]);
+        let joined = [first, second].concat();
+        let batch = decode_document(&joined, 1 << 20).unwrap();
+        assert_eq!(batch.log_events.len(), 1);
+    }
+
+    #[test]
+    fn plain_json_is_accepted_when_not_gzip() {
+        let batch = decode_document(DOC.as_bytes(), 1 << 20).unwrap();
+        assert_eq!(batch.log_stream, "2019/03/13/[$LATEST]94fa867e5374431291a7fc14e2f56ae7");
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_with_the_limit_named() {
+        let bomb = gzip(&vec![b' '; 10 * 1024 * 1024]);
+        assert!(bomb.len() < 64 * 1024);
+        let err = decode_document(&bomb, 1024 * 1024).unwrap_err();
+        assert!(matches!(err, IngestError::TooLarge { limit: 1_048_576 }));
+        assert!(err.to_string().contains("MAX_DECOMPRESSED_BYTES"));
+    }
+
+    #[test]
+    fn truncated_gzip_is_a_gzip_error() {
+        let full = gzip(DOC.as_bytes());
+        let err = decode_document(&full[..full.len() / 2], 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::Gzip(_)), "{err}");
+    }
+
+    #[test]
+    fn bad_base64_is_named() {
+        let err = decode_invocation(br#"{"awslogs":{"data":"%%%not base64"}}"#, 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::Base64(_)), "{err}");
+        assert!(err.to_string().contains("base64"));
+    }
+
+    #[test]
+    fn non_utf8_and_non_json_documents_are_named() {
+        let err = decode_document(&gzip(&[0xff, 0xfe, 0x00]), 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::NotUtf8(_)), "{err}");
+        let err = decode_document(&gzip(b"{\"logEvents\": 3}"), 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::Document(_)), "{err}");
+    }
+
+    #[test]
+    fn unknown_events_are_named() {
+        let err = decode_invocation(b"{\"hello\":1}", 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("awslogs"), "{err}");
+        let err = decode_invocation(b"\x00\x01", 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::UnknownEvent(_)));
+    }
+
+    #[test]
+    fn kinesis_records_decode_one_by_one() {
+        let good = base64::engine::general_purpose::STANDARD.encode(gzip(DOC.as_bytes()));
+        let bad = base64::engine::general_purpose::STANDARD.encode(b"\x1f\x8bgarbage");
+        let event = format!(
+            r#"{{"Records":[{{"kinesis":{{"data":"{good}","sequenceNumber":"1","partitionKey":"p","approximateArrivalTimestamp":1552518348.22}},"eventSource":"aws:kinesis"}},{{"kinesis":{{"data":"{bad}","sequenceNumber":"2","partitionKey":"p","approximateArrivalTimestamp":1552518348.22}}}}]}}"#
+        );
+        let Invocation::Kinesis(records) = decode_invocation(event.as_bytes(), 1 << 20).unwrap() else {
+            panic!("expected kinesis");
+        };
+        assert_eq!(records.len(), 2);
+        assert!(records[0].batch.is_ok());
+        assert_eq!(records[1].sequence_number, "2");
+        assert!(matches!(records[1].batch, Err(IngestError::Gzip(_))));
+    }
+}
