@@ -28,6 +28,7 @@ pub const DETAIL_NAMES: &[&str] = &[
     "iam_statement",
     "iam_command",
     "policy_fix",
+    "denied_by",
 ];
 
 /// The policy types IAM names in denials, longest first.
@@ -76,6 +77,19 @@ impl Denial {
     pub fn role(&self) -> Option<&str> {
         let (_, rest) = self.principal.split_once(":assumed-role/").or_else(|| self.principal.split_once(":role/"))?;
         rest.split('/').next().filter(|r| !r.is_empty())
+    }
+
+    /// The cause in words: "no identity-based policy allows it", "an explicit deny in a service
+    /// control policy".
+    pub fn denied_by(&self) -> String {
+        let policy = self.policy_type.as_deref().unwrap_or("policy");
+        if self.explicit {
+            let article =
+                if policy.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
+            format!("an explicit deny in {article} {policy}")
+        } else {
+            format!("no {policy} allows it")
+        }
     }
 
     /// The account in the principal's ARN.
@@ -153,6 +167,7 @@ impl AccessDeniedParser {
         put("deny", Some(if denial.explicit { "explicit" } else { "implicit" }.to_owned()));
         put("policy_type", denial.policy_type.clone());
         put("policy_arn", denial.policy_arn.clone());
+        put("denied_by", Some(denial.denied_by()));
         let needs_statement =
             !denial.explicit && matches!(denial.policy_type.as_deref(), None | Some("identity-based policy"));
         if needs_statement {

@@ -52,6 +52,8 @@ enum Subject {
 struct Observation {
     rule: usize,
     event: usize,
+    /// Other events that show the same thing (a timeout line beside its REPORT).
+    related: Vec<usize>,
     subject: Subject,
     details: BTreeMap<String, Value>,
 }
@@ -98,15 +100,20 @@ impl RequestState {
         self.report.is_some() && !self.failed()
     }
 
-    /// The event that best shows the outcome: the REPORT, else any failure line.
-    fn outcome_event(&self) -> Option<usize> {
-        self.report
-            .as_ref()
-            .map(|(i, _)| *i)
-            .or(self.timed_out.map(|(i, _)| i))
-            .or(self.exited.as_ref().map(|(i, _)| *i))
-            .or(self.process_exited)
-            .or(self.runtime_done.as_ref().map(|(i, _, _)| *i))
+    /// Every event that shows the outcome, in batch order: failure lines and the REPORT.
+    fn outcome_events(&self) -> Vec<usize> {
+        let mut events: Vec<usize> = [
+            self.timed_out.map(|(i, _)| i),
+            self.exited.as_ref().map(|(i, _)| *i),
+            self.process_exited,
+            self.runtime_done.as_ref().map(|(i, _, _)| *i),
+            self.report.as_ref().map(|(i, _)| *i),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        events.sort_unstable();
+        events
     }
 }
 
@@ -285,7 +292,13 @@ impl Analyzer {
                 if rule.spec.parser == Some(Parser::AccessDenied) {
                     details.extend(self.access.details(message, region));
                 }
-                scan.observations.push(Observation { rule: hit.rule, event: index, subject: subject.clone(), details });
+                scan.observations.push(Observation {
+                    rule: hit.rule,
+                    event: index,
+                    related: Vec::new(),
+                    subject: subject.clone(),
+                    details,
+                });
             }
         }
         scan
@@ -306,7 +319,9 @@ impl Analyzer {
         let mut new = Vec::new();
         for (id, state) in &requests {
             let subject = Subject::Request((*id).clone());
-            let Some(event) = state.outcome_event() else { continue };
+            let outcome = state.outcome_events();
+            let Some(&first) = outcome.first() else { continue };
+            let shown = (first, outcome.clone());
             let report = state.report.as_ref().map(|(_, r)| r);
             let mut details = memory_details(report);
             let at_limit = report.is_some_and(Report::at_memory_limit);
@@ -330,7 +345,7 @@ impl Analyzer {
                 if let Some(status) = state.status() {
                     details.insert("status".into(), json!(status_name(status)));
                 }
-                self.push_detector(&mut new, Detector::OutOfMemory, event, &subject, details);
+                self.push_detector(&mut new, Detector::OutOfMemory, shown.clone(), &subject, details);
             } else if state.timed_out() {
                 let detector = if state.cold_start { Detector::ColdStartTimeout } else { Detector::Timeout };
                 let seconds = state
@@ -351,7 +366,7 @@ impl Analyzer {
                 if let Some(r) = report {
                     details.extend(memory_details(Some(r)).into_iter().filter(|(k, _)| k.ends_with("_mb")));
                 }
-                self.push_detector(&mut new, detector, event, &subject, details);
+                self.push_detector(&mut new, detector, shown.clone(), &subject, details);
             } else if state.crashed() {
                 if !self.has_category(scan, &subject, &[Category::RuntimeStartup, Category::RuntimeCrash]) {
                     let exit_reason = state
@@ -361,12 +376,12 @@ impl Analyzer {
                         .unwrap_or_else(|| "process exited before completing the request".to_owned());
                     details.insert("exit_reason".into(), json!(exit_reason));
                     details.retain(|k, _| Detector::RuntimeExit.detail_names().contains(&k.as_str()));
-                    self.push_detector(&mut new, Detector::RuntimeExit, event, &subject, details);
+                    self.push_detector(&mut new, Detector::RuntimeExit, shown.clone(), &subject, details);
                 }
             } else if state.succeeded()
                 && report.and_then(Report::memory_ratio).is_some_and(|r| r >= MEMORY_PRESSURE_RATIO)
             {
-                self.push_detector(&mut new, Detector::MemoryPressure, event, &subject, details);
+                self.push_detector(&mut new, Detector::MemoryPressure, shown.clone(), &subject, details);
             }
         }
         for failure in &scan.phase_failures {
@@ -380,7 +395,13 @@ impl Analyzer {
                     details.insert("restore_duration_ms".into(), json!(ms));
                 }
                 if !self.has_category(scan, &failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
-                    self.push_detector(&mut new, Detector::RestoreFailure, failure.event, &failure.subject, details);
+                    self.push_detector(
+                        &mut new,
+                        Detector::RestoreFailure,
+                        (failure.event, Vec::new()),
+                        &failure.subject,
+                        details,
+                    );
                 }
                 continue;
             }
@@ -392,13 +413,25 @@ impl Analyzer {
                 details.insert("init_duration_ms".into(), json!(ms));
             }
             if failure.status == Status::Timeout {
-                self.push_detector(&mut new, Detector::InitTimeout, failure.event, &failure.subject, details);
+                self.push_detector(
+                    &mut new,
+                    Detector::InitTimeout,
+                    (failure.event, Vec::new()),
+                    &failure.subject,
+                    details,
+                );
             } else if !self.has_category(
                 scan,
                 &failure.subject,
                 &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash],
             ) {
-                self.push_detector(&mut new, Detector::InitFailure, failure.event, &failure.subject, details);
+                self.push_detector(
+                    &mut new,
+                    Detector::InitFailure,
+                    (failure.event, Vec::new()),
+                    &failure.subject,
+                    details,
+                );
             }
         }
         scan.observations.extend(new);
@@ -409,12 +442,12 @@ impl Analyzer {
         &self,
         out: &mut Vec<Observation>,
         detector: Detector,
-        event: usize,
+        (event, related): (usize, Vec<usize>),
         subject: &Subject,
         details: BTreeMap<String, Value>,
     ) {
         if let Some(rule) = self.catalog.detector_rule(detector) {
-            out.push(Observation { rule, event, subject: subject.clone(), details });
+            out.push(Observation { rule, event, related, subject: subject.clone(), details });
         }
     }
 
@@ -496,8 +529,10 @@ impl Analyzer {
             if !subjects.contains(&&o.subject) {
                 subjects.push(&o.subject);
             }
-            if !events.contains(&o.event) {
-                events.push(o.event);
+            for &event in std::iter::once(&o.event).chain(&o.related) {
+                if !events.contains(&event) {
+                    events.push(event);
+                }
             }
             for (name, value) in &o.details {
                 details.entry(name.clone()).or_insert_with(|| value.clone());
@@ -511,6 +546,7 @@ impl Analyzer {
                 *text = self.redactor.redact(text);
             }
         }
+        events.sort_unstable();
         let count = subjects.len() as u64;
         let request_ids: Vec<String> = subjects
             .iter()
@@ -647,6 +683,9 @@ fn capture_value(text: String) -> Value {
 fn value_text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
+        Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15) => {
+            format!("{}", n.as_f64().unwrap_or_default() as i64)
+        }
         other => other.to_string(),
     }
 }

@@ -138,6 +138,15 @@ pub struct KinesisRecordBatch {
 pub fn decode_invocation(payload: &[u8], limit: usize) -> Result<Invocation, IngestError> {
     let value: serde_json::Value =
         serde_json::from_slice(payload).map_err(|e| IngestError::UnknownEvent(format!("not JSON ({e})")))?;
+    decode_value(value, limit)
+}
+
+/// Decodes an invocation payload that is already parsed JSON (what the Lambda runtime gives).
+///
+/// # Errors
+///
+/// As [`decode_invocation`].
+pub fn decode_value(value: serde_json::Value, limit: usize) -> Result<Invocation, IngestError> {
     if value.get("awslogs").is_some() {
         let envelope: AwsLogsEnvelope = serde_json::from_value(value)
             .map_err(|e| IngestError::UnknownEvent(format!("awslogs event without a data string ({e})")))?;

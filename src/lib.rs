@@ -5,8 +5,13 @@
 
 pub mod access;
 pub mod analyze;
+pub mod config;
 pub mod finding;
+pub mod handler;
 pub mod ingest;
+pub mod input;
 pub mod platform;
+pub mod publish;
 pub mod redact;
+pub mod render;
 pub mod rules;

@@ -58,7 +58,7 @@ impl Redactor {
                 (compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
                 // name=value and name: value pairs, as in connection strings and env dumps.
                 (
-                    compile(&format!(r#"(?i)(?P<name>\b(?:{SECRET_NAMES})\b\s*[=:]\s*)[^\s;,&"'<>]+"#)),
+                    compile(&format!(r#"(?i)(?P<name>\b[A-Za-z0-9_-]*?(?:{SECRET_NAMES})\b(?:\s*=\s*|\s*:\s+))[^\s;,&"'<>]+"#)),
                     "${name}[REDACTED]",
                 ),
             ],
@@ -107,6 +107,8 @@ mod tests {
         assert_eq!(out, "could not connect to postgresql://app:[REDACTED]@db.internal:5432/orders");
         let out = redact("Server=db;Database=orders;User Id=app;Password=hunter2;Encrypt=true");
         assert!(out.contains("Password=[REDACTED];") && !out.contains("hunter2"), "{out}");
+        let out = redact("DB_PASSWORD: hunter2 and api_key = abc123");
+        assert!(!out.contains("hunter2") && !out.contains("abc123"), "{out}");
     }
 
     #[test]
@@ -127,6 +129,7 @@ mod tests {
         for line in [
             "An error occurred (ExpiredTokenException) when calling the GetSecretValue operation: The security token included in the request is expired",
             "User: arn:aws:sts::123456789012:assumed-role/app/fn is not authorized to perform: secretsmanager:GetSecretValue on resource: db-creds",
+            "on resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
             "REPORT RequestId: 1c2d\tDuration: 812.40 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB",
         ] {
             assert_eq!(redact(line), line);

@@ -1,0 +1,153 @@
+//! `troubleshooter`: scan log files and saved events, and make test events, from a terminal.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use lambda_troubleshooter::config::Config;
+use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::input::{self, Origin};
+use lambda_troubleshooter::render;
+use lambda_troubleshooter::rules::Severity;
+
+#[derive(Parser)]
+#[command(
+    name = "troubleshooter",
+    version,
+    about = "Turns AWS Lambda logs into diagnoses: what happened, why, and how to fix it."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// For people in a terminal.
+    Text,
+    /// One finding JSON per line.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan an awslogs or Kinesis event, a CloudWatch Logs document, `aws logs filter-log-events`
+    /// output or plain log lines, and print the findings.
+    Scan {
+        /// The input file; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Log group for inputs that do not name one (plain text, filter-log-events).
+        #[arg(long, default_value = "/aws/lambda/local")]
+        log_group: String,
+        /// Region for console links and ARNs (default: AWS_REGION, else us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+        /// Drop findings below this severity (default: MIN_SEVERITY, else low).
+        #[arg(long)]
+        min_severity: Option<String>,
+    },
+    /// Turn plain log lines into an awslogs Lambda event for `cargo lambda invoke --data-file`.
+    Encode {
+        /// The log lines; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+        #[arg(long)]
+        log_group: String,
+        #[arg(long, default_value = "2024/03/04/[$LATEST]0123456789abcdef0123456789abcdef")]
+        log_stream: String,
+        /// The account that owns the logs.
+        #[arg(long, default_value = "123456789012")]
+        owner: String,
+        /// Time of lines that carry none, RFC 3339 (default: now).
+        #[arg(long)]
+        timestamp: Option<String>,
+    },
+}
+
+fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    match file {
+        Some(path) if path.as_os_str() != "-" => {
+            bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        }
+        _ => {
+            std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read stdin: {e}"))?;
+        }
+    }
+    Ok(bytes)
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Scan { file, format, log_group, region, min_severity } => {
+            let mut config = Config::from_env().map_err(|e| e.to_string())?;
+            if let Some(region) = region {
+                config.region = region;
+            }
+            if let Some(text) = min_severity {
+                config.min_severity = Severity::parse(&text)
+                    .ok_or_else(|| format!("--min-severity {text:?}: expected one of low, medium, high, critical"))?;
+            }
+            let limit = config.max_decompressed_bytes;
+            let troubleshooter = Troubleshooter::new(config).map_err(|e| e.to_string())?;
+            let bytes = read_input(file.as_ref())?;
+            let origin = Origin {
+                log_group,
+                log_stream: String::new(),
+                owner: String::new(),
+                base_timestamp_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            let batches = input::read_batches(&bytes, &origin, limit).map_err(|e| e.to_string())?;
+            let mut out = std::io::stdout().lock();
+            let mut events = 0;
+            let mut total = 0;
+            for batch in &batches {
+                events += batch.log_events.len();
+                let outcome = troubleshooter.analyze_batch(batch);
+                total += outcome.findings.len();
+                for finding in &outcome.findings {
+                    let text = match format {
+                        Format::Json => render::json_line(finding).map_err(|e| e.to_string())? + "\n",
+                        Format::Text => render::text(finding) + "\n",
+                    };
+                    out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+                }
+            }
+            if matches!(format, Format::Text) {
+                let message = match total {
+                    0 => format!("No problems found in {events} log events."),
+                    n => format!("{n} finding(s) in {events} log events."),
+                };
+                writeln!(out, "{message}").map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        Command::Encode { file, log_group, log_stream, owner, timestamp } => {
+            let base_timestamp_ms = match timestamp {
+                Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+                    .map_err(|e| format!("--timestamp {text:?}: expected RFC 3339, e.g. 2024-03-04T17:22:38Z ({e})"))?
+                    .timestamp_millis(),
+                None => chrono::Utc::now().timestamp_millis(),
+            };
+            let bytes = read_input(file.as_ref())?;
+            let text = std::str::from_utf8(&bytes).map_err(|e| format!("the input is not UTF-8 text: {e}"))?;
+            let origin = Origin { log_group, log_stream, owner, base_timestamp_ms };
+            let event = input::encode_awslogs_event(text, &origin).map_err(|e| e.to_string())?;
+            let pretty = serde_json::to_string_pretty(&event).map_err(|e| e.to_string())?;
+            println!("{pretty}");
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("troubleshooter: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

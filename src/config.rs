@@ -1,0 +1,223 @@
+//! Configuration: the function's environment, read and validated once, at init.
+//!
+//! A bad value stops the function at init with a [`ConfigError`] that names the variable and
+//! the values it accepts, rather than failing on the first batch (DESIGN.md, Configuration).
+
+use std::path::PathBuf;
+
+use crate::ingest::DEFAULT_MAX_DECOMPRESSED_BYTES;
+use crate::rules::{RuleError, Severity};
+
+/// SNS topic for findings; unset means findings go to stdout as JSON lines.
+pub const TOPIC_ARN: &str = "TOPIC_ARN";
+/// Findings below this severity are dropped.
+pub const MIN_SEVERITY: &str = "MIN_SEVERITY";
+/// Comma-separated rule ids to switch off.
+pub const DISABLED_RULES: &str = "DISABLED_RULES";
+/// Path of a TOML rule file added to the built-in catalog.
+pub const EXTRA_RULES_FILE: &str = "EXTRA_RULES_FILE";
+/// A batch that inflates past this many bytes is refused.
+pub const MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
+/// Set by Lambda: the function's own log group, which is never analysed (that would loop).
+pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
+/// Set by Lambda: the region the function runs in.
+pub const AWS_REGION: &str = "AWS_REGION";
+/// The region used when none is set (local runs).
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The smallest accepted MAX_DECOMPRESSED_BYTES: one CloudWatch Logs event can be 256 KiB.
+const MIN_DECOMPRESSED_BYTES: usize = 256 * 1024;
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable has a value outside what it accepts.
+    #[error("{variable}={value:?} is not valid: expected {accepted}")]
+    Invalid {
+        /// The environment variable.
+        variable: &'static str,
+        /// The value it had.
+        value: String,
+        /// What it accepts.
+        accepted: String,
+    },
+    /// EXTRA_RULES_FILE could not be read.
+    #[error("EXTRA_RULES_FILE={path:?} cannot be read: {source}")]
+    ReadRules {
+        /// The configured path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A rule, built-in or from EXTRA_RULES_FILE, or a DISABLED_RULES id, is invalid.
+    #[error("invalid rule configuration: {0}")]
+    Rules(#[from] RuleError),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// SNS topic for findings; `None` writes them to stdout as JSON lines.
+    pub topic_arn: Option<String>,
+    /// Findings below this severity are dropped. Default: `low` (keep all).
+    pub min_severity: Severity,
+    /// Rule ids switched off. Default: none.
+    pub disabled_rules: Vec<String>,
+    /// An extra TOML rule file. Default: none.
+    pub extra_rules_file: Option<PathBuf>,
+    /// Refuse batches that inflate past this. Default: 64 MiB.
+    pub max_decompressed_bytes: usize,
+    /// The function's own log group, never analysed. Set by Lambda.
+    pub own_log_group: Option<String>,
+    /// The region for links and ARNs. Default: `us-east-1`.
+    pub region: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            topic_arn: None,
+            min_severity: Severity::Low,
+            disabled_rules: Vec::new(),
+            extra_rules_file: None,
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            own_log_group: None,
+            region: DEFAULT_REGION.to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming the first bad variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    /// Empty values count as unset.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming the first bad variable and what it accepts.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let defaults = Self::default();
+        let topic_arn = match get(TOPIC_ARN) {
+            Some(arn) if arn.starts_with("arn:") && arn.split(':').count() == 6 && arn.contains(":sns:") => Some(arn),
+            Some(arn) => {
+                return Err(ConfigError::Invalid {
+                    variable: TOPIC_ARN,
+                    value: arn,
+                    accepted: "an SNS topic ARN, arn:aws:sns:REGION:ACCOUNT:NAME".into(),
+                });
+            }
+            None => None,
+        };
+        let min_severity = match get(MIN_SEVERITY) {
+            Some(text) => Severity::parse(&text).ok_or_else(|| ConfigError::Invalid {
+                variable: MIN_SEVERITY,
+                value: text,
+                accepted: "one of low, medium, high, critical".into(),
+            })?,
+            None => defaults.min_severity,
+        };
+        let disabled_rules = get(DISABLED_RULES)
+            .map(|text| text.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let max_decompressed_bytes = match get(MAX_DECOMPRESSED_BYTES) {
+            Some(text) => text.parse::<usize>().ok().filter(|n| *n >= MIN_DECOMPRESSED_BYTES).ok_or_else(|| {
+                ConfigError::Invalid {
+                    variable: MAX_DECOMPRESSED_BYTES,
+                    value: text,
+                    accepted: format!("a whole number of bytes, at least {MIN_DECOMPRESSED_BYTES} (default 67108864)"),
+                }
+            })?,
+            None => defaults.max_decompressed_bytes,
+        };
+        Ok(Self {
+            topic_arn,
+            min_severity,
+            disabled_rules,
+            extra_rules_file: get(EXTRA_RULES_FILE).map(PathBuf::from),
+            max_decompressed_bytes,
+            own_log_group: get(AWS_LAMBDA_LOG_GROUP_NAME),
+            region: get(AWS_REGION).unwrap_or(defaults.region),
+        })
+    }
+
+    /// Reads EXTRA_RULES_FILE, if set, as `(file name, contents)`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ReadRules`] when the file cannot be read.
+    pub fn extra_rule_files(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        let Some(path) = &self.extra_rules_file else { return Ok(Vec::new()) };
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::ReadRules { path: path.clone(), source })?;
+        Ok(vec![(path.display().to_string(), text)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_design_table() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.max_decompressed_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.min_severity, Severity::Low);
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let c = config(&[
+            (TOPIC_ARN, "arn:aws:sns:eu-west-1:123456789012:findings"),
+            (MIN_SEVERITY, "HIGH"),
+            (DISABLED_RULES, " lambda-memory-pressure, ,lambda-timeout "),
+            (MAX_DECOMPRESSED_BYTES, "1048576"),
+            (AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/troubleshooter"),
+            (AWS_REGION, "eu-west-1"),
+        ])
+        .unwrap();
+        assert_eq!(c.topic_arn.as_deref(), Some("arn:aws:sns:eu-west-1:123456789012:findings"));
+        assert_eq!(c.min_severity, Severity::High);
+        assert_eq!(c.disabled_rules, vec!["lambda-memory-pressure", "lambda-timeout"]);
+        assert_eq!(c.max_decompressed_bytes, 1_048_576);
+        assert_eq!(c.own_log_group.as_deref(), Some("/aws/lambda/troubleshooter"));
+        assert_eq!(c.region, "eu-west-1");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_accepted_values() {
+        for (variable, value, accepted) in [
+            (MIN_SEVERITY, "urgent", "low, medium, high, critical"),
+            (MAX_DECOMPRESSED_BYTES, "64MB", "whole number of bytes"),
+            (MAX_DECOMPRESSED_BYTES, "10", "at least"),
+            (TOPIC_ARN, "findings", "SNS topic ARN"),
+        ] {
+            let err = config(&[(variable, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(variable), "{err}");
+            assert!(err.contains(accepted), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_rules_file_is_named() {
+        let c = config(&[(EXTRA_RULES_FILE, "/nonexistent/rules.toml")]).unwrap();
+        let err = c.extra_rule_files().unwrap_err().to_string();
+        assert!(err.contains("EXTRA_RULES_FILE") && err.contains("/nonexistent/rules.toml"), "{err}");
+    }
+}

@@ -1,0 +1,249 @@
+//! Command-line input: every kind of file a person has at hand, turned into batches, and the
+//! reverse, plain log lines turned into an awslogs event for `cargo lambda invoke`.
+//!
+//! `troubleshooter scan` accepts an awslogs Lambda event, a Kinesis event, a decoded
+//! CloudWatch Logs document (DATA_MESSAGE or CONTROL_MESSAGE), the output of
+//! `aws logs filter-log-events`, a gzip of any of these, or plain text with one event per line.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use base64::Engine as _;
+use flate2::{Compression, write::GzEncoder};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::ingest::{self, IngestError, Invocation, LogBatch, LogEvent};
+
+/// Why an input could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The input is an event or document that failed to decode.
+    #[error("{0}")]
+    Ingest(#[from] IngestError),
+    /// The input is JSON, but of no shape this tool reads.
+    #[error(
+        "unrecognised JSON input: expected an awslogs event, a Kinesis event, a CloudWatch Logs document (logEvents) or `aws logs filter-log-events` output (events)"
+    )]
+    UnknownJson,
+    /// A Kinesis record in the input could not be decoded.
+    #[error("Kinesis record {sequence_number}: {source}")]
+    KinesisRecord {
+        /// The record's sequence number.
+        sequence_number: String,
+        /// Why.
+        #[source]
+        source: IngestError,
+    },
+    /// The input is neither JSON nor UTF-8 text.
+    #[error("the input is not UTF-8 text: {0}")]
+    NotText(#[from] std::str::Utf8Error),
+}
+
+/// Where the lines of a plain-text or filter-log-events input come from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The log group (plain text and filter-log-events do not carry one).
+    pub log_group: String,
+    /// The log stream.
+    pub log_stream: String,
+    /// The account.
+    pub owner: String,
+    /// The timestamp for lines that carry none, in epoch milliseconds.
+    pub base_timestamp_ms: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FilteredEvent {
+    #[serde(default)]
+    log_stream_name: String,
+    timestamp: i64,
+    message: String,
+    #[serde(default)]
+    event_id: String,
+}
+
+/// Reads any supported input into batches (one per log stream).
+///
+/// # Errors
+///
+/// [`InputError`] saying what is wrong with the input.
+pub fn read_batches(bytes: &[u8], origin: &Origin, limit: usize) -> Result<Vec<LogBatch>, InputError> {
+    let inflated;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        inflated = ingest::gunzip_bounded(bytes, limit)?;
+        inflated.as_slice()
+    } else {
+        bytes
+    };
+    let text = std::str::from_utf8(bytes)?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{')
+        && let Ok(value) = serde_json::from_str::<Value>(trimmed)
+    {
+        return read_json(value, origin, limit);
+    }
+    Ok(vec![plain_text_batch(text, origin)])
+}
+
+fn read_json(value: Value, origin: &Origin, limit: usize) -> Result<Vec<LogBatch>, InputError> {
+    if value.get("awslogs").is_some() || value.get("Records").is_some() {
+        return match ingest::decode_value(value, limit)? {
+            Invocation::AwsLogs(batch) => Ok(vec![batch]),
+            Invocation::Kinesis(records) => records
+                .into_iter()
+                .map(|r| {
+                    r.batch.map_err(|source| InputError::KinesisRecord { sequence_number: r.sequence_number, source })
+                })
+                .collect(),
+        };
+    }
+    if value.get("logEvents").is_some() {
+        let batch: LogBatch = serde_json::from_value(value).map_err(IngestError::Document)?;
+        return Ok(vec![batch]);
+    }
+    if let Some(events) = value.get("events") {
+        let events: Vec<FilteredEvent> = serde_json::from_value(events.clone()).map_err(IngestError::Document)?;
+        let mut streams: BTreeMap<String, Vec<LogEvent>> = BTreeMap::new();
+        let mut order = Vec::new();
+        for event in events {
+            let stream =
+                if event.log_stream_name.is_empty() { origin.log_stream.clone() } else { event.log_stream_name };
+            if !streams.contains_key(&stream) {
+                order.push(stream.clone());
+            }
+            streams.entry(stream).or_default().push(LogEvent {
+                id: event.event_id,
+                timestamp: event.timestamp,
+                message: event.message,
+            });
+        }
+        return Ok(order
+            .into_iter()
+            .map(|stream| {
+                let mut events = streams.remove(&stream).unwrap_or_default();
+                events.sort_by_key(|e| e.timestamp);
+                batch(origin, stream, events)
+            })
+            .collect());
+    }
+    Err(InputError::UnknownJson)
+}
+
+fn batch(origin: &Origin, log_stream: String, log_events: Vec<LogEvent>) -> LogBatch {
+    LogBatch {
+        owner: origin.owner.clone(),
+        log_group: origin.log_group.clone(),
+        log_stream,
+        message_type: ingest::DATA_MESSAGE.to_owned(),
+        policy_level: None,
+        subscription_filters: Vec::new(),
+        log_events,
+    }
+}
+
+/// One event per non-empty line. A line that starts with an RFC 3339 time takes it; others
+/// follow the previous line by a millisecond. `\t` and `\n` written as escapes are kept as
+/// written: the line is the message.
+pub fn plain_text_batch(text: &str, origin: &Origin) -> LogBatch {
+    let mut timestamp = origin.base_timestamp_ms;
+    let mut events = Vec::new();
+    for (index, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        timestamp = leading_timestamp(line).unwrap_or(if index == 0 { timestamp } else { timestamp + 1 });
+        events.push(LogEvent { id: event_id(timestamp, index), timestamp, message: format!("{line}\n") });
+    }
+    batch(origin, origin.log_stream.clone(), events)
+}
+
+/// A 56-digit event id, like CloudWatch's, derived from the time and position.
+fn event_id(timestamp: i64, index: usize) -> String {
+    format!("{:0>38}{:018}", timestamp.max(0), index)
+}
+
+fn leading_timestamp(line: &str) -> Option<i64> {
+    let token = line.split_whitespace().next()?;
+    let parsed = chrono::DateTime::parse_from_rfc3339(token).ok()?;
+    Some(parsed.timestamp_millis())
+}
+
+/// Builds an awslogs Lambda event (gzip, then standard padded base64) from log lines.
+///
+/// # Errors
+///
+/// An I/O error from the gzip encoder (writing to memory; not expected).
+pub fn encode_awslogs_event(text: &str, origin: &Origin) -> std::io::Result<Value> {
+    let batch = plain_text_batch(text, origin);
+    let document = json!({
+        "messageType": ingest::DATA_MESSAGE,
+        "owner": batch.owner,
+        "logGroup": batch.log_group,
+        "logStream": batch.log_stream,
+        "subscriptionFilters": ["lambda-troubleshooter"],
+        "logEvents": batch.log_events.iter().map(|e| json!({"id": e.id, "timestamp": e.timestamp, "message": e.message})).collect::<Vec<_>>(),
+    });
+    Ok(json!({"awslogs": {"data": encode_document(&document)?}}))
+}
+
+/// gzip + standard padded base64 of a CloudWatch Logs document.
+///
+/// # Errors
+///
+/// An I/O error from the gzip encoder.
+pub fn encode_document(document: &Value) -> std::io::Result<String> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(document.to_string().as_bytes())?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(encoder.finish()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Origin {
+        Origin {
+            log_group: "/aws/lambda/orders-api".into(),
+            log_stream: "2024/03/04/[$LATEST]94fa".into(),
+            owner: "123456789012".into(),
+            base_timestamp_ms: 1_709_572_958_033,
+        }
+    }
+
+    #[test]
+    fn encode_then_read_round_trips() {
+        let event = encode_awslogs_event(
+            "START RequestId: a-1 Version: $LATEST\n\n2024-03-04T17:22:40.000Z a-1 Task timed out after 3.00 seconds\n",
+            &origin(),
+        )
+        .unwrap();
+        let batches = read_batches(event.to_string().as_bytes(), &origin(), 1 << 20).unwrap();
+        assert_eq!(batches.len(), 1);
+        let batch = &batches[0];
+        assert_eq!(batch.log_group, "/aws/lambda/orders-api");
+        assert_eq!(batch.log_events.len(), 2);
+        assert_eq!(batch.log_events[0].timestamp, 1_709_572_958_033);
+        assert_eq!(batch.log_events[1].timestamp, 1_709_572_960_000);
+        assert_eq!(batch.log_events[1].id.len(), 56);
+    }
+
+    #[test]
+    fn filter_log_events_output_is_split_by_stream() {
+        let json = r#"{"events":[{"logStreamName":"s2","timestamp":2,"message":"b","eventId":"2"},{"logStreamName":"s1","timestamp":1,"message":"a","eventId":"1"},{"logStreamName":"s2","timestamp":1,"message":"c","eventId":"3"}],"searchedLogStreams":[]}"#;
+        let batches = read_batches(json.as_bytes(), &origin(), 1 << 20).unwrap();
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[0].log_stream, "s2");
+        assert_eq!(batches[0].log_events.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(), ["c", "b"]);
+    }
+
+    #[test]
+    fn documents_plain_text_and_errors() {
+        let doc = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1600110003794,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
+        assert!(read_batches(doc.as_bytes(), &origin(), 1 << 20).unwrap()[0].is_control_message());
+        let text = read_batches(b"just a line\nanother", &origin(), 1 << 20).unwrap();
+        assert_eq!(text[0].log_events.len(), 2);
+        assert!(matches!(read_batches(b"{\"other\":1}", &origin(), 1 << 20), Err(InputError::UnknownJson)));
+        assert!(matches!(read_batches(&[0xff, 0xfe], &origin(), 1 << 20), Err(InputError::NotText(_))));
+        let err = read_batches(br#"{"awslogs":{"data":"H4sI"}}"#, &origin(), 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("gzip"), "{err}");
+    }
+}

@@ -1,0 +1,31 @@
+//! The Lambda function: read configuration, compile the catalog and build clients once, then
+//! serve invocations. Everything else lives in the library.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_troubleshooter::config::Config;
+use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
+use lambda_troubleshooter::publish::StdoutPublisher;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .init();
+    let troubleshooter = Troubleshooter::new(Config::from_env()?)?;
+    let troubleshooter = &troubleshooter;
+    let publisher = &StdoutPublisher;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        troubleshooter.handle(event.payload, publisher).await.inspect_err(|e: &HandlerError| {
+            tracing::error!(error = %e, "invocation failed; Lambda retries it, then keeps the event in the on-failure destination");
+        })
+    }))
+    .await
+}
