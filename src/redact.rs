@@ -58,7 +58,9 @@ impl Redactor {
                 (compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
                 // name=value and name: value pairs, as in connection strings and env dumps.
                 (
-                    compile(&format!(r#"(?i)(?P<name>\b[A-Za-z0-9_-]*?(?:{SECRET_NAMES})\b(?:\s*=\s*|\s*:\s+))[^\s;,&"'<>]+"#)),
+                    compile(&format!(
+                        r#"(?i)(?P<name>\b[A-Za-z0-9_-]*?(?:{SECRET_NAMES})\b(?:\s*=\s*|\s*:\s+))[^\s;,&"'<>]+"#
+                    )),
                     "${name}[REDACTED]",
                 ),
             ],

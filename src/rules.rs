@@ -19,12 +19,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-/// The built-in catalog, embedded at build time: `(file name, contents)`.
-pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
-    ("rules/lambda-platform.toml", include_str!("../rules/lambda-platform.toml")),
-    ("rules/runtime-startup.toml", include_str!("../rules/runtime-startup.toml")),
-    ("rules/secrets-and-access.toml", include_str!("../rules/secrets-and-access.toml")),
-];
+/// The built-in catalog, embedded at build time from every `rules/*.toml` (see build.rs):
+/// `(file name, contents)`, sorted by name.
+pub const BUILTIN_RULE_FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// How urgent a finding is; ordered from `Low` to `Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
