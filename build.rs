@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-fn main() {
+fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=rules");
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let dir = Path::new(&manifest).join("rules");
@@ -20,7 +20,5 @@ fn main() {
     }
     code.push(']');
     let out = Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("builtin_rules.rs");
-    if let Err(error) = std::fs::write(&out, code) {
-        panic!("cannot write {}: {error}", out.display());
-    }
+    std::fs::write(&out, code)
 }
