@@ -13,6 +13,8 @@
 //!
 //! `tests/rules/ordinary-lines.toml` holds everyday INFO/DEBUG lines that fire no rule at all.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
