@@ -252,6 +252,10 @@ pub struct MatchSpec {
     /// Match anchors and regex ignoring ASCII case.
     #[serde(default)]
     pub case_insensitive: bool,
+    /// Literal strings that veto the match when the message contains any of them (another
+    /// rule owns those messages, or they mark a known near miss). Matched with the rule's case.
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// Why a rule could not be loaded. Names the file and, where known, the rule id.
@@ -395,6 +399,7 @@ pub struct Rule {
     pub fix: Vec<Template>,
     regex: Option<Regex>,
     capture_names: Vec<String>,
+    exclude: Option<AhoCorasick>,
 }
 
 impl Rule {
@@ -491,6 +496,7 @@ impl Catalog {
             }
             let mut regex = None;
             let mut capture_names = Vec::new();
+            let mut exclude = None;
             if let Some(matcher) = &spec.matcher {
                 if matcher.anchors.is_empty() || matcher.anchors.iter().any(|a| a.trim().is_empty()) {
                     return Err(error("[rule.match] needs at least one non-empty anchor".into()));
@@ -503,6 +509,17 @@ impl Catalog {
                         .map_err(|e| error(format!("invalid regex: {e}")))?;
                     capture_names = compiled.capture_names().flatten().map(str::to_owned).collect();
                     regex = Some(compiled);
+                }
+                if !matcher.exclude.is_empty() {
+                    if matcher.exclude.iter().any(|e| e.trim().is_empty()) {
+                        return Err(error("[rule.match] exclude entries must not be empty".into()));
+                    }
+                    exclude = Some(
+                        AhoCorasick::builder()
+                            .ascii_case_insensitive(matcher.case_insensitive)
+                            .build(&matcher.exclude)
+                            .map_err(|e| error(format!("exclude does not compile: {e}")))?,
+                    );
                 }
                 let index = rules.len();
                 for anchor in &matcher.anchors {
@@ -542,7 +559,7 @@ impl Catalog {
                     )));
                 }
             }
-            rules.push(Rule { spec, summary, fix, regex, capture_names });
+            rules.push(Rule { spec, summary, fix, regex, capture_names, exclude });
         }
         let build = |patterns: &[String], insensitive: bool| -> Result<Option<AhoCorasick>, RuleError> {
             if patterns.is_empty() {
@@ -625,6 +642,9 @@ impl Catalog {
         candidates.dedup();
         for &index in candidates.iter() {
             let rule = &self.rules[index];
+            if rule.exclude.as_ref().is_some_and(|veto| veto.is_match(message)) {
+                continue;
+            }
             match &rule.regex {
                 None => hits.push(Hit { rule: index, captures: Vec::new() }),
                 Some(regex) => {
@@ -683,6 +703,11 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         catalog.scan("all good", &mut candidates, &mut hits);
         catalog.scan("ECONNREFUSED but no address", &mut candidates, &mut hits);
         assert!(hits.is_empty());
+        let vetoed = one(&GOOD.replace("anchors = [\"ECONNREFUSED\"]", "anchors = [\"ECONNREFUSED\"]\nexclude = [\"healthcheck\"]")).unwrap();
+        vetoed.scan("healthcheck: connect ECONNREFUSED 10.0.0.5:5432", &mut candidates, &mut hits);
+        assert!(hits.is_empty());
+        vetoed.scan("connect ECONNREFUSED 10.0.0.5:5432", &mut candidates, &mut hits);
+        assert_eq!(hits.len(), 1);
     }
 
     #[test]

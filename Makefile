@@ -1,0 +1,37 @@
+# The README's commands. `make scan` runs the main job on a sample event; `make test` runs
+# every test (CI runs it through .ci/run).
+SHELL := /bin/bash
+VENV_BIN := $(CURDIR)/.venv/bin
+export PATH := $(VENV_BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+EVENT ?= events/mixed-batch.json
+
+.PHONY: scan test tools events bench watch invoke
+
+## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
+scan:
+	cargo run --quiet --bin troubleshooter -- scan $(EVENT)
+
+## Every test: formatting, lints, unit and integration tests (cargo lambda, moto), template checks.
+test:
+	scripts/test.sh
+
+## Install the pinned tools (cargo-lambda, moto, cfn-lint, SAM CLI) into .venv.
+tools:
+	scripts/setup-tools.sh
+
+## Regenerate events/*.json from the readable sources in events/src/.
+events:
+	scripts/make-events.sh
+
+## Throughput benchmark (criterion).
+bench:
+	cargo bench --bench pipeline
+
+## Run the Lambda locally (in another terminal: make invoke).
+watch: tools
+	cargo lambda watch --invoke-port 9000
+
+invoke:
+	cargo lambda invoke lambda-troubleshooter --invoke-port 9000 --data-file $(EVENT)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every test, as CI runs it (README: `make test`). Installs the pinned tools first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-tools.sh >/dev/null
+export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+
+echo "== unit, corpus, events and integration tests (cargo lambda, moto)"
+cargo test
+
+echo "== events are up to date with their sources"
+scripts/make-events.sh --check
