@@ -35,6 +35,9 @@ pub const MAX_EVIDENCE_BYTES: usize = 2048;
 pub const MAX_IDS: usize = 50;
 /// A successful invocation at or above this share of its memory is memory pressure.
 pub const MEMORY_PRESSURE_RATIO: f64 = 0.9;
+/// A denial followed by a success within this many seconds is propagation delay
+/// (LOG-FORMATS.md 7: about 2 minutes documented; invocations may be sparser than that).
+pub const PROPAGATION_WINDOW_SECONDS: i64 = 300;
 /// Lambda's largest memory setting, in MB.
 const MAX_MEMORY_MB: u64 = 10_240;
 
@@ -347,6 +350,10 @@ impl Analyzer {
                 }
                 self.push_detector(&mut new, Detector::OutOfMemory, shown.clone(), &subject, details);
             } else if state.timed_out() {
+                // A suppressed init that timed out inside this invocation explains its timeout.
+                if scan.phase_failures.iter().any(|f| f.subject == subject && f.status == Status::Timeout) {
+                    continue;
+                }
                 let detector = if state.cold_start { Detector::ColdStartTimeout } else { Detector::Timeout };
                 let seconds = state
                     .timed_out
@@ -413,6 +420,14 @@ impl Analyzer {
                 details.insert("init_duration_ms".into(), json!(ms));
             }
             if failure.status == Status::Timeout {
+                // An out-of-memory kill during a suppressed init is reported as out of memory.
+                if self.has_category(scan, &failure.subject, &[Category::OutOfMemory])
+                    || new.iter().any(|o: &Observation| {
+                        o.subject == failure.subject && self.category_of(o) == Category::OutOfMemory
+                    })
+                {
+                    continue;
+                }
                 self.push_detector(
                     &mut new,
                     Detector::InitTimeout,
@@ -473,13 +488,15 @@ impl Analyzer {
             }
             let Subject::Request(denied) = &observation.subject else { continue };
             let Some(position) = order.iter().position(|(id, _)| id == denied) else { continue };
-            let recovered = order[position + 1..].iter().find(|(id, _)| {
-                !denied_requests.contains(id) && scan.requests.get(id).is_some_and(RequestState::succeeded)
-            });
-            let Some((recovered_id, _)) = recovered else { continue };
             let denied_at = batch.log_events[observation.event].timestamp;
-            let recovered_at =
-                scan.requests[recovered_id].report.as_ref().map_or(denied_at, |(i, _)| batch.log_events[*i].timestamp);
+            let recovered = order[position + 1..].iter().find_map(|(id, _)| {
+                let state = scan.requests.get(id)?;
+                let (report_event, _) = state.report.as_ref()?;
+                let at = batch.log_events[*report_event].timestamp;
+                let in_window = (at - denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
+                (!denied_requests.contains(id) && state.succeeded() && in_window).then_some((id, at))
+            });
+            let Some((recovered_id, recovered_at)) = recovered else { continue };
             let denied_rule_id = self.catalog.rules()[observation.rule].id().to_owned();
             observation.rule = target;
             observation.details.insert("denied_rule_id".into(), json!(denied_rule_id));

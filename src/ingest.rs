@@ -36,6 +36,9 @@ pub enum IngestError {
     /// `awslogs.data` (or a Kinesis record) is not valid base64.
     #[error("awslogs.data is not valid base64: {0}")]
     Base64(#[from] base64::DecodeError),
+    /// `awslogs.data` decodes to bytes that are not gzip (CloudWatch Logs always gzips it).
+    #[error("awslogs.data is not gzip data (it starts with {0:02x?})")]
+    NotGzip(Vec<u8>),
     /// The gzip stream is corrupt or truncated.
     #[error("the batch's gzip data is corrupt or truncated: {0}")]
     Gzip(#[source] std::io::Error),
@@ -175,6 +178,9 @@ pub fn decode_value(value: serde_json::Value, limit: usize) -> Result<Invocation
 /// [`IngestError::Base64`], then any error of [`decode_document`].
 pub fn decode_awslogs_data(data: &str, limit: usize) -> Result<LogBatch, IngestError> {
     let compressed = base64::engine::general_purpose::STANDARD.decode(data.trim())?;
+    if !compressed.starts_with(&GZIP_MAGIC) {
+        return Err(IngestError::NotGzip(compressed.iter().take(4).copied().collect()));
+    }
     decode_document(&compressed, limit)
 }
 

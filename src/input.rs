@@ -147,11 +147,17 @@ fn batch(origin: &Origin, log_stream: String, log_events: Vec<LogEvent>) -> LogB
 /// follow the previous line by a millisecond. `\t` and `\n` written as escapes are kept as
 /// written: the line is the message.
 pub fn plain_text_batch(text: &str, origin: &Origin) -> LogBatch {
+    messages_batch(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned), origin)
+}
+
+/// One event per message (a message may hold inner newlines), timed as in [`plain_text_batch`].
+pub fn messages_batch(messages: impl IntoIterator<Item = String>, origin: &Origin) -> LogBatch {
     let mut timestamp = origin.base_timestamp_ms;
     let mut events = Vec::new();
-    for (index, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        timestamp = leading_timestamp(line).unwrap_or(if index == 0 { timestamp } else { timestamp + 1 });
-        events.push(LogEvent { id: event_id(timestamp, index), timestamp, message: format!("{line}\n") });
+    for (index, message) in messages.into_iter().enumerate() {
+        timestamp = leading_timestamp(&message).unwrap_or(if index == 0 { timestamp } else { timestamp + 1 });
+        let message = if message.ends_with('\n') { message } else { format!("{message}\n") };
+        events.push(LogEvent { id: event_id(timestamp, index), timestamp, message });
     }
     batch(origin, origin.log_stream.clone(), events)
 }
@@ -167,22 +173,81 @@ fn leading_timestamp(line: &str) -> Option<i64> {
     Some(parsed.timestamp_millis())
 }
 
+/// What `encode` produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// `{"awslogs":{"data":…}}`, as a subscription filter invokes the function.
+    AwsLogs,
+    /// A Kinesis event with one record, as a CloudWatch Logs destination stream delivers it.
+    Kinesis,
+}
+
+/// Replaces the escapes `\t`, `\n` and `\\` in a line written as LOG-FORMATS.md shows it.
+pub fn unescape(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// Builds an awslogs Lambda event (gzip, then standard padded base64) from log lines.
 ///
 /// # Errors
 ///
 /// An I/O error from the gzip encoder (writing to memory; not expected).
 pub fn encode_awslogs_event(text: &str, origin: &Origin) -> std::io::Result<Value> {
-    let batch = plain_text_batch(text, origin);
+    encode_event(plain_text_batch(text, origin), ingest::DATA_MESSAGE, EventKind::AwsLogs)
+}
+
+/// Builds an event of `kind` carrying `batch` as a document of `message_type`.
+///
+/// # Errors
+///
+/// An I/O error from the gzip encoder (writing to memory; not expected).
+pub fn encode_event(batch: LogBatch, message_type: &str, kind: EventKind) -> std::io::Result<Value> {
     let document = json!({
-        "messageType": ingest::DATA_MESSAGE,
+        "messageType": message_type,
         "owner": batch.owner,
         "logGroup": batch.log_group,
         "logStream": batch.log_stream,
         "subscriptionFilters": ["lambda-troubleshooter"],
         "logEvents": batch.log_events.iter().map(|e| json!({"id": e.id, "timestamp": e.timestamp, "message": e.message})).collect::<Vec<_>>(),
     });
-    Ok(json!({"awslogs": {"data": encode_document(&document)?}}))
+    let data = encode_document(&document)?;
+    Ok(match kind {
+        EventKind::AwsLogs => json!({"awslogs": {"data": data}}),
+        EventKind::Kinesis => json!({"Records": [{
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": "8b3a8a4e8f8d6a1e0e5f0b0c0d0e0f10",
+                "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+                "data": data,
+                "approximateArrivalTimestamp": (batch.log_events.first().map_or(0, |e| e.timestamp) as f64) / 1000.0
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": "shardId-000000000000:49590338271490256608559692538361571095921575989136588898",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": format!("arn:aws:iam::{}:role/lambda-troubleshooter", batch.owner),
+            "awsRegion": "us-east-1",
+            "eventSourceARN": format!("arn:aws:kinesis:us-east-1:{}:stream/lambda-troubleshooter-logs", batch.owner)
+        }]}),
+    })
 }
 
 /// gzip + standard padded base64 of a CloudWatch Logs document.
@@ -224,6 +289,15 @@ mod tests {
         assert_eq!(batch.log_events[0].timestamp, 1_709_572_958_033);
         assert_eq!(batch.log_events[1].timestamp, 1_709_572_960_000);
         assert_eq!(batch.log_events[1].id.len(), 56);
+    }
+
+    #[test]
+    fn unescape_and_kinesis_events() {
+        assert_eq!(unescape(r"a\tb\nc\\d\x"), "a\tb\nc\\d\\x");
+        let batch = messages_batch(vec![unescape(r"REPORT RequestId: x\nXRAY")], &origin());
+        let event = encode_event(batch, ingest::DATA_MESSAGE, EventKind::Kinesis).unwrap();
+        let batches = read_batches(event.to_string().as_bytes(), &origin(), 1 << 20).unwrap();
+        assert_eq!(batches[0].log_events[0].message, "REPORT RequestId: x\nXRAY\n");
     }
 
     #[test]

@@ -63,6 +63,16 @@ enum Command {
         /// Time of lines that carry none, RFC 3339 (default: now).
         #[arg(long)]
         timestamp: Option<String>,
+        /// Read `\t`, `\n` and `\\` in the lines as tab, newline and backslash (the way
+        /// LOG-FORMATS.md and many bug reports write CloudWatch messages).
+        #[arg(long)]
+        unescape: bool,
+        /// Make a Kinesis event (a CloudWatch Logs destination stream) instead of an awslogs one.
+        #[arg(long)]
+        kinesis: bool,
+        /// The document's messageType.
+        #[arg(long, default_value = "DATA_MESSAGE", value_parser = ["DATA_MESSAGE", "CONTROL_MESSAGE"])]
+        message_type: String,
     },
 }
 
@@ -124,7 +134,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Encode { file, log_group, log_stream, owner, timestamp } => {
+        Command::Encode { file, log_group, log_stream, owner, timestamp, unescape, kinesis, message_type } => {
             let base_timestamp_ms = match timestamp {
                 Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
                     .map_err(|e| format!("--timestamp {text:?}: expected RFC 3339, e.g. 2024-03-04T17:22:38Z ({e})"))?
@@ -134,7 +144,12 @@ fn run(cli: Cli) -> Result<(), String> {
             let bytes = read_input(file.as_ref())?;
             let text = std::str::from_utf8(&bytes).map_err(|e| format!("the input is not UTF-8 text: {e}"))?;
             let origin = Origin { log_group, log_stream, owner, base_timestamp_ms };
-            let event = input::encode_awslogs_event(text, &origin).map_err(|e| e.to_string())?;
+            let lines = text.lines().filter(|l| !l.trim().is_empty());
+            let messages: Vec<String> =
+                if unescape { lines.map(input::unescape).collect() } else { lines.map(str::to_owned).collect() };
+            let kind = if kinesis { input::EventKind::Kinesis } else { input::EventKind::AwsLogs };
+            let batch = input::messages_batch(messages, &origin);
+            let event = input::encode_event(batch, &message_type, kind).map_err(|e| e.to_string())?;
             let pretty = serde_json::to_string_pretty(&event).map_err(|e| e.to_string())?;
             println!("{pretty}");
             Ok(())
