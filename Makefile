@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= events/mixed-batch.json
 
-.PHONY: scan test tools events bench watch invoke
+.PHONY: scan test tools events bench watch invoke demo rules-doc
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
 scan:
@@ -17,6 +17,11 @@ scan:
 test:
 	scripts/test.sh
 
+## The whole product path on one machine: moto as SNS and SQS, the Lambda under cargo lambda watch,
+## every event in events/, and what the email, Chatbot and SQS subscribers received.
+demo:
+	scripts/demo.sh
+
 ## Install the pinned tools (cargo-lambda, moto, cfn-lint, SAM CLI) into .venv.
 tools:
 	scripts/setup-tools.sh
@@ -24,6 +29,10 @@ tools:
 ## Regenerate events/*.json from the readable sources in events/src/.
 events:
 	scripts/make-events.sh
+
+## Regenerate RULES.md from the built-in catalog (a test fails while it is out of date).
+rules-doc:
+	env -u EXTRA_RULES_FILE -u DISABLED_RULES cargo run --quiet --bin troubleshooter -- rules --format markdown > RULES.md
 
 ## Throughput benchmark (criterion).
 bench:

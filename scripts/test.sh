@@ -14,3 +14,5 @@ cargo test
 
 echo "== events are up to date with their sources"
 scripts/make-events.sh --check
+
+echo "== template (cfn-lint, sam validate --lint, invariants, sam build)"; scripts/check-template.sh

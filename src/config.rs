@@ -18,12 +18,22 @@ pub const DISABLED_RULES: &str = "DISABLED_RULES";
 pub const EXTRA_RULES_FILE: &str = "EXTRA_RULES_FILE";
 /// A batch that inflates past this many bytes is refused.
 pub const MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
+/// Seconds during which a repeat of a finding (same rule, log group and key) is held back and
+/// counted instead of published again; `0` switches suppression off.
+pub const SUPPRESS_SECONDS: &str = "SUPPRESS_SECONDS";
 /// Set by Lambda: the function's own log group, which is never analysed (that would loop).
 pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 /// Set by Lambda: the region the function runs in.
 pub const AWS_REGION: &str = "AWS_REGION";
 /// The region used when none is set (local runs).
 pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The default SUPPRESS_SECONDS: five minutes, so a function failing on every invocation sends
+/// one message per problem every five minutes, with the count of what was held back.
+pub const DEFAULT_SUPPRESS_SECONDS: u64 = 300;
+/// The largest accepted SUPPRESS_SECONDS (a day): suppression lives in one warm instance, which
+/// does not live longer than hours, so a longer window would mean "never again", not flood control.
+const MAX_SUPPRESS_SECONDS: u64 = 86_400;
 
 /// The smallest accepted MAX_DECOMPRESSED_BYTES: one CloudWatch Logs event can be 256 KiB.
 const MIN_DECOMPRESSED_BYTES: usize = 256 * 1024;
@@ -68,6 +78,9 @@ pub struct Config {
     pub extra_rules_file: Option<PathBuf>,
     /// Refuse batches that inflate past this. Default: 64 MiB.
     pub max_decompressed_bytes: usize,
+    /// Repeats of a finding within this many seconds are held back and counted (per warm
+    /// instance); `0` publishes every finding. Default: 300.
+    pub suppress_seconds: u64,
     /// The function's own log group, never analysed. Set by Lambda.
     pub own_log_group: Option<String>,
     /// The region for links and ARNs. Default: `us-east-1`.
@@ -82,6 +95,7 @@ impl Default for Config {
             disabled_rules: Vec::new(),
             extra_rules_file: None,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            suppress_seconds: DEFAULT_SUPPRESS_SECONDS,
             own_log_group: None,
             region: DEFAULT_REGION.to_owned(),
         }
@@ -139,12 +153,25 @@ impl Config {
             })?,
             None => defaults.max_decompressed_bytes,
         };
+        let suppress_seconds = match get(SUPPRESS_SECONDS) {
+            Some(text) => text.parse::<u64>().ok().filter(|n| *n <= MAX_SUPPRESS_SECONDS).ok_or_else(|| {
+                ConfigError::Invalid {
+                    variable: SUPPRESS_SECONDS,
+                    value: text,
+                    accepted: format!(
+                        "a whole number of seconds from 0 (no suppression) to {MAX_SUPPRESS_SECONDS} (default {DEFAULT_SUPPRESS_SECONDS})"
+                    ),
+                }
+            })?,
+            None => defaults.suppress_seconds,
+        };
         Ok(Self {
             topic_arn,
             min_severity,
             disabled_rules,
             extra_rules_file: get(EXTRA_RULES_FILE).map(PathBuf::from),
             max_decompressed_bytes,
+            suppress_seconds,
             own_log_group: get(AWS_LAMBDA_LOG_GROUP_NAME),
             region: get(AWS_REGION).unwrap_or(defaults.region),
         })
@@ -179,6 +206,7 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.max_decompressed_bytes, 64 * 1024 * 1024);
         assert_eq!(c.min_severity, Severity::Low);
+        assert_eq!(c.suppress_seconds, 300);
     }
 
     #[test]
@@ -188,6 +216,7 @@ mod tests {
             (MIN_SEVERITY, "HIGH"),
             (DISABLED_RULES, " lambda-memory-pressure, ,lambda-timeout "),
             (MAX_DECOMPRESSED_BYTES, "1048576"),
+            (SUPPRESS_SECONDS, "0"),
             (AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/troubleshooter"),
             (AWS_REGION, "eu-west-1"),
         ])
@@ -196,6 +225,7 @@ mod tests {
         assert_eq!(c.min_severity, Severity::High);
         assert_eq!(c.disabled_rules, vec!["lambda-memory-pressure", "lambda-timeout"]);
         assert_eq!(c.max_decompressed_bytes, 1_048_576);
+        assert_eq!(c.suppress_seconds, 0);
         assert_eq!(c.own_log_group.as_deref(), Some("/aws/lambda/troubleshooter"));
         assert_eq!(c.region, "eu-west-1");
     }
@@ -207,6 +237,9 @@ mod tests {
             (MAX_DECOMPRESSED_BYTES, "64MB", "whole number of bytes"),
             (MAX_DECOMPRESSED_BYTES, "10", "at least"),
             (TOPIC_ARN, "findings", "SNS topic ARN"),
+            (SUPPRESS_SECONDS, "5m", "whole number of seconds"),
+            (SUPPRESS_SECONDS, "-1", "from 0 (no suppression)"),
+            (SUPPRESS_SECONDS, "86401", "to 86400"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err().to_string();
             assert!(err.starts_with(variable), "{err}");

@@ -13,11 +13,18 @@
 //! * a failed publish is an `Err` ([`HandlerError::Publish`]): a retry republishes the batch,
 //!   and because finding ids are stable, subscribers can drop the duplicates.
 //!
+//! Findings go through per-instance flood control ([`crate::suppress`]) before publishing; the
+//! suppression state changes only after the publish succeeded, so a failed, retried batch is
+//! decided again exactly as the first time.
+//!
 //! From a **Kinesis** event source mapping, a record that cannot be decoded is returned as a
 //! batch item failure (ReportBatchItemFailures), so the mapping retries, bisects and finally
 //! sends just that record to its on-failure destination, while the good records checkpoint.
 //! A control message, an empty batch and the function's own log group are successes with no
 //! findings.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -29,6 +36,7 @@ use crate::finding::Finding;
 use crate::ingest::{self, IngestError, Invocation, LogBatch};
 use crate::publish::{PublishError, Publisher};
 use crate::rules::Catalog;
+use crate::suppress::{self, Plan, Suppressor, Verdict};
 
 /// Why an invocation failed; see the module docs for what Lambda does with each.
 #[derive(Debug, thiserror::Error)]
@@ -53,11 +61,15 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// The function's state, built once at init: configuration and the compiled catalog.
+/// The function's state, built once at init: configuration, the compiled catalog, and the
+/// instance's suppression state (shared by clones).
 #[derive(Debug, Clone)]
 pub struct Troubleshooter {
     config: Config,
     analyzer: Analyzer,
+    suppressor: Arc<Mutex<Suppressor>>,
+    /// The origin of the suppression clock.
+    started: Instant,
 }
 
 /// What one batch gave.
@@ -84,7 +96,8 @@ impl Troubleshooter {
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let catalog = Catalog::load(&config.extra_rule_files()?, &config.disabled_rules)?;
         let analyzer = Analyzer::new(catalog, config.min_severity);
-        Ok(Self { config, analyzer })
+        let suppressor = Arc::new(Mutex::new(Suppressor::new(Duration::from_secs(config.suppress_seconds))));
+        Ok(Self { config, analyzer, suppressor, started: Instant::now() })
     }
 
     /// The configuration.
@@ -117,12 +130,27 @@ impl Troubleshooter {
     /// [`HandlerError::Ingest`] for an awslogs batch that cannot be decoded;
     /// [`HandlerError::Publish`] when findings could not be delivered.
     pub async fn handle(&self, payload: Value, publisher: &impl Publisher) -> Result<Value, HandlerError> {
+        self.handle_at(payload, publisher, self.started.elapsed()).await
+    }
+
+    /// [`Self::handle`] at a given time on the suppression clock (a [`Duration`] since any fixed
+    /// origin), so flood control is tested without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::handle`].
+    pub async fn handle_at(
+        &self,
+        payload: Value,
+        publisher: &impl Publisher,
+        now: Duration,
+    ) -> Result<Value, HandlerError> {
         match ingest::decode_value(payload, self.config.max_decompressed_bytes)? {
             Invocation::AwsLogs(batch) => {
                 let outcome = self.analyze_batch(&batch);
                 self.log_outcome(&outcome);
-                publisher.publish(&outcome.findings).await?;
-                Ok(response(&[outcome]))
+                let plan = self.publish(outcome.findings.clone(), publisher, now).await?;
+                Ok(response(&[outcome], &plan))
             }
             Invocation::Kinesis(records) => {
                 let mut outcomes = Vec::new();
@@ -140,10 +168,48 @@ impl Troubleshooter {
                 for outcome in &outcomes {
                     self.log_outcome(outcome);
                 }
-                publisher.publish(&findings).await?;
+                self.publish(findings, publisher, now).await?;
                 Ok(json!({"batchItemFailures": failures}))
             }
         }
+    }
+
+    /// Applies flood control, publishes what it lets through, and records that only once the
+    /// publish succeeded.
+    async fn publish(
+        &self,
+        findings: Vec<Finding>,
+        publisher: &impl Publisher,
+        now: Duration,
+    ) -> Result<Plan, PublishError> {
+        let keyed = findings
+            .into_iter()
+            .map(|finding| {
+                let fields = self
+                    .analyzer
+                    .catalog()
+                    .rules()
+                    .iter()
+                    .find(|rule| rule.id() == finding.rule_id)
+                    .map(|rule| rule.spec.key.as_slice())
+                    .unwrap_or_default();
+                (suppress::key(&finding, fields), finding)
+            })
+            .collect();
+        let plan = self.suppressor.lock().unwrap_or_else(PoisonError::into_inner).plan(keyed, now);
+        publisher.publish(&plan.to_publish()).await?;
+        let (suppressed, duplicates) = (plan.count(Verdict::Suppressed), plan.count(Verdict::Duplicate));
+        if suppressed + duplicates > 0 {
+            tracing::info!(
+                published = plan.count(Verdict::Publish),
+                suppressed,
+                duplicates,
+                suppress_seconds = self.config.suppress_seconds,
+                "repeats held back by this instance's flood control"
+            );
+        }
+        self.suppressor.lock().unwrap_or_else(PoisonError::into_inner).commit(&plan);
+        Ok(plan)
     }
 
     fn log_outcome(&self, outcome: &BatchOutcome) {
@@ -157,12 +223,106 @@ impl Troubleshooter {
     }
 }
 
-/// The awslogs response: what was found, for people running `cargo lambda invoke`.
-fn response(outcomes: &[BatchOutcome]) -> Value {
-    let findings: Vec<Value> = outcomes
+/// The awslogs response: what was found and what became of it (`published`, `suppressed` or
+/// `duplicate`), for people running `cargo lambda invoke`.
+fn response(outcomes: &[BatchOutcome], plan: &Plan) -> Value {
+    let findings: Vec<Value> = plan
+        .findings
         .iter()
-        .flat_map(|o| &o.findings)
-        .map(|f| json!({"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "count": f.count, "summary": f.summary}))
+        .map(|(f, verdict)| {
+            json!({"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "count": f.count, "summary": f.summary, "delivery": verdict.as_str()})
+        })
         .collect();
     json!({"batches": outcomes, "findings": findings})
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::publish::FailedFinding;
+
+    /// Records what it publishes; fails every publish while `fail` is set.
+    #[derive(Default)]
+    struct Recording {
+        fail: Mutex<bool>,
+        published: Mutex<Vec<Finding>>,
+    }
+
+    impl Publisher for Recording {
+        async fn publish(&self, findings: &[Finding]) -> Result<(), PublishError> {
+            if *self.fail.lock().unwrap() {
+                let failed = findings
+                    .iter()
+                    .map(|f| FailedFinding { id: f.id.clone(), code: "InternalError".into(), message: "down".into() })
+                    .collect();
+                return Err(PublishError::Undelivered {
+                    topic: "t".into(),
+                    total: findings.len(),
+                    failed,
+                    source: None,
+                });
+            }
+            self.published.lock().unwrap().extend_from_slice(findings);
+            Ok(())
+        }
+    }
+
+    fn event(name: &str) -> Value {
+        let path = format!("{}/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn deliveries(response: &Value) -> Vec<(String, String)> {
+        response["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["rule_id"].as_str().unwrap().to_owned(), f["delivery"].as_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_is_retried_whole_and_repeats_are_counted_after_it() {
+        let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
+        let publisher = Recording::default();
+
+        *publisher.fail.lock().unwrap() = true;
+        let error = troubleshooter.handle_at(event("oom-report"), &publisher, secs(0)).await.unwrap_err();
+        assert_eq!(Diagnostic::from(error).error_type, "Troubleshooter.PublishFailed");
+
+        // Lambda's retry: the failed attempt suppressed nothing.
+        *publisher.fail.lock().unwrap() = false;
+        let retried = troubleshooter.handle_at(event("oom-report"), &publisher, secs(1)).await.unwrap();
+        assert_eq!(deliveries(&retried), [("lambda-out-of-memory".to_owned(), "published".to_owned())]);
+
+        // The same function's next out-of-memory finding within the window is held back.
+        let repeat = troubleshooter.handle_at(event("oom-json"), &publisher, secs(10)).await.unwrap();
+        assert_eq!(deliveries(&repeat), [("lambda-out-of-memory".to_owned(), "suppressed".to_owned())]);
+
+        // After the window, the next one goes out and counts it.
+        let later = troubleshooter.handle_at(event("mixed-batch"), &publisher, secs(400)).await.unwrap();
+        assert!(deliveries(&later).iter().all(|(_, d)| d == "published"), "{later}");
+        let published = publisher.published.lock().unwrap();
+        assert_eq!(published.len(), 4);
+        let oom = published.iter().rfind(|f| f.rule_id == "lambda-out-of-memory").unwrap();
+        assert_eq!(oom.details[crate::render::SUPPRESSED_FINDINGS], json!(1));
+        assert!(!published[0].details.contains_key(crate::render::SUPPRESSED_FINDINGS));
+    }
+
+    #[tokio::test]
+    async fn suppress_seconds_zero_publishes_every_repeat() {
+        let config = Config { suppress_seconds: 0, ..Config::default() };
+        let troubleshooter = Troubleshooter::new(config).unwrap();
+        let publisher = Recording::default();
+        for at in 0..3 {
+            troubleshooter.handle_at(event("oom-report"), &publisher, secs(at)).await.unwrap();
+        }
+        assert_eq!(publisher.published.lock().unwrap().len(), 3);
+    }
 }

@@ -157,14 +157,18 @@ pub fn messages_batch(messages: impl IntoIterator<Item = String>, origin: &Origi
     for (index, message) in messages.into_iter().enumerate() {
         timestamp = leading_timestamp(&message).unwrap_or(if index == 0 { timestamp } else { timestamp + 1 });
         let message = if message.ends_with('\n') { message } else { format!("{message}\n") };
-        events.push(LogEvent { id: event_id(timestamp, index), timestamp, message });
+        events.push(LogEvent { id: event_id(timestamp, index, &message), timestamp, message });
     }
     batch(origin, origin.log_stream.clone(), events)
 }
 
-/// A 56-digit event id, like CloudWatch's, derived from the time and position.
-fn event_id(timestamp: i64, index: usize) -> String {
-    format!("{:0>38}{:018}", timestamp.max(0), index)
+/// A 56-digit event id, like CloudWatch's: the time, the position and a digest of the
+/// message, so different logs never share ids (finding ids are derived from them).
+fn event_id(timestamp: i64, index: usize, message: &str) -> String {
+    // FNV-1a: a tiny, stable hash; this is an identifier, not security.
+    let digest =
+        message.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{:0>20}{:06}{:030}", timestamp.max(0), index % 1_000_000, u128::from(digest))
 }
 
 fn leading_timestamp(line: &str) -> Option<i64> {

@@ -1,10 +1,57 @@
 //! lambda-troubleshooter: turns CloudWatch Logs batches into annotated findings.
 //!
 //! The pipeline is `ingest → analyze → aggregate → redact → render → publish`. Everything up
-//! to rendering is pure and synchronous; only [`publish`] touches the outside world.
+//! to rendering is pure and synchronous; only [`publish`] (and the SNS adapter) touches the
+//! outside world, behind the [`publish::Publisher`] trait.
+//!
+//! Rules are data. A catalog compiles once from TOML (the built-in `rules/*.toml`, plus any
+//! file of your own) and then scans every message in one pass:
+//!
+//! ```
+//! use lambda_troubleshooter::analyze::Analyzer;
+//! use lambda_troubleshooter::ingest::{LogBatch, LogEvent};
+//! use lambda_troubleshooter::rules::{Catalog, Severity, parse_rule_file};
+//!
+//! let toml = r#"
+//! [[rule]]
+//! id = "orders-db-refused"
+//! category = "database_connection"
+//! severity = "high"
+//! title = "Orders database refused the connection"
+//! summary = "{function} could not connect to {host}:{port}"
+//! cause = "The database is down, or its security group does not allow the function."
+//! fix = ["Check the security group of {host} allows port {port} from the function."]
+//! [rule.match]
+//! anchors = ["ECONNREFUSED"]
+//! regex = 'ECONNREFUSED (?P<host>[\d.]+):(?P<port>\d+)'
+//! "#;
+//! let specs = parse_rule_file("my-rules.toml", toml)?;
+//! let catalog = Catalog::compile(specs.into_iter().map(|s| ("my-rules.toml".to_owned(), s)).collect())?;
+//! let analyzer = Analyzer::new(catalog, Severity::Low);
+//!
+//! let batch = LogBatch {
+//!     owner: "123456789012".into(),
+//!     log_group: "/aws/lambda/orders-api".into(),
+//!     log_stream: "2024/03/04/[$LATEST]94fa".into(),
+//!     message_type: "DATA_MESSAGE".into(),
+//!     policy_level: None,
+//!     subscription_filters: vec![],
+//!     log_events: vec![LogEvent {
+//!         id: "1".into(),
+//!         timestamp: 1_709_572_958_033,
+//!         message: "Error: connect ECONNREFUSED 10.0.3.7:5432\n".into(),
+//!     }],
+//! };
+//! let findings = analyzer.analyze(&batch, "us-east-1");
+//! assert_eq!(findings.len(), 1);
+//! assert_eq!(findings[0].summary, "orders-api could not connect to 10.0.3.7:5432");
+//! assert_eq!(findings[0].fix, ["Check the security group of 10.0.3.7 allows port 5432 from the function."]);
+//! # Ok::<(), lambda_troubleshooter::rules::RuleError>(())
+//! ```
 
 pub mod access;
 pub mod analyze;
+pub mod catalog_doc;
 pub mod config;
 pub mod finding;
 pub mod handler;
@@ -15,3 +62,5 @@ pub mod publish;
 pub mod redact;
 pub mod render;
 pub mod rules;
+pub mod sns;
+pub mod suppress;

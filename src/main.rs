@@ -4,7 +4,8 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
-use lambda_troubleshooter::publish::StdoutPublisher;
+use lambda_troubleshooter::publish::{Publisher, StdoutPublisher};
+use lambda_troubleshooter::sns::SnsPublisher;
 use serde_json::Value;
 
 #[tokio::main]
@@ -20,8 +21,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .with_writer(std::io::stderr)
         .init();
     let troubleshooter = Troubleshooter::new(Config::from_env()?)?;
-    let troubleshooter = &troubleshooter;
-    let publisher = &StdoutPublisher;
+    match troubleshooter.config().topic_arn.clone() {
+        Some(topic_arn) => serve(&troubleshooter, &SnsPublisher::from_env(&topic_arn).await).await,
+        None => serve(&troubleshooter, &StdoutPublisher).await,
+    }
+}
+
+async fn serve(troubleshooter: &Troubleshooter, publisher: &impl Publisher) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         troubleshooter.handle(event.payload, publisher).await.inspect_err(|e: &HandlerError| {
             tracing::error!(error = %e, "invocation failed; Lambda retries it, then keeps the event in the on-failure destination");

@@ -1,8 +1,13 @@
 //! Publishing: the seam between the pure pipeline and where findings go.
 //!
 //! [`Publisher`] is the one trait the handler needs. [`StdoutPublisher`] writes JSON lines
-//! (the behaviour without TOPIC_ARN, and for local runs); the SNS adapter implements the same
-//! trait. Core tests use a recording fake.
+//! (the behaviour without TOPIC_ARN, and for local runs); the SNS adapter
+//! ([`crate::sns::SnsPublisher`]) implements the same trait. Core tests use a recording fake.
+//!
+//! A publisher delivers every finding it can and fails naming the ones it could not
+//! ([`PublishError::Undelivered`]); the handler then fails the invocation, so Lambda retries the
+//! batch and finally keeps it in the on-failure destination. A retried batch gives the same
+//! finding ids, so subscribers drop what they already received.
 
 use std::future::Future;
 use std::io::Write;
@@ -26,6 +31,41 @@ pub enum PublishError {
         #[source]
         source: serde_json::Error,
     },
+    /// Some findings were not delivered to the SNS topic, after retries.
+    #[error(
+        "{} of {total} findings were not delivered to {topic}: {}",
+        .failed.len(),
+        FailedFinding::list(.failed)
+    )]
+    Undelivered {
+        /// The topic ARN.
+        topic: String,
+        /// How many findings the invocation tried to publish.
+        total: usize,
+        /// The findings that were not delivered, and why.
+        failed: Vec<FailedFinding>,
+        /// The SDK's error, when a whole request failed.
+        #[source]
+        source: Option<aws_sdk_sns::Error>,
+    },
+}
+
+/// One finding that was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedFinding {
+    /// The finding id.
+    pub id: String,
+    /// SNS's error code (`InternalError`, `NotFound`, …) or ours (`MessageTooLarge`).
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl FailedFinding {
+    /// `id (code: message), …` for error messages.
+    pub fn list(failed: &[Self]) -> String {
+        failed.iter().map(|f| format!("{} ({}: {})", f.id, f.code, f.message)).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// Where findings go.

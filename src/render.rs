@@ -1,11 +1,37 @@
 //! Rendering: findings as people and machines read them.
 //!
 //! The JSON contract is the [`Finding`] itself (serde). This module adds the renderings for
-//! people: the terminal text of `troubleshooter scan --format text`.
+//! people: the terminal text of `troubleshooter scan --format text`, and what an SNS message
+//! carries (DESIGN.md, "SNS message"): the email [`subject`] and [`email`] body, the AWS Chatbot
+//! custom notification ([`chatbot`]) that Slack and Teams channels render, and the
+//! [`message_attributes`] subscription filter policies select on. Everything here is pure; the
+//! SNS adapter ([`crate::sns`]) enforces the size limits by trimming evidence and rendering again.
 
 use std::fmt::Write as _;
 
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
 use crate::finding::Finding;
+use crate::rules::Severity;
+
+/// The longest subject, in characters. The Publish API reference says subjects must be "less
+/// than 100 characters long" (DESIGN.md says at most 100): 99 satisfies both.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+/// The longest Chatbot `content.description`, in characters: Slack holds 3,000 characters in
+/// one text block, and AWS Chatbot drops a notification it cannot render without telling anyone
+/// (LOG-FORMATS.md section 9), so the description stays well inside that.
+pub const MAX_CHATBOT_DESCRIPTION_CHARS: usize = 2_800;
+/// Chatbot evidence lines are cut to this many characters; the email carries them whole.
+const CHATBOT_EVIDENCE_CHARS: usize = 500;
+/// Detail set on a published finding when earlier repeats were held back: how many findings.
+pub const SUPPRESSED_FINDINGS: &str = "suppressed_findings";
+/// Detail set beside [`SUPPRESSED_FINDINGS`]: how many occurrences those findings counted.
+pub const SUPPRESSED_OCCURRENCES: &str = "suppressed_occurrences";
+/// Detail set beside [`SUPPRESSED_FINDINGS`]: the suppression window, in seconds.
+pub const SUPPRESS_WINDOW_SECONDS: &str = "suppress_window_seconds";
+/// Details that describe delivery rather than the problem; the renderings say them in words.
+const DELIVERY_DETAILS: [&str; 3] = [SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES, SUPPRESS_WINDOW_SECONDS];
 
 /// A finding as a person reads it in a terminal: severity, title, function, count, what
 /// happened, the cause, the fix, the evidence and the console link.
@@ -53,4 +79,464 @@ pub fn text(finding: &Finding) -> String {
 /// Never in practice: a [`Finding`] always serialises; the error is serde's.
 pub fn json_line(finding: &Finding) -> Result<String, serde_json::Error> {
     serde_json::to_string(finding)
+}
+
+/// The email subject: `[CRITICAL] orders-api: out of memory (3x)`.
+///
+/// At most [`MAX_SUBJECT_CHARS`] characters of printable ASCII, no line breaks or control
+/// characters (SNS rejects or rewrites other subjects). A long function or log group name is
+/// shortened in the middle with `...`, so the severity, the problem and the count stay readable.
+pub fn subject(finding: &Finding) -> String {
+    let prefix = format!("[{}] ", finding.severity.as_str().to_ascii_uppercase());
+    let mut suffix = format!(": {}", finding.category.words());
+    if finding.count > 1 {
+        let _ = write!(suffix, " ({}x)", finding.count);
+    }
+    let name = subject_text(&finding.function);
+    let room = MAX_SUBJECT_CHARS.saturating_sub(prefix.len() + suffix.len());
+    let name = shorten_middle(&name, room);
+    let subject = format!("{prefix}{name}{suffix}");
+    // Only a category longer than the whole budget could get here; cut it at the end.
+    subject.chars().take(MAX_SUBJECT_CHARS).collect::<String>().trim_end().to_owned()
+}
+
+/// Printable ASCII only: control characters become spaces, anything else `?`; runs of
+/// whitespace become one space.
+fn subject_text(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| match c {
+            ' '..='~' => c,
+            c if c.is_control() => ' ',
+            _ => '?',
+        })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `text` (ASCII) in at most `max` characters, keeping its start and end around `...`.
+fn shorten_middle(text: &str, max: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= max {
+        return text.to_owned();
+    }
+    if max <= 3 {
+        return ".".repeat(max);
+    }
+    let keep = max - 3;
+    let head = keep.div_ceil(2);
+    let tail = keep - head;
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str("...");
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+/// `text` cut to at most `max` characters, ending in `…` when something was cut.
+fn cut_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The suppression note, when earlier repeats were held back: "4 more findings of this
+/// problem (9 occurrences) were held back since the previous message ...".
+fn suppression_note(finding: &Finding) -> Option<String> {
+    let held = finding.details.get(SUPPRESSED_FINDINGS).and_then(Value::as_u64).filter(|n| *n > 0)?;
+    let occurrences = finding.details.get(SUPPRESSED_OCCURRENCES).and_then(Value::as_u64).unwrap_or(held);
+    let window = finding.details.get(SUPPRESS_WINDOW_SECONDS).and_then(Value::as_u64);
+    let mut note = format!(
+        "{held} more {} of this problem ({occurrences} {}) {} held back since the previous message",
+        if held == 1 { "finding" } else { "findings" },
+        if occurrences == 1 { "occurrence" } else { "occurrences" },
+        if held == 1 { "was" } else { "were" },
+    );
+    if let Some(window) = window {
+        let _ = write!(note, " (SUPPRESS_SECONDS={window}, counted by this function instance)");
+    }
+    note.push('.');
+    Some(note)
+}
+
+/// The email body, plain text for a mail client, and the whole diagnosis: what happened with
+/// the numbers, why, the fix steps, the evidence, the details and the links.
+pub fn email(finding: &Finding) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} [{}]", finding.title, finding.severity.as_str().to_ascii_uppercase());
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Function:   {}", finding.function);
+    if finding.account.is_empty() {
+        let _ = writeln!(out, "Region:     {}", finding.region);
+    } else {
+        let _ = writeln!(out, "Account:    {} ({})", finding.account, finding.region);
+    }
+    let _ = writeln!(out, "Log group:  {}", finding.log_group);
+    let _ = writeln!(out, "Log stream: {}", finding.log_stream);
+    let _ = writeln!(out, "Seen:       {}x, {} to {}", finding.count, finding.first_seen, finding.last_seen);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "WHAT HAPPENED");
+    let _ = writeln!(out, "{}", finding.summary);
+    if let Some(note) = suppression_note(finding) {
+        let _ = writeln!(out, "{note}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "WHY");
+    let _ = writeln!(out, "{}", finding.cause.trim());
+    let _ = writeln!(out);
+    let _ = writeln!(out, "HOW TO FIX");
+    for (n, step) in finding.fix.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}", n + 1, step.trim());
+    }
+    if !finding.evidence.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "EVIDENCE (redacted)");
+        for evidence in &finding.evidence {
+            let _ = writeln!(out, "{}", evidence.timestamp);
+            for line in evidence.message.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
+    let details: Vec<_> =
+        finding.details.iter().filter(|(name, _)| !DELIVERY_DETAILS.contains(&name.as_str())).collect();
+    if !details.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "DETAILS");
+        for (name, value) in details {
+            let value = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(out, "{name}: {value}");
+        }
+    }
+    if !finding.request_ids.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Request ids: {}", finding.request_ids.join(", "));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Open the log stream in the CloudWatch console:");
+    let _ = writeln!(out, "{}", finding.console_url);
+    if !finding.docs.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Documentation:");
+        for doc in &finding.docs {
+            let _ = writeln!(out, "{doc}");
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "--");
+    let _ = writeln!(
+        out,
+        "lambda-troubleshooter · rule {} ({}) · finding {}",
+        finding.rule_id,
+        finding.category.as_str(),
+        finding.id
+    );
+    out
+}
+
+/// The Slack and Teams emoji of a severity.
+fn severity_emoji(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => ":rotating_light:",
+        Severity::High => ":red_circle:",
+        Severity::Medium => ":warning:",
+        Severity::Low => ":information_source:",
+    }
+}
+
+/// A stable thread id per (account, region, log group, rule): repeats of one problem in one
+/// function thread together in the channel, whichever batch found them.
+pub fn thread_id(finding: &Finding) -> String {
+    let mut hasher = Sha256::new();
+    for part in [&finding.account, &finding.region, &finding.log_group, &finding.rule_id] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ARN partition of a region.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// What a finding is about, as ARNs: the Lambda function (for a Lambda log group) and the log
+/// group, when the account is known.
+pub fn related_resources(finding: &Finding) -> Vec<String> {
+    if finding.account.is_empty() {
+        return Vec::new();
+    }
+    let partition = partition(&finding.region);
+    let mut resources = Vec::new();
+    if finding.log_group.strip_prefix("/aws/lambda/").is_some_and(|name| name == finding.function) {
+        resources.push(format!(
+            "arn:{partition}:lambda:{}:{}:function:{}",
+            finding.region, finding.account, finding.function
+        ));
+    }
+    resources
+        .push(format!("arn:{partition}:logs:{}:{}:log-group:{}", finding.region, finding.account, finding.log_group));
+    resources
+}
+
+/// The AWS Chatbot (Amazon Q Developer in chat applications) custom notification, which Slack
+/// and Teams channels render: <https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html>.
+///
+/// `version` "1.0", `source` "custom" and a non-empty `content.description` are required; a
+/// message outside the schema is dropped by Chatbot without an error (LOG-FORMATS.md 9).
+pub fn chatbot(finding: &Finding) -> Value {
+    let severity = finding.severity.as_str().to_ascii_uppercase();
+    let title = format!("{} [{severity}] {}: {}", severity_emoji(finding.severity), finding.function, finding.title);
+    let mut description = format!("{}\n", finding.summary);
+    if let Some(note) = suppression_note(finding) {
+        let _ = writeln!(description, "_{note}_");
+    }
+    let _ = write!(description, "\n*Why:* {}\n", finding.cause.trim());
+    if !finding.evidence.is_empty() {
+        description.push_str("\n*Evidence (redacted):*\n```\n");
+        for evidence in &finding.evidence {
+            // A fence inside the evidence would end the code block early.
+            let first_line = evidence.message.lines().next().unwrap_or_default().replace("```", "'''");
+            let _ = writeln!(description, "{} {}", evidence.timestamp, cut_chars(&first_line, CHATBOT_EVIDENCE_CHARS));
+        }
+        description.push_str("```\n");
+    }
+    let footer = format!(
+        "\n*Account* {} · *Region* {} · *Log group* `{}` · *Seen* {}x since {}\n*Logs:* {}",
+        if finding.account.is_empty() { "unknown" } else { &finding.account },
+        finding.region,
+        finding.log_group,
+        finding.count,
+        finding.first_seen,
+        finding.console_url
+    );
+    // Room for the footer, and for closing a code block the cut left open.
+    let room = MAX_CHATBOT_DESCRIPTION_CHARS.saturating_sub(footer.chars().count() + 4);
+    let mut description = cut_chars(&description, room);
+    if description.matches("```").count() % 2 == 1 {
+        description.push_str("\n```");
+    }
+    description.push_str(&footer);
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": finding.id,
+        "content": {
+            "textType": "client-markdown",
+            "title": title,
+            "description": description,
+            "nextSteps": finding.fix,
+            "keywords": [finding.severity.as_str(), finding.category.as_str(), finding.rule_id],
+        },
+        "metadata": {
+            "threadId": thread_id(finding),
+            "summary": subject(finding),
+            "eventType": finding.category.as_str(),
+            "relatedResources": related_resources(finding),
+            "additionalContext": {
+                "finding_id": finding.id,
+                "rule_id": finding.rule_id,
+                "severity": finding.severity.as_str(),
+                "function": finding.function,
+                "log_group": finding.log_group,
+            },
+        },
+    })
+}
+
+/// The SNS message attributes subscription filter policies select on, in a fixed order:
+/// `severity`, `category`, `rule_id`, `function`, `log_group`, `account`. All are `String`
+/// attributes; an empty value (an unknown account) is left out, because SNS refuses empty ones.
+pub fn message_attributes(finding: &Finding) -> Vec<(&'static str, String)> {
+    [
+        ("severity", finding.severity.as_str().to_owned()),
+        ("category", finding.category.as_str().to_owned()),
+        ("rule_id", finding.rule_id.clone()),
+        ("function", finding.function.clone()),
+        ("log_group", finding.log_group.clone()),
+        ("account", finding.account.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .collect()
+}
+
+/// The SNS `Message` for `MessageStructure=json`: a JSON object of strings, `default` (the
+/// finding JSON, which SQS, Lambda and HTTP subscribers get), `email` (the plain text) and
+/// `https` (the Chatbot notification, itself encoded as a string).
+///
+/// # Errors
+///
+/// Never in practice: a [`Finding`] always serialises; the error is serde's.
+pub fn sns_message(finding: &Finding) -> Result<String, serde_json::Error> {
+    let message = json!({
+        "default": serde_json::to_string(finding)?,
+        "email": email(finding),
+        "https": serde_json::to_string(&chatbot(finding))?,
+    });
+    serde_json::to_string(&message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Evidence;
+
+    fn finding() -> Finding {
+        serde_json::from_value(json!({
+            "schema": "lambda-troubleshooter/finding/v1", "id": "c7300c56dcc4f7947ab6ff933636a289",
+            "rule_id": "lambda-out-of-memory", "category": "out_of_memory", "severity": "critical",
+            "title": "Lambda function ran out of memory",
+            "summary": "orders-api used 256 of 256 MB and was stopped (3 invocations)",
+            "cause": "The function needed more memory than configured.",
+            "fix": ["Raise MemorySize to 512 MB", "Stream large payloads"], "docs": ["https://docs.aws.amazon.com/lambda/"],
+            "account": "123456789012", "region": "us-east-1", "log_group": "/aws/lambda/orders-api",
+            "log_stream": "2024/03/04/[$LATEST]94fa", "function": "orders-api", "count": 3,
+            "first_seen": "2024-03-04T17:22:38.033Z", "last_seen": "2024-03-04T17:25:01.910Z",
+            "request_ids": ["r1"], "event_ids": ["e1"],
+            "evidence": [{"timestamp": "2024-03-04T17:22:38.033Z", "message": "REPORT RequestId: r1\tStatus: error\nsecond line"}],
+            "details": {"memory_size_mb": 256}, "console_url": "https://console.example/logs"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn subject_follows_the_contract() {
+        assert_eq!(subject(&finding()), "[CRITICAL] orders-api: out of memory (3x)");
+        let mut once = finding();
+        once.count = 1;
+        assert_eq!(subject(&once), "[CRITICAL] orders-api: out of memory");
+    }
+
+    #[test]
+    fn a_long_function_name_is_cut_cleanly_in_the_middle() {
+        let mut long = finding();
+        long.function = format!("orders-{}-handler", "x".repeat(140));
+        let subject = subject(&long);
+        assert_eq!(subject.chars().count(), MAX_SUBJECT_CHARS, "{subject}");
+        assert!(subject.starts_with("[CRITICAL] orders-xxx"), "{subject}");
+        assert!(subject.ends_with("xxx-handler: out of memory (3x)"), "{subject}");
+        assert_eq!(subject.matches("...").count(), 1, "{subject}");
+    }
+
+    #[test]
+    fn subjects_are_printable_ascii_on_one_line() {
+        let mut odd = finding();
+        odd.function = "/ecs/web\nnext\tline — ünïcode\u{7}".into();
+        let subject = subject(&odd);
+        assert_eq!(subject, "[CRITICAL] /ecs/web next line ? ?n?code: out of memory (3x)");
+        assert!(subject.chars().all(|c| (' '..='~').contains(&c)));
+    }
+
+    #[test]
+    fn chatbot_notification_has_the_required_fields_and_a_stable_thread() {
+        let f = finding();
+        let n = chatbot(&f);
+        assert_eq!(n["version"], "1.0");
+        assert_eq!(n["source"], "custom");
+        assert_eq!(n["id"], f.id.as_str());
+        assert_eq!(n["content"]["textType"], "client-markdown");
+        let description = n["content"]["description"].as_str().unwrap();
+        assert!(description.starts_with("orders-api used 256 of 256 MB"), "{description}");
+        assert!(description.contains("REPORT RequestId: r1") && !description.contains("second line"), "{description}");
+        assert!(description.ends_with("https://console.example/logs"), "{description}");
+        assert_eq!(n["content"]["nextSteps"], json!(["Raise MemorySize to 512 MB", "Stream large payloads"]));
+        assert_eq!(n["content"]["keywords"], json!(["critical", "out_of_memory", "lambda-out-of-memory"]));
+        assert_eq!(n["metadata"]["eventType"], "out_of_memory");
+        assert_eq!(n["metadata"]["summary"], "[CRITICAL] orders-api: out of memory (3x)");
+        assert_eq!(
+            n["metadata"]["relatedResources"],
+            json!([
+                "arn:aws:lambda:us-east-1:123456789012:function:orders-api",
+                "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders-api"
+            ])
+        );
+        // Another batch, another finding id: the same thread. Another rule: another thread.
+        let mut repeat = f.clone();
+        repeat.id = "other".into();
+        assert_eq!(chatbot(&repeat)["metadata"]["threadId"], n["metadata"]["threadId"]);
+        let mut other_rule = f.clone();
+        other_rule.rule_id = "lambda-timeout".into();
+        assert_ne!(chatbot(&other_rule)["metadata"]["threadId"], n["metadata"]["threadId"]);
+    }
+
+    #[test]
+    fn chatbot_description_stays_within_its_limit_with_closed_code_blocks() {
+        let mut big = finding();
+        big.cause = "c".repeat(2000);
+        big.evidence = (0..3).map(|n| Evidence { timestamp: format!("t{n}"), message: "e".repeat(5000) }).collect();
+        let n = chatbot(&big);
+        let description = n["content"]["description"].as_str().unwrap();
+        assert!(description.chars().count() <= MAX_CHATBOT_DESCRIPTION_CHARS, "{}", description.len());
+        assert_eq!(description.matches("```").count() % 2, 0, "{description}");
+        assert!(description.ends_with("https://console.example/logs"));
+    }
+
+    #[test]
+    fn email_is_the_whole_diagnosis() {
+        let text = email(&finding());
+        for part in [
+            "Lambda function ran out of memory [CRITICAL]",
+            "Function:   orders-api",
+            "Account:    123456789012 (us-east-1)",
+            "WHAT HAPPENED\norders-api used 256 of 256 MB and was stopped (3 invocations)\n",
+            "WHY\nThe function needed more memory than configured.\n",
+            "HOW TO FIX\n1. Raise MemorySize to 512 MB\n2. Stream large payloads\n",
+            "    REPORT RequestId: r1\tStatus: error\n    second line\n",
+            "memory_size_mb: 256",
+            "https://console.example/logs",
+        ] {
+            assert!(text.contains(part), "missing {part:?} in:\n{text}");
+        }
+        assert!(!text.contains("held back"));
+    }
+
+    #[test]
+    fn held_back_repeats_are_said_in_every_rendering() {
+        let mut f = finding();
+        f.details.insert(SUPPRESSED_FINDINGS.into(), json!(4));
+        f.details.insert(SUPPRESSED_OCCURRENCES.into(), json!(9));
+        f.details.insert(SUPPRESS_WINDOW_SECONDS.into(), json!(300));
+        let note = "4 more findings of this problem (9 occurrences) were held back since the previous message \
+                    (SUPPRESS_SECONDS=300, counted by this function instance).";
+        let text = email(&f);
+        assert!(text.contains(note), "{text}");
+        assert!(!text.contains("suppressed_findings:"), "{text}");
+        assert!(chatbot(&f)["content"]["description"].as_str().unwrap().contains(note));
+    }
+
+    #[test]
+    fn attributes_for_filter_policies_leave_out_empty_values() {
+        let mut f = finding();
+        let names: Vec<&str> = message_attributes(&f).iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["severity", "category", "rule_id", "function", "log_group", "account"]);
+        assert_eq!(message_attributes(&f)[0], ("severity", "critical".to_owned()));
+        f.account.clear();
+        assert!(message_attributes(&f).iter().all(|(n, _)| *n != "account"));
+        assert!(related_resources(&f).is_empty());
+    }
+
+    #[test]
+    fn the_sns_message_has_the_three_renderings_as_strings() {
+        let f = finding();
+        let message: Value = serde_json::from_str(&sns_message(&f).unwrap()).unwrap();
+        let keys: Vec<&String> = message.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["default", "email", "https"]);
+        let default: Finding = serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
+        assert_eq!(default, f);
+        assert_eq!(message["email"].as_str().unwrap(), email(&f));
+        let https: Value = serde_json::from_str(message["https"].as_str().unwrap()).unwrap();
+        assert_eq!(https, chatbot(&f));
+    }
 }

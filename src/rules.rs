@@ -88,6 +88,60 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in DESIGN.md's order.
+    pub const ALL: [Category; 17] = [
+        Self::OutOfMemory,
+        Self::MemoryPressure,
+        Self::Timeout,
+        Self::InitTimeout,
+        Self::SecretAccessDenied,
+        Self::AccessDenied,
+        Self::EventualConsistency,
+        Self::Throttling,
+        Self::InvalidCredentials,
+        Self::RuntimeStartup,
+        Self::RuntimeCrash,
+        Self::ReadOnlyFilesystem,
+        Self::DiskFull,
+        Self::DatabaseConnection,
+        Self::Network,
+        Self::Configuration,
+        Self::ApplicationError,
+    ];
+
+    /// What the category means (DESIGN.md's vocabulary table).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::OutOfMemory => "the function or process ran out of memory",
+            Self::MemoryPressure => "the invocation succeeded, but used 90% or more of its memory",
+            Self::Timeout => "an invocation ran past its timeout (cold-start timeouts included)",
+            Self::InitTimeout => "the init phase timed out or was retried as a suppressed init",
+            Self::SecretAccessDenied => {
+                "access denied reading a secret: secretsmanager:GetSecretValue, or KMS decrypt of the secret's key"
+            }
+            Self::AccessDenied => "any other \"not authorized to perform\" / AccessDenied",
+            Self::EventualConsistency => {
+                "an error AWS documents as transient right after a create or a permission change"
+            }
+            Self::Throttling => "rate exceeded, throttled, too many requests",
+            Self::InvalidCredentials => "expired or invalid tokens, keys or grants",
+            Self::RuntimeStartup => {
+                "the function cannot start: bad handler, missing module, missing bootstrap, wrong architecture, GLIBC mismatch, syntax error"
+            }
+            Self::RuntimeCrash => "the runtime process exited or was killed for a reason other than memory",
+            Self::ReadOnlyFilesystem => "a write outside /tmp",
+            Self::DiskFull => "no space left on device",
+            Self::DatabaseConnection => "a database cannot be reached or its connection pool or slots are exhausted",
+            Self::Network => "connection refused, timed out, DNS failure, TLS certificate problems",
+            Self::Configuration => {
+                "the environment around the code is wrong: a port already in use, a missing container image, a payload or response over a Lambda limit"
+            }
+            Self::ApplicationError => {
+                "the application's own failure that a guide explains: an unhandled 5xx, a failed webhook signature, a foreign-key violation"
+            }
+        }
+    }
+
     /// The snake_case name used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -246,7 +300,9 @@ pub struct RuleSpec {
 pub struct MatchSpec {
     /// Literal strings, any of which selects the rule for its regex (or matches, without one).
     pub anchors: Vec<String>,
-    /// Confirms the match; its named captures become details.
+    /// Confirms the match; its named captures become details. A group named `name__2`
+    /// (`__3`, …) fills the same detail as `name`, for formats that put a value in different
+    /// places of an alternation.
     #[serde(default)]
     pub regex: Option<String>,
     /// Match anchors and regex ignoring ASCII case.
@@ -398,7 +454,8 @@ pub struct Rule {
     /// The compiled fix steps.
     pub fix: Vec<Template>,
     regex: Option<Regex>,
-    capture_names: Vec<String>,
+    /// `(group name, detail name)` for every named group of the regex.
+    capture_names: Vec<(String, String)>,
     exclude: Option<AhoCorasick>,
 }
 
@@ -459,6 +516,16 @@ pub fn parse_rule_file(file: &str, text: &str) -> Result<Vec<RuleSpec>, RuleErro
         .collect()
 }
 
+/// The detail a named group fills: its name without a `__N` suffix. The regex crate forbids
+/// duplicate group names, so `(?P<port>…)|(?P<port__2>…)` captures the same detail `port` in
+/// two branches of an alternation; the first group that took part wins.
+fn detail_name(group: &str) -> &str {
+    match group.rsplit_once("__") {
+        Some((base, n)) if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => group,
+    }
+}
+
 fn is_kebab_case(id: &str) -> bool {
     !id.is_empty()
         && id
@@ -507,7 +574,11 @@ impl Catalog {
                         .size_limit(1 << 20)
                         .build()
                         .map_err(|e| error(format!("invalid regex: {e}")))?;
-                    capture_names = compiled.capture_names().flatten().map(str::to_owned).collect();
+                    capture_names = compiled
+                        .capture_names()
+                        .flatten()
+                        .map(|group| (group.to_owned(), detail_name(group).to_owned()))
+                        .collect();
                     regex = Some(compiled);
                 }
                 if !matcher.exclude.is_empty() {
@@ -533,7 +604,7 @@ impl Catalog {
                 }
             }
             let mut known: BTreeSet<&str> = CONTEXT_NAMES.iter().copied().collect();
-            known.extend(capture_names.iter().map(String::as_str));
+            known.extend(capture_names.iter().map(|(_, detail)| detail.as_str()));
             if let Some(detector) = spec.detector {
                 known.extend(detector.detail_names());
             }
@@ -649,11 +720,14 @@ impl Catalog {
                 None => hits.push(Hit { rule: index, captures: Vec::new() }),
                 Some(regex) => {
                     if let Some(caps) = regex.captures(message) {
-                        let captures = rule
-                            .capture_names
-                            .iter()
-                            .filter_map(|name| caps.name(name).map(|m| (name.clone(), m.as_str().trim().to_owned())))
-                            .collect();
+                        let mut captures: Vec<(String, String)> = Vec::new();
+                        for (group, detail) in &rule.capture_names {
+                            if let Some(m) = caps.name(group)
+                                && !captures.iter().any(|(name, _)| name == detail)
+                            {
+                                captures.push((detail.clone(), m.as_str().trim().to_owned()));
+                            }
+                        }
                         hits.push(Hit { rule: index, captures });
                     }
                 }
@@ -703,11 +777,31 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         catalog.scan("all good", &mut candidates, &mut hits);
         catalog.scan("ECONNREFUSED but no address", &mut candidates, &mut hits);
         assert!(hits.is_empty());
-        let vetoed = one(&GOOD.replace("anchors = [\"ECONNREFUSED\"]", "anchors = [\"ECONNREFUSED\"]\nexclude = [\"healthcheck\"]")).unwrap();
+        let vetoed =
+            one(&GOOD
+                .replace("anchors = [\"ECONNREFUSED\"]", "anchors = [\"ECONNREFUSED\"]\nexclude = [\"healthcheck\"]"))
+            .unwrap();
         vetoed.scan("healthcheck: connect ECONNREFUSED 10.0.0.5:5432", &mut candidates, &mut hits);
         assert!(hits.is_empty());
         vetoed.scan("connect ECONNREFUSED 10.0.0.5:5432", &mut candidates, &mut hits);
         assert_eq!(hits.len(), 1);
+    }
+
+    #[test]
+    fn numbered_groups_fill_one_detail() {
+        let toml = GOOD.replace(
+            r"regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'",
+            r"regex = 'ECONNREFUSED (?P<host>[\d.]+):(?P<port>\d+)|port (?P<port__2>\d+) on (?P<host__2>[\d.]+) ECONNREFUSED'",
+        );
+        let catalog = one(&toml).unwrap();
+        let (mut candidates, mut hits) = (Vec::new(), Vec::new());
+        catalog.scan("port 5432 on 10.0.0.5 ECONNREFUSED", &mut candidates, &mut hits);
+        let mut captures = hits[0].captures.clone();
+        captures.sort();
+        assert_eq!(captures, vec![("host".into(), "10.0.0.5".into()), ("port".into(), "5432".into())]);
+        assert_eq!(detail_name("port__12"), "port");
+        assert_eq!(detail_name("a__b"), "a__b");
+        assert_eq!(detail_name("__2"), "__2");
     }
 
     #[test]

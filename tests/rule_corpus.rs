@@ -6,10 +6,14 @@
 //! id = "lambda-out-of-memory"
 //! positive = ["one event", ["several events", "of one batch"]]
 //! negative = ["a line that must not fire this rule"]
+//! also = ["other-rule"]      # optional: rules that may fire beside it on its positives
 //! [[rule.detail]]            # optional: details a positive must produce
 //! lines = ["…"]
 //! details = { memory_size_mb = 256 }
 //! ```
+//!
+//! A positive must fire its rule and no other, unless that other rule is listed in `also`:
+//! one failure, one finding (several rules on one line would report it twice).
 //!
 //! `tests/rules/ordinary-lines.toml` holds everyday INFO/DEBUG lines that fire no rule at all.
 
@@ -53,6 +57,8 @@ struct RuleCorpus {
     id: String,
     positive: Vec<Case>,
     negative: Vec<Case>,
+    #[serde(default)]
+    also: Vec<String>,
     #[serde(default)]
     detail: Vec<DetailCase>,
 }
@@ -119,9 +125,18 @@ fn every_rule_fires_on_its_real_lines_and_not_on_its_near_misses() {
         for rule in &corpus.rule {
             for case in &rule.positive {
                 let found = findings(&analyzer, &case.lines());
-                if !found.iter().any(|f| f.rule_id == rule.id) {
-                    let got: Vec<_> = found.iter().map(|f| f.rule_id.as_str()).collect();
+                let got: Vec<_> = found.iter().map(|f| f.rule_id.as_str()).collect();
+                if !got.contains(&rule.id.as_str()) {
                     failures.push(format!("{file}: {} did not fire on {:?} (got {got:?})", rule.id, case.lines()));
+                }
+                let others: Vec<_> =
+                    got.iter().filter(|id| **id != rule.id && !rule.also.iter().any(|a| a == *id)).collect();
+                if !others.is_empty() {
+                    failures.push(format!(
+                        "{file}: {}'s positive {:?} also fired {others:?} (one failure, one finding; or list them in `also`)",
+                        rule.id,
+                        case.lines()
+                    ));
                 }
             }
             for case in &rule.negative {

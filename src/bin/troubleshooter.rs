@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use lambda_troubleshooter::catalog_doc;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::input::{self, Origin};
 use lambda_troubleshooter::render;
-use lambda_troubleshooter::rules::Severity;
+use lambda_troubleshooter::rules::{Catalog, Severity};
 
 #[derive(Parser)]
 #[command(
@@ -30,8 +31,23 @@ enum Format {
     Json,
 }
 
+/// Output of `troubleshooter rules`.
+#[derive(Clone, Copy, ValueEnum)]
+enum RulesFormat {
+    /// For people in a terminal.
+    Text,
+    /// Markdown tables (RULES.md is this output for the built-in catalog).
+    Markdown,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// List every rule of the catalog (built-in, plus EXTRA_RULES_FILE, minus DISABLED_RULES):
+    /// id, category, severity and what it matches.
+    Rules {
+        #[arg(long, value_enum, default_value = "text")]
+        format: RulesFormat,
+    },
     /// Scan an awslogs or Kinesis event, a CloudWatch Logs document, `aws logs filter-log-events`
     /// output or plain log lines, and print the findings.
     Scan {
@@ -91,6 +107,17 @@ fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Rules { format } => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            let catalog = Catalog::load(&config.extra_rule_files().map_err(|e| e.to_string())?, &config.disabled_rules)
+                .map_err(|e| e.to_string())?;
+            let text = match format {
+                RulesFormat::Text => catalog_doc::text(&catalog),
+                RulesFormat::Markdown => catalog_doc::markdown(&catalog),
+            };
+            std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+            Ok(())
+        }
         Command::Scan { file, format, log_group, region, min_severity } => {
             let mut config = Config::from_env().map_err(|e| e.to_string())?;
             if let Some(region) = region {

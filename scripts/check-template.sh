@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The template's checks, offline (README: Deploy; run by scripts/test.sh):
+#   1. cfn-lint template.yaml            the CloudFormation linter, every region's specs
+#   2. sam validate --lint               the SAM transform, then cfn-lint on its output
+#   3. tests/template/test_template.py   the invariants: the function's own log group is never
+#                                        subscribed, no wildcard actions, scoped permissions,
+#                                        alarms wired to the topic, failure destinations
+#   4. sam build                         cargo lambda, release, cross-compiled; then the
+#                                        bootstrap's ELF header must match the architecture
+#
+# SAM_BUILD_ARCH=arm64|x86_64 picks the architecture of step 4 (default arm64, as deployed).
+# arm64 needs the rustup target aarch64-unknown-linux-gnu; when it is missing and cannot be
+# added (no network), the build falls back to x86_64 and says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$(scripts/setup-tools.sh):$PATH" SAM_CLI_TELEMETRY=0
+# SAM's translator wants a region; nothing here calls AWS.
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+
+step() { printf '\n== template: %s\n' "$*"; STEP_START=$SECONDS; }
+done_in() { printf -- '-- %s s\n' "$((SECONDS - STEP_START))"; }
+
+step "cfn-lint template.yaml"
+cfn-lint template.yaml
+done_in
+
+step "sam validate --lint"
+sam validate --lint --template-file template.yaml
+done_in
+
+step "invariants (tests/template/test_template.py)"
+python -m unittest discover --start-directory tests/template --top-level-directory tests/template -v
+done_in
+
+arch="${SAM_BUILD_ARCH:-arm64}"
+if [[ "$arch" == arm64 ]] && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  echo "rustup target aarch64-unknown-linux-gnu is missing; adding it"
+  if ! rustup target add aarch64-unknown-linux-gnu; then
+    echo "WARNING: cannot add aarch64-unknown-linux-gnu (offline?); building the x86_64 variant instead" >&2
+    arch=x86_64
+  fi
+fi
+case "$arch" in
+  arm64) want_machine=183 ;;  # EM_AARCH64
+  x86_64) want_machine=62 ;;  # EM_X86_64
+  *) echo "SAM_BUILD_ARCH must be arm64 or x86_64, not $arch" >&2; exit 2 ;;
+esac
+
+step "sam build (Architecture=$arch; cargo lambda build --release, cross-compiled)"
+sam build --template-file template.yaml --parameter-overrides "Architecture=$arch"
+python - "$want_machine" <<'EOF'
+import struct, sys
+path = ".aws-sam/build/Function/bootstrap"
+with open(path, "rb") as f:
+    header = f.read(20)
+assert header[:4] == b"\x7fELF", f"{path} is not an ELF executable"
+machine = struct.unpack_from("<H", header, 18)[0]
+assert machine == int(sys.argv[1]), f"{path} is for ELF machine {machine}, not {sys.argv[1]}"
+print(f"{path}: ELF, machine {machine}, ok")
+EOF
+done_in

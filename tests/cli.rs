@@ -1,0 +1,107 @@
+//! The `troubleshooter` command line, run as a user runs it: scan every input kind, print for
+//! people or as JSON lines, exit 0 with or without findings, fail clearly on unreadable input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn troubleshooter(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_troubleshooter"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TOPIC_ARN")
+        .env_remove("MIN_SEVERITY")
+        .env_remove("DISABLED_RULES")
+        .env_remove("EXTRA_RULES_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn scan_prints_what_a_person_needs() {
+    let out = troubleshooter(&["scan", "events/mixed-batch.json"], None);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("[CRITICAL] Lambda function ran out of memory — orders-api (1x)"), "{text}");
+    assert!(text.contains("What happened: orders-api ran out of memory: used 256 of 256 MB"), "{text}");
+    assert!(text.contains("Fix:\n    1. Raise MemorySize from 256 MB to 512 MB"), "{text}");
+    assert!(text.contains("[HIGH] Lambda function timed out — orders-api (1x)"), "{text}");
+    assert!(text.contains("3 finding(s) in"), "{text}");
+}
+
+#[test]
+fn scan_json_prints_one_finding_per_line() {
+    let out = troubleshooter(&["scan", "--format", "json", "events/kinesis-mixed.json"], None);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|f| f["schema"] == "lambda-troubleshooter/finding/v1"));
+}
+
+#[test]
+fn plain_text_from_stdin_and_filter_log_events_output() {
+    let log = b"START RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21 Version: $LATEST\n2024-03-04T17:22:38.033Z b70435cc-261c-4438-b9b6-efe4c8f04b21 Task timed out after 3.00 seconds\n";
+    let out = troubleshooter(&["scan", "--format", "json", "--log-group", "/aws/lambda/api", "-"], Some(log));
+    assert!(out.status.success());
+    let finding: serde_json::Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(finding["rule_id"], "lambda-timeout");
+    assert_eq!(finding["function"], "api");
+
+    let filtered = br#"{"events":[{"logStreamName":"2024/03/04/[$LATEST]abc","timestamp":1709572958033,"message":"[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'daily'\n","ingestionTime":1709572958100,"eventId":"37"}],"searchedLogStreams":[]}"#;
+    let out = troubleshooter(&["scan", "--format", "json", "--log-group", "/aws/lambda/daily", "-"], Some(filtered));
+    let finding: serde_json::Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(finding["rule_id"], "lambda-import-module-error");
+    assert_eq!(finding["log_stream"], "2024/03/04/[$LATEST]abc");
+    assert_eq!(finding["event_ids"], serde_json::json!(["37"]));
+}
+
+#[test]
+fn nothing_found_is_still_success() {
+    let out = troubleshooter(&["scan", "events/control-message.json"], None);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("No problems found in 1 log events."));
+    let out = troubleshooter(&["scan", "--format", "json", "-"], Some(b"INFO all good\n"));
+    assert!(out.status.success());
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn unreadable_input_fails_with_a_clear_message() {
+    for (args, stdin, expected) in [
+        (vec!["scan", "events/corrupt-batch.json"], None, "awslogs.data is not gzip"),
+        (vec!["scan", "no/such/file.json"], None, "cannot read no/such/file.json"),
+        (vec!["scan", "-"], Some(&[0xffu8, 0xfe, 0x00][..]), "not UTF-8"),
+        (vec!["scan", "-"], Some(&b"{\"unexpected\": true}"[..]), "unrecognised JSON input"),
+        (vec!["scan", "--min-severity", "urgent", "-"], Some(&b"x"[..]), "--min-severity"),
+    ] {
+        let out = troubleshooter(&args, stdin);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("troubleshooter: ") && err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn encode_makes_an_event_that_scans_to_the_same_finding() {
+    let log = b"REPORT RequestId: 1c2d\\tDuration: 812.40 ms\\tBilled Duration: 813 ms\\tMemory Size: 256 MB\\tMax Memory Used: 256 MB\\tStatus: error\\tError Type: Runtime.OutOfMemory\n";
+    let out = troubleshooter(&["encode", "--unescape", "--log-group", "/aws/lambda/orders-api", "-"], Some(log));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let event = out.stdout;
+    let data = serde_json::from_slice::<serde_json::Value>(&event).unwrap();
+    assert!(data["awslogs"]["data"].as_str().unwrap().starts_with("H4sI"));
+    let out = troubleshooter(&["scan", "--format", "json", "-"], Some(&event));
+    let finding: serde_json::Value = serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(finding["rule_id"], "lambda-out-of-memory");
+    assert_eq!(finding["details"]["max_memory_used_mb"], 256);
+}

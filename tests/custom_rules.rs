@@ -1,0 +1,188 @@
+//! Custom rules, as README.md's "Custom rules" section promises them: its example compiles and
+//! does what the README says, and a broken EXTRA_RULES_FILE or DISABLED_RULES stops init with
+//! an error that names the file (or variable) and the rule id.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use lambda_troubleshooter::analyze::Analyzer;
+use lambda_troubleshooter::config::{Config, DISABLED_RULES, EXTRA_RULES_FILE};
+use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::ingest::{LogBatch, LogEvent};
+use lambda_troubleshooter::rules::{Catalog, Severity};
+use serde_json::Value;
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
+/// The body of the first ```lang block after `heading` in the README.
+fn block_after(readme: &str, heading: &str, lang: &str) -> String {
+    let section = &readme[readme.find(heading).unwrap_or_else(|| panic!("README.md has no {heading:?}"))..];
+    let fence = format!("```{lang}\n");
+    let start = section.find(&fence).unwrap_or_else(|| panic!("no ```{lang} block after {heading:?}")) + fence.len();
+    let end = section[start..].find("\n```").unwrap();
+    section[start..start + end].to_owned()
+}
+
+fn batch(log_group: &str, lines: &[&str]) -> LogBatch {
+    LogBatch {
+        owner: "123456789012".into(),
+        log_group: log_group.into(),
+        log_stream: "2024/03/04/[$LATEST]0123456789abcdef".into(),
+        message_type: "DATA_MESSAGE".into(),
+        policy_level: None,
+        subscription_filters: vec![],
+        log_events: lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| LogEvent {
+                id: format!("{:056}", i + 1),
+                timestamp: 1_709_572_958_000 + i as i64,
+                message: format!("{line}\n"),
+            })
+            .collect(),
+    }
+}
+
+/// A file of its own for each test, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("custom-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        std::fs::remove_file(&self.0).ok();
+    }
+}
+
+#[test]
+fn the_readme_example_rule_compiles_and_does_what_the_readme_says() {
+    let readme = readme();
+    let toml = block_after(&readme, "## Custom rules", "toml");
+    let line = block_after(&readme, "## Custom rules", "text");
+    let catalog = Catalog::load(&[("README.md".to_owned(), toml)], &[])
+        .unwrap_or_else(|e| panic!("the README's example rule does not compile: {e}"));
+    let analyzer = Analyzer::new(catalog, Severity::Low);
+
+    let findings = analyzer.analyze(&batch("/aws/lambda/checkout-api", &[line.trim()]), "us-east-1");
+    let ids: Vec<_> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(ids, ["payment-provider-failing"], "the example line should fire the example rule and nothing else");
+    let finding = &findings[0];
+    assert_eq!(finding.severity, Severity::High);
+    assert!(
+        readme.contains(&format!("`{}`", finding.summary)),
+        "README.md should quote the summary {:?}",
+        finding.summary
+    );
+    for step in &finding.fix {
+        assert!(readme.contains(&format!("`{step}`")), "README.md should quote the fix step {step:?}");
+    }
+    let details =
+        finding.details.iter().map(|(name, value)| format!("\"{name}\": {value}")).collect::<Vec<_>>().join(", ");
+    assert!(readme.contains(&format!("`{{{details}}}`")), "README.md should quote the details {{{details}}}");
+
+    let excluded = line.trim().replace("ord-1042", "ord-1042 dry_run=true");
+    assert!(analyzer.analyze(&batch("/aws/lambda/checkout-api", &[&excluded]), "us-east-1").is_empty());
+}
+
+#[test]
+fn the_readme_example_works_as_extra_rules_file() {
+    let file = TempFile::new("readme-rules.toml", &block_after(&readme(), "## Custom rules", "toml"));
+    let config = Config { extra_rules_file: Some(file.0.clone()), ..Config::default() };
+    let troubleshooter = Troubleshooter::new(config).unwrap_or_else(|e| panic!("{e}"));
+    assert!(troubleshooter.analyzer().catalog().rules().iter().any(|r| r.id() == "payment-provider-failing"));
+}
+
+const GOOD: &str = r#"
+[[rule]]
+id = "broken-rule"
+category = "application_error"
+severity = "high"
+title = "Broken"
+summary = "{function}: {order}"
+cause = "Because."
+fix = ["Fix {order}."]
+[rule.match]
+anchors = ["OrderError"]
+regex = 'OrderError: (?P<order>\w+)'
+"#;
+
+#[test]
+fn a_broken_extra_rules_file_stops_init_naming_the_file_and_the_rule() {
+    let cases = [
+        (
+            "unknown field",
+            GOOD.replace("severity = \"high\"", "severity = \"high\"\nseverty = \"low\""),
+            "unknown field",
+        ),
+        ("invalid regex", GOOD.replace(r"(?P<order>\w+)", r"(?P<order>\w+"), "invalid regex"),
+        ("unknown category", GOOD.replace("application_error", "payments"), "unknown variant"),
+        ("no anchor", GOOD.replace("anchors = [\"OrderError\"]", "anchors = []"), "anchor"),
+        ("unknown template value", GOOD.replace("Fix {order}.", "Fix {ordr}."), "`ordr`"),
+        ("duplicate of a built-in id", GOOD.replace("broken-rule", "lambda-timeout"), "duplicate"),
+    ];
+    assert!(
+        Troubleshooter::new(Config {
+            extra_rules_file: Some(TempFile::new("good.toml", GOOD).0.clone()),
+            ..Config::default()
+        })
+        .is_ok()
+    );
+    for (name, text, problem) in cases {
+        let file = TempFile::new(&format!("{}.toml", name.replace(' ', "-")), &text);
+        let config = Config { extra_rules_file: Some(file.0.clone()), ..Config::default() };
+        let error = Troubleshooter::new(config).map(|_| ()).expect_err(name).to_string();
+        let id = if name.starts_with("duplicate") { "lambda-timeout" } else { "broken-rule" };
+        assert!(error.contains(&file.0.display().to_string()), "{name}: {error} should name the file");
+        assert!(error.contains(&format!("rule `{id}`")), "{name}: {error} should name the rule");
+        assert!(error.contains(problem), "{name}: {error} should say {problem:?}");
+    }
+}
+
+#[test]
+fn configuration_from_the_environment_reaches_the_catalog() {
+    let file = TempFile::new("env.toml", &GOOD.replace("(?P<order>\\w+)'", "(?P<order>\\w+'"));
+    let env: HashMap<&str, String> = [(EXTRA_RULES_FILE, file.0.display().to_string())].into();
+    let config = Config::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let error = Troubleshooter::new(config).map(|_| ()).unwrap_err().to_string();
+    assert!(error.contains("env.toml") && error.contains("rule `broken-rule`"), "{error}");
+
+    let env: HashMap<&str, String> = [(DISABLED_RULES, "lambda-memory-pressure, no-such-rule".to_owned())].into();
+    let config = Config::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let error = Troubleshooter::new(config).map(|_| ()).unwrap_err().to_string();
+    assert!(error.contains("DISABLED_RULES") && error.contains("rule `no-such-rule`"), "{error}");
+
+    let env: HashMap<&str, String> = [(DISABLED_RULES, "lambda-memory-pressure,http-5xx-response".to_owned())].into();
+    let troubleshooter = Troubleshooter::new(Config::from_lookup(|name| env.get(name).cloned()).unwrap()).unwrap();
+    let ids: Vec<&str> = troubleshooter.analyzer().catalog().rules().iter().map(|r| r.id()).collect();
+    assert!(!ids.contains(&"lambda-memory-pressure") && !ids.contains(&"http-5xx-response"));
+    assert!(ids.contains(&"lambda-timeout"));
+}
+
+#[test]
+fn the_details_of_the_readme_example_are_typed() {
+    let toml = block_after(&readme(), "## Custom rules", "toml");
+    let analyzer = Analyzer::new(Catalog::load(&[("README.md".to_owned(), toml)], &[]).unwrap(), Severity::Low);
+    let findings = analyzer
+        .analyze(&batch("/aws/lambda/checkout-api", &["ERROR PaymentProviderError: adyen answered 502"]), "us-east-1");
+    assert_eq!(findings[0].details.get("status"), Some(&Value::from(502)));
+    assert_eq!(findings[0].summary, "checkout-api could not charge a card: adyen answered 502");
+    assert_eq!(
+        findings[0].fix,
+        [
+            "Check the provider's status page, then retry the failed orders.",
+            "Page the payments team if it lasts more than 10 minutes (runbook [payments-3])."
+        ]
+    );
+}
