@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::access::AccessDeniedParser;
-use crate::finding::{Evidence, Finding, SCHEMA, console_url, function_name, rfc3339_millis};
+use crate::finding::{Evidence, Finding, SCHEMA, console_url, excerpt, function_name, rfc3339_millis};
 use crate::ingest::LogBatch;
 use crate::platform::{InitPhase, PlatformParser, PlatformRecord, Report, Status};
 use crate::redact::Redactor;
@@ -337,14 +337,14 @@ impl Analyzer {
                 details.insert("exit_reason".into(), json!(reason));
             }
             if is_oom {
-                let shown_as = if state.timed_out() {
+                let reported_as = if state.timed_out() {
                     "timeout"
                 } else if state.crashed() {
                     "runtime exit"
                 } else {
                     "error"
                 };
-                details.insert("signal".into(), json!(shown_as));
+                details.insert("reported_as".into(), json!(reported_as));
                 if let Some(status) = state.status() {
                     details.insert("status".into(), json!(status_name(status)));
                 }
@@ -599,7 +599,7 @@ impl Analyzer {
                 let event = &batch.log_events[i];
                 Evidence {
                     timestamp: rfc3339_millis(event.timestamp),
-                    message: truncate(&self.redactor.redact(event.message.trim_end()), MAX_EVIDENCE_BYTES),
+                    message: excerpt(&self.redactor.redact(event.message.trim_end()), MAX_EVIDENCE_BYTES),
                 }
             })
             .collect();
@@ -707,16 +707,6 @@ fn value_text(value: &Value) -> String {
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
 
 /// Stable id: the same batch always gives the same ids, so retries can be deduplicated.
 fn finding_id(rule_id: &str, log_group: &str, key: &[String], first_event_id: &str, first_timestamp: i64) -> String {
@@ -746,9 +736,4 @@ mod tests {
         assert_eq!(suggest_memory(10240), 10240);
     }
 
-    #[test]
-    fn truncation_respects_character_boundaries() {
-        assert_eq!(truncate("ééé", 3), "é…");
-        assert_eq!(truncate("abc", 3), "abc");
-    }
 }

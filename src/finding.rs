@@ -74,6 +74,19 @@ pub struct Finding {
     pub console_url: String,
 }
 
+/// `text` cut to at most `max` bytes at a character boundary, ending in `…` when cut: how
+/// excerpts are shortened everywhere (evidence in findings, trimming for SNS).
+pub fn excerpt(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// The function name of a Lambda log group, or the log group itself.
 pub fn function_name(log_group: &str) -> &str {
     log_group.strip_prefix("/aws/lambda/").filter(|name| !name.is_empty()).unwrap_or(log_group)
@@ -123,6 +136,12 @@ mod tests {
             console_url("us-east-1", "/aws/lambda/orders-api", "2024/03/04/[$LATEST]94fa"),
             "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Forders-api/log-events/2024$252F03$252F04$252F$255B$2524LATEST$255D94fa"
         );
+    }
+
+    #[test]
+    fn excerpts_respect_character_boundaries() {
+        assert_eq!(excerpt("ééé", 3), "é…");
+        assert_eq!(excerpt("abc", 3), "abc");
     }
 
     #[test]

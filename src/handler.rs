@@ -155,8 +155,9 @@ impl Troubleshooter {
             Invocation::Kinesis(records) => {
                 let mut outcomes = Vec::new();
                 let mut failures = Vec::new();
+                // One record at a time: decode, analyse, drop; only findings are kept.
                 for record in records {
-                    match record.batch {
+                    match record.decode(self.config.max_decompressed_bytes) {
                         Ok(batch) => outcomes.push(self.analyze_batch(&batch)),
                         Err(error) => {
                             tracing::warn!(sequence_number = %record.sequence_number, %error, "Kinesis record cannot be decoded; reporting it as a batch item failure");

@@ -118,18 +118,30 @@ struct AwsLogsData {
 pub enum Invocation {
     /// A CloudWatch Logs subscription delivering directly to the function.
     AwsLogs(LogBatch),
-    /// A Kinesis event source mapping; each record decodes on its own, so one bad record
-    /// does not lose the others (it is reported as a batch item failure).
-    Kinesis(Vec<KinesisRecordBatch>),
+    /// A Kinesis event source mapping. Records stay compressed until [`KinesisRecord::decode`],
+    /// so a handler decodes, analyses and drops one at a time (a 6 MB batch of records can
+    /// inflate past 40 MB), and one bad record does not lose the others.
+    Kinesis(Vec<KinesisRecord>),
 }
 
-/// The outcome of decoding one Kinesis record.
+/// One Kinesis record: a CloudWatch Logs document, still gzip-compressed.
 #[derive(Debug)]
-pub struct KinesisRecordBatch {
+pub struct KinesisRecord {
     /// The record's sequence number, the item identifier for partial batch failures.
     pub sequence_number: String,
-    /// The decoded document, or why it could not be decoded.
-    pub batch: Result<LogBatch, IngestError>,
+    /// The record's data (base64 already undone by the event's deserializer).
+    pub data: Vec<u8>,
+}
+
+impl KinesisRecord {
+    /// Decodes the record's document, as [`decode_document`].
+    ///
+    /// # Errors
+    ///
+    /// As [`decode_document`].
+    pub fn decode(&self, limit: usize) -> Result<LogBatch, IngestError> {
+        decode_document(&self.data, limit)
+    }
 }
 
 /// Decodes a Lambda invocation payload: an awslogs event or a Kinesis event.
@@ -161,10 +173,7 @@ pub fn decode_value(value: serde_json::Value, limit: usize) -> Result<Invocation
         let records = event
             .records
             .into_iter()
-            .map(|record| KinesisRecordBatch {
-                sequence_number: record.kinesis.sequence_number,
-                batch: decode_document(&record.kinesis.data.0, limit),
-            })
+            .map(|record| KinesisRecord { sequence_number: record.kinesis.sequence_number, data: record.kinesis.data.0 })
             .collect();
         return Ok(Invocation::Kinesis(records));
     }
@@ -319,8 +328,8 @@ mod tests {
             panic!("expected kinesis");
         };
         assert_eq!(records.len(), 2);
-        assert!(records[0].batch.is_ok());
+        assert!(records[0].decode(1 << 20).is_ok());
         assert_eq!(records[1].sequence_number, "2");
-        assert!(matches!(records[1].batch, Err(IngestError::Gzip(_))));
+        assert!(matches!(records[1].decode(1 << 20), Err(IngestError::Gzip(_))));
     }
 }

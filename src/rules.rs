@@ -207,7 +207,7 @@ impl Detector {
             "duration_ms",
             "error_type",
             "status",
-            "signal",
+            "reported_as",
             "exit_reason",
         ];
         match self {

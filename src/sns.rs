@@ -6,8 +6,8 @@
 //! email subject, and the message attributes filter policies select on. A `.fifo` topic also
 //! gets `MessageGroupId` (the log group) and `MessageDeduplicationId` (the finding id).
 //!
-//! The limits are enforced here, not left to SNS (moto, the local endpoint the tests use, does
-//! not enforce them either):
+//! The limits are enforced here, not left to SNS (moto, the local endpoint the tests use,
+//! enforces only some of them: 10 entries, and 256 KiB per message counted in characters):
 //!
 //! * a message is at most 256 KiB, attributes included: evidence is trimmed first, then
 //!   dropped, and the message rendered again, so it is always valid JSON ([`Message::render`]);
@@ -25,7 +25,7 @@ use aws_sdk_sns::error::ProvideErrorMetadata as _;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use sha2::{Digest, Sha256};
 
-use crate::finding::Finding;
+use crate::finding::{Finding, excerpt};
 use crate::publish::{FailedFinding, PublishError, Publisher};
 use crate::render;
 
@@ -113,17 +113,6 @@ fn group_id(log_group: &str) -> String {
     format!("{}#{hash}", &cleaned[..head])
 }
 
-/// `text` cut to at most `max` bytes at a character boundary, ending in `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
 
 /// The SNS body of `finding` in at most `limit` bytes: whole if it fits; else with evidence
 /// lines halved in length, then dropped from the last, then detail strings and id lists cut.
@@ -143,7 +132,7 @@ fn body_within(finding: &Finding, limit: usize) -> Result<String, FailedFinding>
     while body.len() > limit && cap > MIN_EVIDENCE_BYTES {
         cap /= 2;
         for evidence in &mut trimmed.evidence {
-            evidence.message = truncate(&evidence.message, cap);
+            evidence.message = excerpt(&evidence.message, cap);
         }
         body = render(&trimmed)?;
     }
@@ -153,7 +142,7 @@ fn body_within(finding: &Finding, limit: usize) -> Result<String, FailedFinding>
     if body.len() > limit {
         for value in trimmed.details.values_mut() {
             if let serde_json::Value::String(text) = value {
-                *text = truncate(text, LAST_RESORT_DETAIL_BYTES);
+                *text = excerpt(text, LAST_RESORT_DETAIL_BYTES);
             }
         }
         trimmed.request_ids.truncate(LAST_RESORT_IDS);
