@@ -707,7 +707,6 @@ fn value_text(value: &Value) -> String {
     }
 }
 
-
 /// Stable id: the same batch always gives the same ids, so retries can be deduplicated.
 fn finding_id(rule_id: &str, log_group: &str, key: &[String], first_event_id: &str, first_timestamp: i64) -> String {
     let mut hasher = Sha256::new();
@@ -735,5 +734,4 @@ mod tests {
         assert_eq!(suggest_memory(3009), 6080);
         assert_eq!(suggest_memory(10240), 10240);
     }
-
 }

@@ -173,7 +173,10 @@ pub fn decode_value(value: serde_json::Value, limit: usize) -> Result<Invocation
         let records = event
             .records
             .into_iter()
-            .map(|record| KinesisRecord { sequence_number: record.kinesis.sequence_number, data: record.kinesis.data.0 })
+            .map(|record| KinesisRecord {
+                sequence_number: record.kinesis.sequence_number,
+                data: record.kinesis.data.0,
+            })
             .collect();
         return Ok(Invocation::Kinesis(records));
     }

@@ -94,7 +94,8 @@ fn read_json(value: Value, origin: &Origin, limit: usize) -> Result<Vec<LogBatch
             Invocation::Kinesis(records) => records
                 .into_iter()
                 .map(|r| {
-                    r.decode(limit).map_err(|source| InputError::KinesisRecord { sequence_number: r.sequence_number, source })
+                    r.decode(limit)
+                        .map_err(|source| InputError::KinesisRecord { sequence_number: r.sequence_number, source })
                 })
                 .collect(),
         };

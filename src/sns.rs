@@ -113,7 +113,6 @@ fn group_id(log_group: &str) -> String {
     format!("{}#{hash}", &cleaned[..head])
 }
 
-
 /// The SNS body of `finding` in at most `limit` bytes: whole if it fits; else with evidence
 /// lines halved in length, then dropped from the last, then detail strings and id lists cut.
 /// Each step renders the whole message again, so the result is always valid JSON.
