@@ -9,13 +9,20 @@
 //! Compilation fails loudly: an unknown field, an invalid regex, a duplicate id, an unknown
 //! category, a rule without anchors or a template naming an unknown value is a [`RuleError`]
 //! that names the file and the rule id. Nothing is compiled per message: all anchors of all
-//! rules go into one (case-sensitive) and one (ASCII case-insensitive) Aho-Corasick automaton;
-//! a message is scanned once and only the rules whose anchors hit run their regex.
+//! rules go into one Aho-Corasick DFA (ASCII case-insensitive; the anchors of case-sensitive
+//! rules are confirmed byte for byte on a hit), so a message is scanned once, and only the
+//! rules whose anchors hit run their regex.
+//!
+//! Init stays cheap with a large catalog: the built-in rules' regexes are compiled on first
+//! use (a rule whose anchors never occur never pays for its regex; the test suite compiles and
+//! checks every one of them), while rules from other files, such as `EXTRA_RULES_FILE`, are
+//! compiled and checked completely at load, so a bad one stops init.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
+use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -453,10 +460,41 @@ pub struct Rule {
     pub summary: Template,
     /// The compiled fix steps.
     pub fix: Vec<Template>,
-    regex: Option<Regex>,
-    /// `(group name, detail name)` for every named group of the regex.
-    capture_names: Vec<(String, String)>,
+    regex: Option<RuleRegex>,
     exclude: Option<AhoCorasick>,
+}
+
+/// A rule's regex with the details its named groups fill.
+#[derive(Debug, Clone)]
+struct CompiledRegex {
+    regex: Regex,
+    /// `(group name, detail name)` for every named group.
+    captures: Vec<(String, String)>,
+}
+
+impl CompiledRegex {
+    fn new(pattern: &str, case_insensitive: bool) -> Result<Self, regex::Error> {
+        let regex = regex::RegexBuilder::new(pattern).case_insensitive(case_insensitive).size_limit(1 << 20).build()?;
+        let captures =
+            regex.capture_names().flatten().map(|group| (group.to_owned(), detail_name(group).to_owned())).collect();
+        Ok(Self { regex, captures })
+    }
+}
+
+/// A regex compiled at load, or on first use for the built-in catalog (see the module docs).
+#[derive(Debug, Clone)]
+struct RuleRegex {
+    pattern: String,
+    case_insensitive: bool,
+    compiled: OnceLock<Option<CompiledRegex>>,
+}
+
+impl RuleRegex {
+    /// The compiled regex; `None` only for a built-in pattern that does not compile, which the
+    /// tests rule out (such a rule then never matches).
+    fn get(&self) -> Option<&CompiledRegex> {
+        self.compiled.get_or_init(|| CompiledRegex::new(&self.pattern, self.case_insensitive).ok()).as_ref()
+    }
 }
 
 impl Rule {
@@ -479,10 +517,10 @@ pub struct Hit {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     rules: Vec<Rule>,
-    sensitive: Option<AhoCorasick>,
-    sensitive_owner: Vec<usize>,
-    insensitive: Option<AhoCorasick>,
-    insensitive_owner: Vec<usize>,
+    /// Every anchor of every rule, ASCII case-insensitive.
+    anchors: Option<AhoCorasick>,
+    /// Per anchor: its rule, and the exact text a case-sensitive rule's anchor must have.
+    anchor_owner: Vec<(usize, Option<String>)>,
 }
 
 /// The `[[rule]]` list of one rule file.
@@ -534,20 +572,25 @@ fn is_kebab_case(id: &str) -> bool {
 }
 
 impl Catalog {
-    /// Compiles rule specs, each paired with the file it came from.
+    /// Compiles rule specs, each paired with the file it came from, checking everything now:
+    /// every regex is compiled and every template name resolved (as for `EXTRA_RULES_FILE`).
     ///
     /// # Errors
     ///
     /// The first [`RuleError`] found: a duplicate or malformed id, a rule with neither a match
     /// nor a detector, a match without anchors, an invalid regex, or a bad template.
     pub fn compile(specs: Vec<(String, RuleSpec)>) -> Result<Self, RuleError> {
+        Self::build(specs.into_iter().map(|(file, spec)| (file, spec, false)).collect())
+    }
+
+    /// Compiles `(file, spec, built_in)`: built-in rules compile their regex on first use, and
+    /// the names their templates use are checked by the test suite instead of here.
+    fn build(specs: Vec<(String, RuleSpec, bool)>) -> Result<Self, RuleError> {
         let mut seen = HashSet::new();
         let mut rules = Vec::with_capacity(specs.len());
-        let mut sensitive_patterns = Vec::new();
-        let mut sensitive_owner = Vec::new();
-        let mut insensitive_patterns = Vec::new();
-        let mut insensitive_owner = Vec::new();
-        for (file, spec) in specs {
+        let mut patterns = Vec::new();
+        let mut anchor_owner = Vec::new();
+        for (file, spec, built_in) in specs {
             let error = |problem: String| RuleError { file: file.clone(), rule: Some(spec.id.clone()), problem };
             if !is_kebab_case(&spec.id) {
                 return Err(error("the id must be kebab-case (a-z, 0-9 and single dashes)".into()));
@@ -562,24 +605,23 @@ impl Catalog {
                 return Err(error("a rule needs at least one fix step".into()));
             }
             let mut regex = None;
-            let mut capture_names = Vec::new();
             let mut exclude = None;
             if let Some(matcher) = &spec.matcher {
                 if matcher.anchors.is_empty() || matcher.anchors.iter().any(|a| a.trim().is_empty()) {
                     return Err(error("[rule.match] needs at least one non-empty anchor".into()));
                 }
                 if let Some(pattern) = &matcher.regex {
-                    let compiled = regex::RegexBuilder::new(pattern)
-                        .case_insensitive(matcher.case_insensitive)
-                        .size_limit(1 << 20)
-                        .build()
-                        .map_err(|e| error(format!("invalid regex: {e}")))?;
-                    capture_names = compiled
-                        .capture_names()
-                        .flatten()
-                        .map(|group| (group.to_owned(), detail_name(group).to_owned()))
-                        .collect();
-                    regex = Some(compiled);
+                    let compiled = OnceLock::new();
+                    if !built_in {
+                        let checked = CompiledRegex::new(pattern, matcher.case_insensitive)
+                            .map_err(|e| error(format!("invalid regex: {e}")))?;
+                        let _ = compiled.set(Some(checked));
+                    }
+                    regex = Some(RuleRegex {
+                        pattern: pattern.clone(),
+                        case_insensitive: matcher.case_insensitive,
+                        compiled,
+                    });
                 }
                 if !matcher.exclude.is_empty() {
                     if matcher.exclude.iter().any(|e| e.trim().is_empty()) {
@@ -594,17 +636,13 @@ impl Catalog {
                 }
                 let index = rules.len();
                 for anchor in &matcher.anchors {
-                    if matcher.case_insensitive {
-                        insensitive_patterns.push(anchor.clone());
-                        insensitive_owner.push(index);
-                    } else {
-                        sensitive_patterns.push(anchor.clone());
-                        sensitive_owner.push(index);
-                    }
+                    patterns.push(anchor.clone());
+                    anchor_owner.push((index, (!matcher.case_insensitive).then(|| anchor.clone())));
                 }
             }
             let mut known: BTreeSet<&str> = CONTEXT_NAMES.iter().copied().collect();
-            known.extend(capture_names.iter().map(|(_, detail)| detail.as_str()));
+            let compiled = regex.as_ref().and_then(|r| r.compiled.get()).and_then(Option::as_ref);
+            known.extend(compiled.iter().flat_map(|c| c.captures.iter().map(|(_, detail)| detail.as_str())));
             if let Some(detector) = spec.detector {
                 known.extend(detector.detail_names());
             }
@@ -617,61 +655,66 @@ impl Catalog {
                 .iter()
                 .map(|step| Template::parse(step).map_err(|e| error(format!("fix: {e}"))))
                 .collect::<Result<Vec<_>, _>>()?;
+            let names_unchecked = built_in && regex.is_some();
             for name in summary
                 .names()
                 .into_iter()
                 .chain(fix.iter().flat_map(Template::names))
                 .chain(spec.key.iter().map(String::as_str))
             {
-                if !known.contains(name) {
+                if !names_unchecked && !known.contains(name) {
                     return Err(error(format!(
                         "`{name}` is not a value this rule has (known: {})",
                         known.iter().copied().collect::<Vec<_>>().join(", ")
                     )));
                 }
             }
-            rules.push(Rule { spec, summary, fix, regex, capture_names, exclude });
+            rules.push(Rule { spec, summary, fix, regex, exclude });
         }
-        let build = |patterns: &[String], insensitive: bool| -> Result<Option<AhoCorasick>, RuleError> {
-            if patterns.is_empty() {
-                return Ok(None);
-            }
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(insensitive)
-                .build(patterns)
-                .map(Some)
+        // One pass for every anchor: a DFA stays fast with hundreds of patterns, where the
+        // default automaton's prefilter gives up above 64, and folding case costs a DFA nothing.
+        let anchors = if patterns.is_empty() {
+            None
+        } else {
+            let builder = || {
+                let mut builder = AhoCorasick::builder();
+                builder.match_kind(MatchKind::Standard).ascii_case_insensitive(true);
+                builder
+            };
+            let automaton = builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&patterns)
+                .or_else(|_| builder().build(&patterns))
                 .map_err(|e| RuleError {
                     file: "(catalog)".into(),
                     rule: None,
                     problem: format!("anchors do not compile: {e}"),
-                })
+                })?;
+            Some(automaton)
         };
-        Ok(Self {
-            sensitive: build(&sensitive_patterns, false)?,
-            insensitive: build(&insensitive_patterns, true)?,
-            sensitive_owner,
-            insensitive_owner,
-            rules,
-        })
+        Ok(Self { rules, anchors, anchor_owner })
     }
 
     /// Loads the built-in catalog plus optional extra files, without the disabled rule ids.
+    /// Extra files are checked completely, as by [`Catalog::compile`]; built-in regexes are
+    /// compiled on first use (the test suite checks them fully).
     ///
     /// # Errors
     ///
     /// A [`RuleError`] for the first bad file or rule, or for a disabled id that no rule has.
     pub fn load(extra: &[(String, String)], disabled: &[String]) -> Result<Self, RuleError> {
         let mut specs = Vec::new();
-        let files =
-            BUILTIN_RULE_FILES.iter().map(|(f, t)| ((*f).to_owned(), (*t).to_owned())).chain(extra.iter().cloned());
-        for (file, text) in files {
+        let files = BUILTIN_RULE_FILES
+            .iter()
+            .map(|(f, t)| ((*f).to_owned(), (*t).to_owned(), true))
+            .chain(extra.iter().map(|(f, t)| (f.clone(), t.clone(), false)));
+        for (file, text, built_in) in files {
             for spec in parse_rule_file(&file, &text)? {
-                specs.push((file.clone(), spec));
+                specs.push((file.clone(), spec, built_in));
             }
         }
         for id in disabled {
-            if !specs.iter().any(|(_, spec)| &spec.id == id) {
+            if !specs.iter().any(|(_, spec, _)| &spec.id == id) {
                 return Err(RuleError {
                     file: "DISABLED_RULES".into(),
                     rule: Some(id.clone()),
@@ -679,8 +722,8 @@ impl Catalog {
                 });
             }
         }
-        specs.retain(|(_, spec)| !disabled.contains(&spec.id));
-        Self::compile(specs)
+        specs.retain(|(_, spec, _)| !disabled.contains(&spec.id));
+        Self::build(specs)
     }
 
     /// The compiled rules, in catalog order.
@@ -697,14 +740,14 @@ impl Catalog {
     /// Candidate rules come from the anchor automata; only they run their regex.
     pub fn scan(&self, message: &str, candidates: &mut Vec<usize>, hits: &mut Vec<Hit>) {
         candidates.clear();
-        if let Some(automaton) = &self.sensitive {
-            candidates
-                .extend(automaton.find_overlapping_iter(message).map(|m| self.sensitive_owner[m.pattern().as_usize()]));
-        }
-        if let Some(automaton) = &self.insensitive {
-            candidates.extend(
-                automaton.find_overlapping_iter(message).map(|m| self.insensitive_owner[m.pattern().as_usize()]),
-            );
+        if let Some(automaton) = &self.anchors {
+            let bytes = message.as_bytes();
+            for m in automaton.find_overlapping_iter(message) {
+                let (rule, exact) = &self.anchor_owner[m.pattern().as_usize()];
+                if exact.as_ref().is_none_or(|anchor| &bytes[m.start()..m.end()] == anchor.as_bytes()) {
+                    candidates.push(*rule);
+                }
+            }
         }
         if candidates.is_empty() {
             return;
@@ -716,12 +759,13 @@ impl Catalog {
             if rule.exclude.as_ref().is_some_and(|veto| veto.is_match(message)) {
                 continue;
             }
-            match &rule.regex {
+            match rule.regex.as_ref().map(RuleRegex::get) {
                 None => hits.push(Hit { rule: index, captures: Vec::new() }),
-                Some(regex) => {
-                    if let Some(caps) = regex.captures(message) {
+                Some(None) => {}
+                Some(Some(compiled)) => {
+                    if let Some(caps) = compiled.regex.captures(message) {
                         let mut captures: Vec<(String, String)> = Vec::new();
-                        for (group, detail) in &rule.capture_names {
+                        for (group, detail) in &compiled.captures {
                             if let Some(m) = caps.name(group)
                                 && !captures.iter().any(|(name, _)| name == detail)
                             {
@@ -764,6 +808,43 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         let catalog = Catalog::load(&[], &[]).unwrap();
         assert!(catalog.rules().len() >= 10);
         assert!(catalog.detector_rule(Detector::OutOfMemory).is_some());
+    }
+
+    /// `load` compiles the built-in regexes on first use: this compiles and checks every one
+    /// of them (regex, captures, template names) as `EXTRA_RULES_FILE` rules are at init.
+    #[test]
+    fn every_builtin_rule_passes_the_full_load_time_checks() {
+        let mut specs = Vec::new();
+        for (file, text) in BUILTIN_RULE_FILES {
+            specs.extend(parse_rule_file(file, text).unwrap().into_iter().map(|s| ((*file).to_owned(), s)));
+        }
+        let catalog = Catalog::compile(specs).unwrap_or_else(|e| panic!("{e}"));
+        for rule in catalog.rules() {
+            if let Some(regex) = &rule.regex {
+                assert!(regex.compiled.get().is_some_and(Option::is_some), "{} was not compiled", rule.id());
+            }
+        }
+        let lazy = Catalog::load(&[], &[]).unwrap();
+        assert!(lazy.rules().iter().filter_map(|r| r.regex.as_ref()).all(|r| r.compiled.get().is_none()));
+    }
+
+    #[test]
+    fn one_pass_keeps_case_sensitive_anchors_exact() {
+        let rule = |id: &str, anchor: &str, case_insensitive: bool| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\ncategory = \"network\"\nseverity = \"low\"\ntitle = \"t\"\nsummary = \"s\"\ncause = \"c\"\nfix = [\"f\"]\n[rule.match]\nanchors = [\"{anchor}\"]\ncase_insensitive = {case_insensitive}\n"
+            )
+        };
+        let catalog =
+            one(&format!("{}{}", rule("exact", "ECONNREFUSED", false), rule("any-case", "econnrefused", true)))
+                .unwrap();
+        let (mut candidates, mut hits) = (Vec::new(), Vec::new());
+        let ids = |hits: &[Hit]| hits.iter().map(|h| catalog.rules()[h.rule].id().to_owned()).collect::<Vec<_>>();
+        catalog.scan("connect ECONNREFUSED 10.0.0.5:5432", &mut candidates, &mut hits);
+        assert_eq!(ids(&hits), ["exact", "any-case"]);
+        hits.clear();
+        catalog.scan("connect Econnrefused 10.0.0.5:5432", &mut candidates, &mut hits);
+        assert_eq!(ids(&hits), ["any-case"], "a case-sensitive anchor must not match another case");
     }
 
     #[test]
