@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::OnceLock;
+
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -45,6 +47,13 @@ const POLICY_TYPES: &[&str] = &[
 /// Parses IAM denial messages; build once (it owns compiled regexes).
 #[derive(Debug, Clone)]
 pub struct AccessDeniedParser {
+    /// The grammar and the policy ARN tail, compiled once on the first denial: most
+    /// instances never see one, so init does not pay for them.
+    patterns: OnceLock<Patterns>,
+}
+
+#[derive(Debug, Clone)]
+struct Patterns {
     grammar: Regex,
     policy_arn: Regex,
 }
@@ -99,33 +108,23 @@ impl Denial {
     }
 }
 
-#[allow(clippy::expect_used)]
 impl AccessDeniedParser {
-    /// Builds the parser.
-    ///
-    /// # Panics
-    ///
-    /// Never: the patterns are constants, compiled in the tests below.
+    /// A parser; its regexes are compiled on the first denial it parses.
     pub fn new() -> Self {
-        Self {
-            grammar: Regex::new(
-                r"(?:User|Principal): (?P<principal>\S+) is not authorized to perform: (?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)(?: on resource: (?P<resource>\S+))?(?P<cause>.*)",
-            )
-            .expect("constant regex"),
-            policy_arn: Regex::new(r"(?:policy|boundary): (?P<arn>arn:[^\s,]+)").expect("constant regex"),
-        }
+        Self { patterns: OnceLock::new() }
     }
 
     /// Parses a denial out of a message; `None` when the message does not follow the grammar.
     pub fn parse(&self, message: &str) -> Option<Denial> {
         let folded = message.split_whitespace().collect::<Vec<_>>().join(" ");
-        let caps = self.grammar.captures(&folded)?;
+        let patterns = self.patterns.get_or_init(compile_patterns);
+        let caps = patterns.grammar.captures(&folded)?;
         let cause = caps.name("cause").map_or("", |m| m.as_str());
         let cause_lower = cause.to_ascii_lowercase();
         let explicit = cause_lower.contains("explicit deny");
         let policy_type =
             POLICY_TYPES.iter().find(|t| cause_lower.contains(&t.to_ascii_lowercase())).map(|t| (*t).to_owned());
-        let policy_arn = self
+        let policy_arn = patterns
             .policy_arn
             .captures(cause)
             .and_then(|c| c.name("arn"))
@@ -187,6 +186,22 @@ impl AccessDeniedParser {
             put("policy_fix", Some(policy_fix(&denial)));
         }
         details
+    }
+}
+
+/// The denial grammar's regexes; see [`AccessDeniedParser`].
+///
+/// # Panics
+///
+/// Never: the patterns are constants, exercised by the tests below.
+#[allow(clippy::expect_used)]
+fn compile_patterns() -> Patterns {
+    Patterns {
+            grammar: Regex::new(
+                r"(?:User|Principal): (?P<principal>\S+) is not authorized to perform: (?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)(?: on resource: (?P<resource>\S+))?(?P<cause>.*)",
+            )
+            .expect("constant regex"),
+            policy_arn: Regex::new(r"(?:policy|boundary): (?P<arn>arn:[^\s,]+)").expect("constant regex"),
     }
 }
 

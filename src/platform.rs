@@ -171,6 +171,9 @@ const FIELD_KEYS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct PlatformParser {
     keys: AhoCorasick,
+    /// `str::find` builds a searcher on every call; these are built once.
+    task_timed_out: memchr::memmem::Finder<'static>,
+    platform_type: memchr::memmem::Finder<'static>,
 }
 
 impl Default for PlatformParser {
@@ -212,7 +215,11 @@ impl PlatformParser {
             .match_kind(MatchKind::LeftmostLongest)
             .build(FIELD_KEYS)
             .expect("constant platform keys always compile");
-        Self { keys }
+        Self {
+            keys,
+            task_timed_out: memchr::memmem::Finder::new(TASK_TIMED_OUT),
+            platform_type: memchr::memmem::Finder::new(PLATFORM_TYPE),
+        }
     }
 
     /// Parses one log message; `None` when it is not a platform record.
@@ -220,7 +227,8 @@ impl PlatformParser {
         let line = message.trim_start();
         let first = line.as_bytes().first()?;
         match first {
-            b'{' => return parse_json(line),
+            b'{' if self.platform_type.find(line.as_bytes()).is_some() => return parse_json(line),
+            b'{' => return None,
             b'S' if line.starts_with("START ") => {
                 let fields = self.fields(&line[5..]);
                 return Some(PlatformRecord::Start { request_id: fields.get("RequestId")?.to_owned() });
@@ -251,7 +259,8 @@ impl PlatformParser {
             }
             _ => {}
         }
-        task_timed_out(line)
+        let at = self.task_timed_out.find(line.as_bytes())?;
+        task_timed_out(line, at)
     }
 
     fn fields<'a>(&self, text: &'a str) -> Fields<'a> {
@@ -311,11 +320,12 @@ fn parse_phase(text: &str) -> Option<InitPhase> {
 }
 
 const TASK_TIMED_OUT: &str = "Task timed out after ";
+/// Every JSON platform record has a `"type":"platform.…"`.
+const PLATFORM_TYPE: &str = "\"platform.";
 
 /// `2024-03-04T17:22:38.033Z b70435cc-… Task timed out after 3.00 seconds`, also after
 /// `RequestId: <id> Error: ` in invoke responses.
-fn task_timed_out(line: &str) -> Option<PlatformRecord> {
-    let at = line.find(TASK_TIMED_OUT)?;
+fn task_timed_out(line: &str, at: usize) -> Option<PlatformRecord> {
     let seconds_text = line[at + TASK_TIMED_OUT.len()..].split_whitespace().next()?;
     let seconds = seconds_text.parse().ok()?;
     let mut before = line[..at].split_whitespace().rev();
@@ -368,9 +378,6 @@ struct JsonMetrics {
 }
 
 fn parse_json(line: &str) -> Option<PlatformRecord> {
-    if !line.contains("\"platform.") {
-        return None;
-    }
     let parsed: JsonPlatform = serde_json::from_str(line.trim_end()).ok()?;
     let record = parsed.record;
     let status = record.status.as_deref().and_then(Status::parse);

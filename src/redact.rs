@@ -7,6 +7,8 @@
 //! JSON string values of secret-looking keys (`SecretString`, `password`, …), bearer tokens
 //! and JWTs. Patterns are compiled once, at init.
 
+use std::sync::OnceLock;
+
 use regex::Regex;
 
 /// What a redacted value is replaced with.
@@ -16,7 +18,9 @@ pub const REDACTED: &str = "[REDACTED]";
 #[derive(Debug, Clone)]
 pub struct Redactor {
     /// `(pattern, replacement)`; replacements keep the name (`$name`) and drop the value.
-    patterns: Vec<(Regex, &'static str)>,
+    /// Compiled once, on the first redaction: redaction runs only when there are findings,
+    /// so init does not pay for these (Unicode word boundaries are costly to compile).
+    patterns: OnceLock<Vec<(Regex, &'static str)>>,
 }
 
 impl Default for Redactor {
@@ -28,55 +32,56 @@ impl Default for Redactor {
 /// Names whose values are secrets, as a regex alternation (case-insensitive).
 const SECRET_NAMES: &str = r"password|passwd|pwd|passphrase|secret|secret_?string|secret_?access_?key|aws_secret_access_key|session_?token|aws_session_token|access_?token|refresh_?token|id_?token|client_?secret|api_?key|apikey|x-api-key|auth_?token|private_?key|token";
 
-#[allow(clippy::expect_used)]
 impl Redactor {
-    /// Compiles the redaction patterns.
-    ///
-    /// # Panics
-    ///
-    /// Never: the patterns are constants, exercised by the tests below.
+    /// A redactor; its patterns are compiled on the first redaction.
     pub fn new() -> Self {
-        let compile = |pattern: &str| Regex::new(pattern).expect("constant redaction pattern");
-        Self {
-            patterns: vec![
-                // AWS access key ids: long-term (AKIA) and temporary (ASIA).
-                (compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), REDACTED),
-                // JSON or Python-dict values of secret-looking keys: "password": "…", 'SecretString': '…'.
-                (
-                    compile(&format!(r#"(?i)(?P<name>["'](?:{SECRET_NAMES})["']\s*:\s*)"(?:[^"\\]|\\.)*""#)),
-                    "${name}\"[REDACTED]\"",
-                ),
-                (
-                    compile(&format!(r#"(?i)(?P<name>["'](?:{SECRET_NAMES})["']\s*:\s*)'(?:[^'\\]|\\.)*'"#)),
-                    "${name}'[REDACTED]'",
-                ),
-                // Credentials in URLs: scheme://user:password@host.
-                (compile(r"(?i)(?P<name>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), "${name}[REDACTED]@"),
-                // Bearer and Basic authorization values.
-                (compile(r"(?i)(?P<name>\b(?:bearer|basic)\s+)[A-Za-z0-9\-._~+/]{8,}=*"), "${name}[REDACTED]"),
-                // JWTs anywhere.
-                (compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
-                // name=value and name: value pairs, as in connection strings and env dumps.
-                (
-                    compile(&format!(
-                        r#"(?i)(?P<name>\b[A-Za-z0-9_-]*?(?:{SECRET_NAMES})\b(?:\s*=\s*|\s*:\s+))[^\s;,&"'<>]+"#
-                    )),
-                    "${name}[REDACTED]",
-                ),
-            ],
-        }
+        Self { patterns: OnceLock::new() }
     }
 
     /// Returns `text` with every secret it recognises replaced by `[REDACTED]`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for (pattern, replacement) in &self.patterns {
+        for (pattern, replacement) in self.patterns.get_or_init(compile_patterns) {
             if pattern.is_match(&out) {
                 out = pattern.replace_all(&out, *replacement).into_owned();
             }
         }
         out
     }
+}
+
+/// The redaction patterns; see [`Redactor`].
+///
+/// # Panics
+///
+/// Never: the patterns are constants, exercised by the tests below.
+#[allow(clippy::expect_used)]
+fn compile_patterns() -> Vec<(Regex, &'static str)> {
+    let compile = |pattern: &str| Regex::new(pattern).expect("constant redaction pattern");
+    vec![
+        // AWS access key ids: long-term (AKIA) and temporary (ASIA).
+        (compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), REDACTED),
+        // JSON or Python-dict values of secret-looking keys: "password": "…", 'SecretString': '…'.
+        (
+            compile(&format!(r#"(?i)(?P<name>["'](?:{SECRET_NAMES})["']\s*:\s*)"(?:[^"\\]|\\.)*""#)),
+            "${name}\"[REDACTED]\"",
+        ),
+        (
+            compile(&format!(r#"(?i)(?P<name>["'](?:{SECRET_NAMES})["']\s*:\s*)'(?:[^'\\]|\\.)*'"#)),
+            "${name}'[REDACTED]'",
+        ),
+        // Credentials in URLs: scheme://user:password@host.
+        (compile(r"(?i)(?P<name>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), "${name}[REDACTED]@"),
+        // Bearer and Basic authorization values.
+        (compile(r"(?i)(?P<name>\b(?:bearer|basic)\s+)[A-Za-z0-9\-._~+/]{8,}=*"), "${name}[REDACTED]"),
+        // JWTs anywhere.
+        (compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
+        // name=value and name: value pairs, as in connection strings and env dumps.
+        (
+            compile(&format!(r#"(?i)(?P<name>\b[A-Za-z0-9_-]*?(?:{SECRET_NAMES})\b(?:\s*=\s*|\s*:\s+))[^\s;,&"'<>]+"#)),
+            "${name}[REDACTED]",
+        ),
+    ]
 }
 
 #[cfg(test)]
