@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 use lambda_troubleshooter::analyze::Analyzer;
 use lambda_troubleshooter::config::{Config, DISABLED_RULES, EXTRA_RULES_FILE};
 use lambda_troubleshooter::handler::Troubleshooter;
-use lambda_troubleshooter::ingest::{LogBatch, LogEvent};
 use lambda_troubleshooter::rules::{Catalog, Severity};
 use serde_json::Value;
+
+#[path = "support/batch.rs"]
+mod batch;
+use batch::batch;
 
 fn readme() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
@@ -25,26 +28,6 @@ fn block_after(readme: &str, heading: &str, lang: &str) -> String {
     let start = section.find(&fence).unwrap_or_else(|| panic!("no ```{lang} block after {heading:?}")) + fence.len();
     let end = section[start..].find("\n```").unwrap();
     section[start..start + end].to_owned()
-}
-
-fn batch(log_group: &str, lines: &[&str]) -> LogBatch {
-    LogBatch {
-        owner: "123456789012".into(),
-        log_group: log_group.into(),
-        log_stream: "2024/03/04/[$LATEST]0123456789abcdef".into(),
-        message_type: "DATA_MESSAGE".into(),
-        policy_level: None,
-        subscription_filters: vec![],
-        log_events: lines
-            .iter()
-            .enumerate()
-            .map(|(i, line)| LogEvent {
-                id: format!("{:056}", i + 1),
-                timestamp: 1_709_572_958_000 + i as i64,
-                message: format!("{line}\n"),
-            })
-            .collect(),
-    }
 }
 
 /// A file of its own for each test, removed when dropped.

@@ -24,9 +24,12 @@ use std::path::Path;
 
 use lambda_troubleshooter::analyze::Analyzer;
 use lambda_troubleshooter::finding::Finding;
-use lambda_troubleshooter::ingest::{LogBatch, LogEvent};
 use lambda_troubleshooter::rules::{BUILTIN_RULE_FILES, Catalog, Severity};
 use serde::Deserialize;
+
+#[path = "support/batch.rs"]
+mod batch;
+use batch::batch;
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -79,28 +82,8 @@ fn analyzer() -> Analyzer {
     Analyzer::new(Catalog::load(&[], &[]).expect("the shipped catalog compiles"), Severity::Low)
 }
 
-fn batch(lines: &[&str]) -> LogBatch {
-    LogBatch {
-        owner: "123456789012".into(),
-        log_group: "/aws/lambda/corpus-fn".into(),
-        log_stream: "2024/03/04/[$LATEST]0123456789abcdef".into(),
-        message_type: "DATA_MESSAGE".into(),
-        policy_level: None,
-        subscription_filters: vec![],
-        log_events: lines
-            .iter()
-            .enumerate()
-            .map(|(i, line)| LogEvent {
-                id: format!("{:056}", i + 1),
-                timestamp: 1_709_572_958_000 + i as i64 * 1000,
-                message: format!("{line}\n"),
-            })
-            .collect(),
-    }
-}
-
 fn findings(analyzer: &Analyzer, lines: &[&str]) -> Vec<Finding> {
-    analyzer.analyze(&batch(lines), "us-east-1")
+    analyzer.analyze(&batch("/aws/lambda/corpus-fn", lines), "us-east-1")
 }
 
 fn corpus_files() -> Vec<(String, CorpusFile)> {
