@@ -10,7 +10,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 
 echo "== unit, corpus, events and integration tests (cargo lambda, moto)"
-cargo test
+cargo test --no-fail-fast
 
 echo "== events are up to date with their sources"
 scripts/make-events.sh --check
