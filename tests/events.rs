@@ -10,7 +10,6 @@ use flate2::{Compression, write::GzEncoder};
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::finding::Finding;
 use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
-use lambda_troubleshooter::ingest::IngestError;
 use lambda_troubleshooter::publish::{PublishError, Publisher};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -165,6 +164,7 @@ async fn finding_ids_are_stable_across_retries() {
     let again: Vec<String> = findings_of("mixed-batch.json").await.into_iter().map(|f| f.id).collect();
     assert_eq!(first, again);
     let mut unique = first.clone();
+    unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), first.len());
 }
@@ -286,5 +286,4 @@ async fn a_failing_publisher_fails_the_invocation() {
     let error = troubleshooter(Config::default()).handle(event("oom-report.json"), &Failing).await.unwrap_err();
     assert!(matches!(error, HandlerError::Publish(_)));
     assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "Troubleshooter.PublishFailed");
-    let _ = IngestError::TooLarge { limit: 1 };
 }
