@@ -64,7 +64,6 @@ struct Observation {
 /// What the platform said about one request.
 #[derive(Debug, Default)]
 struct RequestState {
-    order: usize,
     cold_start: bool,
     init_duration_ms: Option<f64>,
     report: Option<(usize, Report)>,
@@ -311,24 +310,25 @@ impl Analyzer {
         self.catalog.rules()[observation.rule].spec.category
     }
 
-    fn has_category(&self, scan: &Scan, subject: &Subject, categories: &[Category]) -> bool {
-        scan.observations.iter().any(|o| &o.subject == subject && categories.contains(&self.category_of(o)))
-    }
-
     /// Step 2: what each request's platform records mean.
     fn correlate(&self, scan: &mut Scan, batch: &LogBatch) {
-        let mut requests: Vec<(&String, &RequestState)> = scan.requests.iter().collect();
-        requests.sort_by_key(|(_, state)| state.order);
+        // Which categories each subject already has, built once and kept up to date as the
+        // detectors add observations (a lookup per question, not a scan of every observation).
+        let mut seen = SubjectCategories::default();
+        for observation in &scan.observations {
+            seen.insert(&observation.subject, self.category_of(observation));
+        }
         let mut new = Vec::new();
-        for (id, state) in &requests {
-            let subject = Subject::Request((*id).clone());
+        for id in &scan.order {
+            let Some(state) = scan.requests.get(id) else { continue };
+            let subject = Subject::Request(id.clone());
             let outcome = state.outcome_events();
             let Some(&first) = outcome.first() else { continue };
             let shown = (first, outcome.clone());
             let report = state.report.as_ref().map(|(_, r)| r);
             let mut details = memory_details(report);
             let at_limit = report.is_some_and(Report::at_memory_limit);
-            let oom_text = self.has_category(scan, &subject, &[Category::OutOfMemory]);
+            let oom_text = seen.has(&subject, &[Category::OutOfMemory]);
             let is_oom = oom_text || state.error_type() == Some("Runtime.OutOfMemory") || (at_limit && state.failed());
             if let Some(error_type) = state.error_type() {
                 details.insert("error_type".into(), json!(error_type));
@@ -348,7 +348,7 @@ impl Analyzer {
                 if let Some(status) = state.status() {
                     details.insert("status".into(), json!(status_name(status)));
                 }
-                self.push_detector(&mut new, Detector::OutOfMemory, shown.clone(), &subject, details);
+                self.push_detector(&mut new, &mut seen, Detector::OutOfMemory, shown.clone(), &subject, details);
             } else if state.timed_out() {
                 // A suppressed init that timed out inside this invocation explains its timeout.
                 if scan.phase_failures.iter().any(|f| f.subject == subject && f.status == Status::Timeout) {
@@ -373,9 +373,9 @@ impl Analyzer {
                 if let Some(r) = report {
                     details.extend(memory_details(Some(r)).into_iter().filter(|(k, _)| k.ends_with("_mb")));
                 }
-                self.push_detector(&mut new, detector, shown.clone(), &subject, details);
+                self.push_detector(&mut new, &mut seen, detector, shown.clone(), &subject, details);
             } else if state.crashed() {
-                if !self.has_category(scan, &subject, &[Category::RuntimeStartup, Category::RuntimeCrash]) {
+                if !seen.has(&subject, &[Category::RuntimeStartup, Category::RuntimeCrash]) {
                     let exit_reason = state
                         .exited
                         .as_ref()
@@ -383,12 +383,12 @@ impl Analyzer {
                         .unwrap_or_else(|| "process exited before completing the request".to_owned());
                     details.insert("exit_reason".into(), json!(exit_reason));
                     details.retain(|k, _| Detector::RuntimeExit.detail_names().contains(&k.as_str()));
-                    self.push_detector(&mut new, Detector::RuntimeExit, shown.clone(), &subject, details);
+                    self.push_detector(&mut new, &mut seen, Detector::RuntimeExit, shown.clone(), &subject, details);
                 }
             } else if state.succeeded()
                 && report.and_then(Report::memory_ratio).is_some_and(|r| r >= MEMORY_PRESSURE_RATIO)
             {
-                self.push_detector(&mut new, Detector::MemoryPressure, shown.clone(), &subject, details);
+                self.push_detector(&mut new, &mut seen, Detector::MemoryPressure, shown.clone(), &subject, details);
             }
         }
         for failure in &scan.phase_failures {
@@ -401,9 +401,10 @@ impl Analyzer {
                 if let Some(ms) = failure.duration_ms {
                     details.insert("restore_duration_ms".into(), json!(ms));
                 }
-                if !self.has_category(scan, &failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
+                if !seen.has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
                     self.push_detector(
                         &mut new,
+                        &mut seen,
                         Detector::RestoreFailure,
                         (failure.event, Vec::new()),
                         &failure.subject,
@@ -421,27 +422,23 @@ impl Analyzer {
             }
             if failure.status == Status::Timeout {
                 // An out-of-memory kill during a suppressed init is reported as out of memory.
-                if self.has_category(scan, &failure.subject, &[Category::OutOfMemory])
-                    || new.iter().any(|o: &Observation| {
-                        o.subject == failure.subject && self.category_of(o) == Category::OutOfMemory
-                    })
-                {
+                if seen.has(&failure.subject, &[Category::OutOfMemory]) {
                     continue;
                 }
                 self.push_detector(
                     &mut new,
+                    &mut seen,
                     Detector::InitTimeout,
                     (failure.event, Vec::new()),
                     &failure.subject,
                     details,
                 );
-            } else if !self.has_category(
-                scan,
-                &failure.subject,
-                &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash],
-            ) {
+            } else if !seen
+                .has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash])
+            {
                 self.push_detector(
                     &mut new,
+                    &mut seen,
                     Detector::InitFailure,
                     (failure.event, Vec::new()),
                     &failure.subject,
@@ -450,18 +447,20 @@ impl Analyzer {
             }
         }
         scan.observations.extend(new);
-        self.reclassify_recovered_denials(scan, &requests_order(&scan.requests), batch);
+        self.reclassify_recovered_denials(scan, batch);
     }
 
     fn push_detector(
         &self,
         out: &mut Vec<Observation>,
+        seen: &mut SubjectCategories,
         detector: Detector,
         (event, related): (usize, Vec<usize>),
         subject: &Subject,
         details: BTreeMap<String, Value>,
     ) {
         if let Some(rule) = self.catalog.detector_rule(detector) {
+            seen.insert(subject, self.catalog.rules()[rule].spec.category);
             out.push(Observation { rule, event, related, subject: subject.clone(), details });
         }
     }
@@ -469,7 +468,7 @@ impl Analyzer {
     /// A denial (implicit, parsed) followed in the batch by a successful invocation of the
     /// same function is reported as propagation delay, not as a missing permission
     /// (LOG-FORMATS.md section 7). Explicit denies and KMS denials stay as they are.
-    fn reclassify_recovered_denials(&self, scan: &mut Scan, order: &[(String, usize)], batch: &LogBatch) {
+    fn reclassify_recovered_denials(&self, scan: &mut Scan, batch: &LogBatch) {
         let Some(target) = self.catalog.detector_rule(Detector::DenialThenSuccess) else { return };
         let denied_requests: Vec<String> = scan
             .observations
@@ -487,9 +486,9 @@ impl Analyzer {
                 continue;
             }
             let Subject::Request(denied) = &observation.subject else { continue };
-            let Some(position) = order.iter().position(|(id, _)| id == denied) else { continue };
+            let Some(position) = scan.order.iter().position(|id| id == denied) else { continue };
             let denied_at = batch.log_events[observation.event].timestamp;
-            let recovered = order[position + 1..].iter().find_map(|(id, _)| {
+            let recovered = scan.order[position + 1..].iter().find_map(|id| {
                 let state = scan.requests.get(id)?;
                 let (report_event, _) = state.report.as_ref()?;
                 let at = batch.log_events[*report_event].timestamp;
@@ -636,14 +635,35 @@ impl Analyzer {
 #[derive(Default)]
 struct Scan {
     requests: HashMap<String, RequestState>,
+    /// Request ids in the order they first appear in the batch.
+    order: Vec<String>,
     observations: Vec<Observation>,
     phase_failures: Vec<PhaseFailure>,
 }
 
 impl Scan {
     fn request(&mut self, id: &str) -> &mut RequestState {
-        let next = self.requests.len();
-        self.requests.entry(id.to_owned()).or_insert_with(|| RequestState { order: next, ..RequestState::default() })
+        if !self.requests.contains_key(id) {
+            self.order.push(id.to_owned());
+        }
+        self.requests.entry(id.to_owned()).or_default()
+    }
+}
+
+/// The categories observed per subject.
+#[derive(Default)]
+struct SubjectCategories(HashMap<Subject, Vec<Category>>);
+
+impl SubjectCategories {
+    fn insert(&mut self, subject: &Subject, category: Category) {
+        let categories = self.0.entry(subject.clone()).or_default();
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+    }
+
+    fn has(&self, subject: &Subject, categories: &[Category]) -> bool {
+        self.0.get(subject).is_some_and(|seen| categories.iter().any(|c| seen.contains(c)))
     }
 }
 
@@ -651,12 +671,6 @@ struct Group<'a> {
     rule: usize,
     key: Vec<String>,
     observations: Vec<&'a Observation>,
-}
-
-fn requests_order(requests: &HashMap<String, RequestState>) -> Vec<(String, usize)> {
-    let mut order: Vec<(String, usize)> = requests.iter().map(|(id, s)| (id.clone(), s.order)).collect();
-    order.sort_by_key(|(_, o)| *o);
-    order
 }
 
 fn status_name(status: Status) -> &'static str {
