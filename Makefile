@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= events/mixed-batch.json
 
-.PHONY: scan test tools events bench watch invoke demo rules-doc
+.PHONY: scan test tools events bench rss watch invoke demo rules-doc
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
 scan:
@@ -37,6 +37,13 @@ rules-doc:
 ## Throughput benchmark (criterion).
 bench:
 	cargo bench --bench pipeline
+
+## Peak memory of the release Lambda on the worst-case batch, against moto SNS (DESIGN: <= 32 MiB).
+## The benchmark writes the event; `--list` runs no measurement.
+rss:
+	cargo bench --bench pipeline -- --list > /dev/null
+	cargo build --release --bin lambda-troubleshooter
+	"$$(scripts/setup-tools.sh)/python" scripts/peak-rss.py
 
 ## Run the Lambda locally (in another terminal: make invoke).
 watch: tools

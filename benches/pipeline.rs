@@ -17,37 +17,100 @@ use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::{self, DEFAULT_MAX_DECOMPRESSED_BYTES};
 use serde_json::json;
 
-/// One invocation's worth of lines; `n` makes request ids unique and varies the content.
-fn invocation(n: usize, failing: bool) -> Vec<String> {
-    let id = format!("{n:08x}-1b1b-4c2c-8d3d-4e4e4e4e4e4e");
-    let mut lines = vec![format!("START RequestId: {id} Version: $LATEST\n")];
-    for step in 0..6 {
-        lines.push(format!(
-            "[INFO]\t2024-03-04T17:22:38.210Z\t{id}\tprocessing order {n} step {step}: fetched 42 items from inventory, timeout 30 s, retry limit 3\n"
-        ));
+/// A small deterministic generator (xorshift64*), so every run benchmarks the same batch
+/// without a `rand` dependency.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-    if failing && n.is_multiple_of(3) {
-        lines.push(String::from("[ERROR] ClientError: An error occurred (AccessDeniedException) when calling the GetSecretValue operation: User: arn:aws:sts::123456789012:assumed-role/orders-api-role/orders-api is not authorized to perform: secretsmanager:GetSecretValue on resource: orders/db because no identity-based policy allows the secretsmanager:GetSecretValue action\n"));
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn hex(&mut self, len: usize) -> String {
+        let mut out = String::with_capacity(len);
+        while out.len() < len {
+            out.push_str(&format!("{:016x}", self.next()));
+        }
+        out.truncate(len);
+        out
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len() as u64) as usize]
+    }
+}
+
+const ROUTES: &[&str] = &[
+    "/orders",
+    "/orders/{id}",
+    "/carts/{id}/items",
+    "/payments/authorize",
+    "/inventory/reserve",
+    "/users/{id}/profile",
+];
+const CUSTOMERS: &[&str] =
+    &["acme-corp", "globex", "initech", "umbrella", "hooli", "stark-industries", "wayne-enterprises"];
+
+/// One invocation's worth of lines in the three shapes functions print: the Python runtime's
+/// text format, Powertools-style JSON lines, and the platform's START/END/REPORT. `failing`
+/// adds an AccessDenied on GetSecretValue or an out-of-memory kill.
+fn invocation(n: usize, failing: bool, noise: &mut Noise) -> Vec<String> {
+    let id = format!("{}-{}-4{}-8{}-{}", noise.hex(8), noise.hex(4), noise.hex(3), noise.hex(3), noise.hex(12));
+    let trace = format!("1-{}-{}", noise.hex(8), noise.hex(24));
+    let mut lines = vec![format!("START RequestId: {id} Version: $LATEST\n")];
+    for step in 0..(3 + noise.below(5)) {
+        let route = noise.pick(ROUTES);
+        let customer = noise.pick(CUSTOMERS);
+        let latency = noise.below(900) as f64 / 3.0;
+        if step % 2 == 0 {
+            lines.push(format!(
+                "[INFO]\t2024-03-04T17:22:{:02}.{:03}Z\t{id}\tGET {route} for {customer}: order {} fetched {} items from inventory-{} in {latency:.1} ms (cache {}; etag \"{}\")\n",
+                noise.below(60), noise.below(1000), noise.below(10_000_000), noise.below(40), noise.below(16),
+                if noise.below(2) == 0 { "hit" } else { "miss" }, noise.hex(8)
+            ));
+        } else {
+            lines.push(format!(
+                "{{\"level\":\"INFO\",\"location\":\"handler:{}\",\"message\":\"order {} priced\",\"timestamp\":\"2024-03-04 17:22:{:02},{:03}+0000\",\"service\":\"orders-api\",\"cold_start\":false,\"function_request_id\":\"{id}\",\"xray_trace_id\":\"{trace}\",\"customer\":\"{customer}\",\"route\":\"{route}\",\"total_cents\":{},\"items\":{}}}\n",
+                noise.below(400), noise.below(10_000_000), noise.below(60), noise.below(1000), noise.below(500_000), noise.below(40)
+            ));
+        }
+    }
+    let oom = failing && (n / 50) % 2 == 1;
+    if failing && !oom {
+        lines.push(format!("[ERROR]\t2024-03-04T17:22:38.210Z\t{id}\tClientError: An error occurred (AccessDeniedException) when calling the GetSecretValue operation: User: arn:aws:sts::123456789012:assumed-role/orders-api-role/orders-api is not authorized to perform: secretsmanager:GetSecretValue on resource: orders/db because no identity-based policy allows the secretsmanager:GetSecretValue action\n"));
     }
     lines.push(format!("END RequestId: {id}\n"));
-    let status = if failing && n % 3 == 1 { "\tStatus: error\tError Type: Runtime.OutOfMemory" } else { "" };
+    let duration = noise.below(300_000) as f64 / 100.0;
+    let status = if oom { "\tStatus: error\tError Type: Runtime.OutOfMemory" } else { "" };
     lines.push(format!(
-        "REPORT RequestId: {id}\tDuration: 140.02 ms\tBilled Duration: 141 ms\tMemory Size: 256 MB\tMax Memory Used: {} MB{status}\t\n",
-        if status.is_empty() { 88 } else { 256 }
+        "REPORT RequestId: {id}\tDuration: {duration:.2} ms\tBilled Duration: {} ms\tMemory Size: 256 MB\tMax Memory Used: {} MB{status}\t\nXRAY TraceId: {trace}\tSegmentId: {}\tSampled: true\t\n",
+        duration.ceil() as u64,
+        if oom { 256 } else { 80 + noise.below(60) },
+        noise.hex(16)
     ));
     lines
 }
 
-/// A CloudWatch Logs document of about `target_events` events.
+/// A CloudWatch Logs document of `target_events` events; every 50th invocation fails when
+/// `failing` is set. Event ids are 56 digits that share a prefix within the batch, as real ones do.
 fn document(target_events: usize, failing: bool) -> String {
+    let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
     let mut events = Vec::with_capacity(target_events);
     let mut n = 0;
+    let mut timestamp = 1_709_572_958_000i64;
     while events.len() < target_events {
-        for line in invocation(n, failing && n % 50 == 0) {
-            let i = events.len();
-            events.push(
-                json!({"id": format!("{:056}", i), "timestamp": 1_709_572_958_000i64 + i as i64, "message": line}),
-            );
+        for line in invocation(n, failing && n % 50 == 0, &mut noise) {
+            if events.len() == target_events {
+                break;
+            }
+            timestamp += noise.below(40) as i64;
+            let id =
+                format!("3797629727973847645945{:018}{:08}{:08}", timestamp, events.len(), noise.below(100_000_000));
+            events.push(json!({"id": id, "timestamp": timestamp, "message": line}));
         }
         n += 1;
     }

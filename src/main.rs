@@ -8,7 +8,9 @@ use lambda_troubleshooter::publish::{Publisher, StdoutPublisher};
 use lambda_troubleshooter::sns::SnsPublisher;
 use serde_json::Value;
 
-#[tokio::main]
+// One invocation at a time: Lambda never runs two in one process, so one thread is enough, and
+// it keeps the memory of a second worker thread and its allocator arena out of a 128 MB function.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
         .json()

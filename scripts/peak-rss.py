@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Peak memory of the Lambda binary on the worst-case batch (README: `make rss`).
+
+DESIGN.md's target is a peak RSS of at most 32 MB, so that a 128 MB function has room to
+spare. This runs the release build of the Lambda (`target/release/lambda-troubleshooter`)
+as Lambda runs it: against a Runtime API (the few routes of
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html that lambda_runtime uses,
+served here on 127.0.0.1), with TOPIC_ARN and AWS_ENDPOINT_URL pointing at moto server, so
+the real SNS client is built and the findings are really published. It invokes the
+worst-case event (written by `make bench`) several times, then reads the process's VmHWM
+(the kernel's high-water mark of its resident memory) from /proc.
+
+Run through `make rss`, which builds the binary, writes the event and installs the tools.
+"""
+
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+LAMBDA = ROOT / "target" / "release" / "lambda-troubleshooter"
+EVENT = ROOT / "target" / "worst-case-event.json"
+REGION = "us-east-1"
+INVOCATIONS = 5
+TARGET_MB = 32
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    sys.exit(f"peak-rss: nothing listens on 127.0.0.1:{port}")
+
+
+class RuntimeApi(http.server.BaseHTTPRequestHandler):
+    """Hands out `INVOCATIONS` copies of the event, one per `next`, and records the answers."""
+
+    event = b""
+    pid = None
+    rss_at_init_kb = None
+    pending = INVOCATIONS
+    results = []
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if not self.path.endswith("/runtime/invocation/next"):
+            self.send_error(404)
+            return
+        with RuntimeApi.lock:
+            RuntimeApi.pending -= 1
+            number = INVOCATIONS - RuntimeApi.pending
+        if number == 1 and RuntimeApi.pid is not None:
+            RuntimeApi.rss_at_init_kb = memory_kb(RuntimeApi.pid)["VmRSS"]
+        if number > INVOCATIONS:
+            RuntimeApi.done.wait()
+            time.sleep(3600)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{number}")
+        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60_000))
+        self.send_header(
+            "Lambda-Runtime-Invoked-Function-Arn",
+            f"arn:aws:lambda:{REGION}:123456789012:function:lambda-troubleshooter",
+        )
+        self.send_header("Content-Length", str(len(RuntimeApi.event)))
+        self.end_headers()
+        self.wfile.write(RuntimeApi.event)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        outcome = "error" if self.path.endswith("/error") else "response"
+        with RuntimeApi.lock:
+            RuntimeApi.results.append((self.path.split("/")[-2], outcome, body))
+            if len(RuntimeApi.results) >= INVOCATIONS:
+                RuntimeApi.done.set()
+
+
+def memory_kb(pid):
+    """The memory lines of /proc/PID/status (VmRSS, VmHWM, ...) in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return {name: int(value.split()[0]) for name, value in fields.items() if name.startswith("Vm")}
+
+
+def main():
+    for needed in (LAMBDA, EVENT):
+        if not needed.exists():
+            sys.exit(f"peak-rss: {needed} is missing (run `make rss`)")
+    RuntimeApi.event = EVENT.read_bytes()
+    moto_port, api_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        moto_log = open(Path(tmp) / "moto.log", "w")
+        moto = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+            stdout=moto_log,
+            stderr=subprocess.STDOUT,
+        )
+        lambda_proc = None
+        try:
+            wait_port(moto_port)
+            credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+            sns = boto3.client("sns", region_name=REGION, endpoint_url=endpoint, **credentials)
+            topic = sns.create_topic(Name="troubleshooter-findings")["TopicArn"]
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", api_port), RuntimeApi)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
+                "AWS_LAMBDA_FUNCTION_NAME": "lambda-troubleshooter",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/lambda-troubleshooter",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+                "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ENDPOINT_URL": endpoint,
+                "TOPIC_ARN": topic,
+                "RUST_LOG": "warn",
+            }
+            lambda_log = open(Path(tmp) / "lambda.log", "w")
+            lambda_proc = subprocess.Popen([str(LAMBDA)], env=env, stdout=lambda_log, stderr=subprocess.STDOUT)
+            RuntimeApi.pid = lambda_proc.pid
+            if not RuntimeApi.done.wait(timeout=120):
+                sys.exit(f"peak-rss: the Lambda did not answer:\n{(Path(tmp) / 'lambda.log').read_text()}")
+            memory = memory_kb(lambda_proc.pid)
+            peak_kb, now_kb = memory["VmHWM"], memory["VmRSS"]
+        finally:
+            if lambda_proc is not None:
+                lambda_proc.kill()
+            moto.kill()
+    for request, outcome, body in sorted(RuntimeApi.results):
+        if outcome != "response":
+            sys.exit(f"peak-rss: invocation {request} failed: {body.decode(errors='replace')[:500]}")
+    first = json.loads(sorted(RuntimeApi.results)[0][2])
+    deliveries = sorted({f["delivery"] for f in first["findings"]})
+    size_mb = len(RuntimeApi.event) / 1e6
+    print(
+        f"{INVOCATIONS} invocations of {EVENT.name} ({size_mb:.2f} MB envelope; the first gave "
+        f"{len(first['findings'])} findings, {'/'.join(deliveries)}, to moto SNS): peak RSS {peak_kb / 1024:.1f} MiB (VmHWM), "
+        f"{(RuntimeApi.rss_at_init_kb or 0) / 1024:.1f} MiB after init, {now_kb / 1024:.1f} MiB after; target <= {TARGET_MB} MiB"
+    )
+    return 0 if peak_kb <= TARGET_MB * 1024 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
