@@ -25,7 +25,7 @@ use crate::finding::{Evidence, Finding, SCHEMA, console_url, excerpt, function_n
 use crate::ingest::LogBatch;
 use crate::platform::{InitPhase, PlatformParser, PlatformRecord, Report, Status};
 use crate::redact::Redactor;
-use crate::rules::{Catalog, Category, Detector, Hit, Parser, Severity};
+use crate::rules::{Catalog, Category, Detector, Hit, Parser, ScanScratch, Severity};
 
 /// The most evidence lines a finding carries.
 pub const MAX_EVIDENCE: usize = 3;
@@ -183,7 +183,7 @@ impl Analyzer {
         let mut current: Option<String> = None;
         let mut epoch = 0usize;
         let mut pending_cold_start = false;
-        let mut candidates = Vec::new();
+        let mut scratch = ScanScratch::default();
         let mut hits: Vec<Hit> = Vec::new();
         for (index, event) in batch.log_events.iter().enumerate() {
             let message = event.message.as_str();
@@ -279,7 +279,7 @@ impl Analyzer {
                 None => {}
             }
             hits.clear();
-            self.catalog.scan(message, &mut candidates, &mut hits);
+            self.catalog.scan(message, &mut scratch, &mut hits);
             if hits.is_empty() {
                 continue;
             }

@@ -9,20 +9,23 @@
 //! Compilation fails loudly: an unknown field, an invalid regex, a duplicate id, an unknown
 //! category, a rule without anchors or a template naming an unknown value is a [`RuleError`]
 //! that names the file and the rule id. Nothing is compiled per message: all anchors of all
-//! rules go into one Aho-Corasick DFA (ASCII case-insensitive; the anchors of case-sensitive
-//! rules are confirmed byte for byte on a hit), so a message is scanned once, and only the
-//! rules whose anchors hit run their regex.
+//! rules go into one Aho-Corasick automaton, so a message is scanned once, and only the rules
+//! whose anchors hit run their regex. The automaton is daachorse's double array over the
+//! anchors in ASCII lower case, run on the message in lower case (the anchors of case-sensitive
+//! rules are then confirmed byte for byte). With ~260 anchors, no SIMD prefilter applies, and
+//! this scans about twice as fast as aho-corasick's DFA (`make bench`).
 //!
 //! Init stays cheap with a large catalog: the built-in rules' regexes are compiled on first
 //! use (a rule whose anchors never occur never pays for its regex; the test suite compiles and
 //! checks every one of them), while rules from other files, such as `EXTRA_RULES_FILE`, are
 //! compiled and checked completely at load, so a bad one stops init.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::AhoCorasick;
+use daachorse::DoubleArrayAhoCorasick;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -513,14 +516,34 @@ pub struct Hit {
     pub captures: Vec<(String, String)>,
 }
 
-/// The compiled catalog: the rules plus the automata that scan for all of them at once.
+/// The compiled catalog: the rules plus the automaton that scans for all of them at once.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     rules: Vec<Rule>,
-    /// Every anchor of every rule, ASCII case-insensitive.
-    anchors: Option<AhoCorasick>,
-    /// Per anchor: its rule, and the exact text a case-sensitive rule's anchor must have.
-    anchor_owner: Vec<(usize, Option<String>)>,
+    anchors: Option<Anchors>,
+}
+
+/// Every anchor of every rule, in one automaton.
+#[derive(Clone)]
+struct Anchors {
+    /// The distinct anchors in ASCII lower case; a match's value indexes `owners`.
+    automaton: DoubleArrayAhoCorasick<u32>,
+    /// Per distinct anchor: the rules that have it, each with the exact text the anchor must
+    /// have in the message when its rule is case-sensitive.
+    owners: Vec<Vec<(usize, Option<String>)>>,
+}
+
+impl fmt::Debug for Anchors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Anchors").field("distinct", &self.owners.len()).finish_non_exhaustive()
+    }
+}
+
+/// Reusable buffers for [`Catalog::scan`], so scanning a batch allocates once, not per message.
+#[derive(Debug, Default)]
+pub struct ScanScratch {
+    lowered: Vec<u8>,
+    candidates: Vec<usize>,
 }
 
 /// The `[[rule]]` list of one rule file.
@@ -588,8 +611,8 @@ impl Catalog {
     fn build(specs: Vec<(String, RuleSpec, bool)>) -> Result<Self, RuleError> {
         let mut seen = HashSet::new();
         let mut rules = Vec::with_capacity(specs.len());
-        let mut patterns = Vec::new();
-        let mut anchor_owner = Vec::new();
+        let mut anchor_index: HashMap<String, usize> = HashMap::new();
+        let mut owners: Vec<Vec<(usize, Option<String>)>> = Vec::new();
         for (file, spec, built_in) in specs {
             let error = |problem: String| RuleError { file: file.clone(), rule: Some(spec.id.clone()), problem };
             if !is_kebab_case(&spec.id) {
@@ -636,8 +659,13 @@ impl Catalog {
                 }
                 let index = rules.len();
                 for anchor in &matcher.anchors {
-                    patterns.push(anchor.clone());
-                    anchor_owner.push((index, (!matcher.case_insensitive).then(|| anchor.clone())));
+                    let lowered = anchor.to_ascii_lowercase();
+                    let next = owners.len();
+                    let slot = *anchor_index.entry(lowered).or_insert(next);
+                    if slot == next {
+                        owners.push(Vec::new());
+                    }
+                    owners[slot].push((index, (!matcher.case_insensitive).then(|| anchor.clone())));
                 }
             }
             let mut known: BTreeSet<&str> = CONTEXT_NAMES.iter().copied().collect();
@@ -671,28 +699,20 @@ impl Catalog {
             }
             rules.push(Rule { spec, summary, fix, regex, exclude });
         }
-        // One pass for every anchor: a DFA stays fast with hundreds of patterns, where the
-        // default automaton's prefilter gives up above 64, and folding case costs a DFA nothing.
-        let anchors = if patterns.is_empty() {
+        let anchors = if owners.is_empty() {
             None
         } else {
-            let builder = || {
-                let mut builder = AhoCorasick::builder();
-                builder.match_kind(MatchKind::Standard).ascii_case_insensitive(true);
-                builder
-            };
-            let automaton = builder()
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&patterns)
-                .or_else(|_| builder().build(&patterns))
-                .map_err(|e| RuleError {
-                    file: "(catalog)".into(),
-                    rule: None,
-                    problem: format!("anchors do not compile: {e}"),
-                })?;
-            Some(automaton)
+            let mut distinct: Vec<(String, usize)> = anchor_index.into_iter().collect();
+            distinct.sort_by_key(|(_, slot)| *slot);
+            let patterns = distinct.into_iter().map(|(anchor, slot)| (anchor, u32::try_from(slot).unwrap_or(u32::MAX)));
+            let automaton = DoubleArrayAhoCorasick::with_values(patterns).map_err(|e| RuleError {
+                file: "(catalog)".into(),
+                rule: None,
+                problem: format!("anchors do not compile: {e}"),
+            })?;
+            Some(Anchors { automaton, owners })
         };
-        Ok(Self { rules, anchors, anchor_owner })
+        Ok(Self { rules, anchors })
     }
 
     /// Loads the built-in catalog plus optional extra files, without the disabled rule ids.
@@ -737,15 +757,21 @@ impl Catalog {
     }
 
     /// Scans one message against every rule in one pass and appends the hits to `hits`.
-    /// Candidate rules come from the anchor automata; only they run their regex.
-    pub fn scan(&self, message: &str, candidates: &mut Vec<usize>, hits: &mut Vec<Hit>) {
+    /// Candidate rules come from the anchor automaton; only they run their regex.
+    pub fn scan(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) {
+        let ScanScratch { lowered, candidates } = scratch;
         candidates.clear();
-        if let Some(automaton) = &self.anchors {
+        if let Some(anchors) = &self.anchors {
+            lowered.clear();
+            lowered.extend_from_slice(message.as_bytes());
+            lowered.make_ascii_lowercase();
             let bytes = message.as_bytes();
-            for m in automaton.find_overlapping_iter(message) {
-                let (rule, exact) = &self.anchor_owner[m.pattern().as_usize()];
-                if exact.as_ref().is_none_or(|anchor| &bytes[m.start()..m.end()] == anchor.as_bytes()) {
-                    candidates.push(*rule);
+            for m in anchors.automaton.find_overlapping_iter(&lowered[..]) {
+                let found = &bytes[m.start()..m.end()];
+                for (rule, exact) in anchors.owners.get(m.value() as usize).map_or(&[][..], Vec::as_slice) {
+                    if exact.as_ref().is_none_or(|anchor| found == anchor.as_bytes()) {
+                        candidates.push(*rule);
+                    }
                 }
             }
         }
@@ -754,7 +780,7 @@ impl Catalog {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        for &index in candidates.iter() {
+        for &index in &*candidates {
             let rule = &self.rules[index];
             if rule.exclude.as_ref().is_some_and(|veto| veto.is_match(message)) {
                 continue;
@@ -838,7 +864,7 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         let catalog =
             one(&format!("{}{}", rule("exact", "ECONNREFUSED", false), rule("any-case", "econnrefused", true)))
                 .unwrap();
-        let (mut candidates, mut hits) = (Vec::new(), Vec::new());
+        let (mut candidates, mut hits) = (ScanScratch::default(), Vec::new());
         let ids = |hits: &[Hit]| hits.iter().map(|h| catalog.rules()[h.rule].id().to_owned()).collect::<Vec<_>>();
         catalog.scan("connect ECONNREFUSED 10.0.0.5:5432", &mut candidates, &mut hits);
         assert_eq!(ids(&hits), ["exact", "any-case"]);
@@ -850,7 +876,7 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
     #[test]
     fn scan_runs_regex_only_after_an_anchor_and_keeps_captures() {
         let catalog = one(GOOD).unwrap();
-        let (mut candidates, mut hits) = (Vec::new(), Vec::new());
+        let (mut candidates, mut hits) = (ScanScratch::default(), Vec::new());
         catalog.scan("connect ECONNREFUSED 10.0.0.5:5432", &mut candidates, &mut hits);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].captures, vec![("host".into(), "10.0.0.5".into()), ("port".into(), "5432".into())]);
@@ -875,7 +901,7 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
             r"regex = 'ECONNREFUSED (?P<host>[\d.]+):(?P<port>\d+)|port (?P<port__2>\d+) on (?P<host__2>[\d.]+) ECONNREFUSED'",
         );
         let catalog = one(&toml).unwrap();
-        let (mut candidates, mut hits) = (Vec::new(), Vec::new());
+        let (mut candidates, mut hits) = (ScanScratch::default(), Vec::new());
         catalog.scan("port 5432 on 10.0.0.5 ECONNREFUSED", &mut candidates, &mut hits);
         let mut captures = hits[0].captures.clone();
         captures.sort();
