@@ -492,7 +492,7 @@ impl Analyzer {
                 let state = scan.requests.get(id)?;
                 let (report_event, _) = state.report.as_ref()?;
                 let at = batch.log_events[*report_event].timestamp;
-                let in_window = (at - denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
+                let in_window = at.saturating_sub(denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
                 (!denied_requests.contains(id) && state.succeeded() && in_window).then_some((id, at))
             });
             let Some((recovered_id, recovered_at)) = recovered else { continue };
@@ -500,9 +500,10 @@ impl Analyzer {
             observation.rule = target;
             observation.details.insert("denied_rule_id".into(), json!(denied_rule_id));
             observation.details.insert("recovered_request_id".into(), json!(recovered_id));
-            observation
-                .details
-                .insert("recovered_after_seconds".into(), json!(((recovered_at - denied_at).max(0) as f64) / 1000.0));
+            observation.details.insert(
+                "recovered_after_seconds".into(),
+                json!((recovered_at.saturating_sub(denied_at).max(0) as f64) / 1000.0),
+            );
         }
     }
 
@@ -567,7 +568,9 @@ impl Analyzer {
         let request_ids: Vec<String> = subjects
             .iter()
             .filter_map(|s| match s {
-                Subject::Request(id) => Some(id.clone()),
+                // Read from log text like the evidence, so redacted like it: a line forged to
+                // look like a platform record must not carry a secret out as a request id.
+                Subject::Request(id) => Some(self.redactor.redact(id)),
                 Subject::Init(_) => None,
             })
             .take(MAX_IDS)
