@@ -17,32 +17,9 @@ use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::{self, DEFAULT_MAX_DECOMPRESSED_BYTES};
 use serde_json::json;
 
-/// A small deterministic generator (xorshift64*), so every run benchmarks the same batch
-/// without a `rand` dependency.
-struct Noise(u64);
-
-impl Noise {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn hex(&mut self, len: usize) -> String {
-        let mut out = String::with_capacity(len);
-        while out.len() < len {
-            out.push_str(&format!("{:016x}", self.next()));
-        }
-        out.truncate(len);
-        out
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[self.below(from.len() as u64) as usize]
-    }
-}
+#[path = "../tests/support/choices.rs"]
+mod choices;
+use choices::Choices as Noise;
 
 const ROUTES: &[&str] = &[
     "/orders",

@@ -17,23 +17,9 @@ use lambda_troubleshooter::ingest::{self, Invocation, LogBatch, LogEvent};
 use lambda_troubleshooter::input::{self, Origin};
 use lambda_troubleshooter::{render, sns};
 
-/// xorshift64*: a deterministic stream of choices.
-struct Choices(u64);
-
-impl Choices {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
-    }
-    fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
-        &from[self.below(from.len())]
-    }
-}
+#[path = "support/choices.rs"]
+mod choices;
+use choices::Choices;
 
 /// Pieces of the formats the parsers know, so mutations reach deep into them.
 const FRAGMENTS: &[&str] = &[
@@ -190,6 +176,16 @@ fn sample_batches() -> Vec<(String, LogBatch)> {
     batches
 }
 
+/// Where the command line's plain-text lines are said to come from.
+fn origin() -> Origin {
+    Origin {
+        log_group: "/aws/lambda/orders-api".into(),
+        log_stream: "local".into(),
+        owner: "123456789012".into(),
+        base_timestamp_ms: 1_709_572_958_000,
+    }
+}
+
 /// Everything a subscriber or the CLI could see of a finding.
 fn everything_that_leaves(finding: &Finding) -> String {
     let message = sns::Message::render(finding, false).unwrap_or_else(|e| panic!("cannot render for SNS: {e:?}"));
@@ -250,12 +246,7 @@ fn mutated_batches_never_panic_break_sns_limits_or_leak_a_planted_secret() {
 #[test]
 fn damaged_envelopes_give_a_named_error_or_a_batch() {
     let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
-    let origin = Origin {
-        log_group: "/aws/lambda/orders-api".into(),
-        log_stream: "local".into(),
-        owner: "123456789012".into(),
-        base_timestamp_ms: 1_709_572_958_000,
-    };
+    let origin = origin();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/mixed-batch.json");
     let original = std::fs::read(path).unwrap();
     let mut choices = Choices(0xdead_beef);
@@ -305,12 +296,7 @@ fn damaged_envelopes_give_a_named_error_or_a_batch() {
 #[test]
 fn a_request_id_read_from_the_log_is_redacted_like_any_excerpt() {
     let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
-    let origin = Origin {
-        log_group: "/aws/lambda/orders-api".into(),
-        log_stream: "local".into(),
-        owner: "123456789012".into(),
-        base_timestamp_ms: 1_709_572_958_000,
-    };
+    let origin = origin();
     let text = "START RequestId: AKIAIOSFODNN7EXAMPLE Version: $LATEST\n\
         [ERROR] An error occurred (AccessDeniedException) when calling the GetSecretValue operation: User: arn:aws:sts::123456789012:assumed-role/orders-api-role/orders-api is not authorized to perform: secretsmanager:GetSecretValue on resource: orders/db because no identity-based policy allows the secretsmanager:GetSecretValue action\n\
         END RequestId: AKIAIOSFODNN7EXAMPLE\n";
