@@ -165,7 +165,7 @@ pub fn decode_value(value: serde_json::Value, limit: usize) -> Result<Invocation
     if value.get("awslogs").is_some() {
         let envelope: AwsLogsEnvelope = serde_json::from_value(value)
             .map_err(|e| IngestError::UnknownEvent(format!("awslogs event without a data string ({e})")))?;
-        return decode_awslogs_owned(envelope.awslogs.data, limit).map(Invocation::AwsLogs);
+        return decode_awslogs_data(envelope.awslogs.data, limit).map(Invocation::AwsLogs);
     }
     if value.get("Records").is_some() {
         let event: aws_lambda_events::event::kinesis::KinesisEvent = serde_json::from_value(value)
@@ -183,26 +183,17 @@ pub fn decode_value(value: serde_json::Value, limit: usize) -> Result<Invocation
     Err(IngestError::UnknownEvent("expected an \"awslogs\" or a Kinesis \"Records\" key".to_owned()))
 }
 
-/// Decodes the `awslogs.data` string: standard base64, then [`decode_document`].
+/// Decodes the `awslogs.data` string: standard base64, then gzip (it must be gzip), then the
+/// document. Each stage of a 1 MB envelope (base64 text, gzip bytes, inflated JSON) is freed
+/// before the next one peaks, which keeps a 128 MB function's peak memory low (`make rss`):
+/// hence the owned `data`.
 ///
 /// # Errors
 ///
-/// [`IngestError::Base64`], then any error of [`decode_document`].
-pub fn decode_awslogs_data(data: &str, limit: usize) -> Result<LogBatch, IngestError> {
-    inflate_and_parse(base64::engine::general_purpose::STANDARD.decode(data.trim())?, limit)
-}
-
-/// [`decode_awslogs_data`] on an owned string, freed as soon as it is decoded.
-fn decode_awslogs_owned(data: String, limit: usize) -> Result<LogBatch, IngestError> {
+/// [`IngestError::Base64`], [`IngestError::NotGzip`], then any error of [`decode_document`].
+pub fn decode_awslogs_data(data: String, limit: usize) -> Result<LogBatch, IngestError> {
     let compressed = base64::engine::general_purpose::STANDARD.decode(data.trim())?;
     drop(data);
-    inflate_and_parse(compressed, limit)
-}
-
-/// Gunzips the decoded `awslogs.data` and parses it. Each stage of a 1 MB envelope (base64
-/// text, gzip bytes, inflated JSON) is freed before the next one peaks, which keeps a 128 MB
-/// function's peak memory low (`make rss`).
-fn inflate_and_parse(compressed: Vec<u8>, limit: usize) -> Result<LogBatch, IngestError> {
     if !compressed.starts_with(&GZIP_MAGIC) {
         return Err(IngestError::NotGzip(compressed.iter().take(4).copied().collect()));
     }
