@@ -10,7 +10,6 @@
 //! an explicit deny is fixed in the policy that denies, never by adding an Allow.
 
 use std::collections::BTreeMap;
-
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -196,12 +195,10 @@ impl AccessDeniedParser {
 /// Never: the patterns are constants, exercised by the tests below.
 #[allow(clippy::expect_used)]
 fn compile_patterns() -> Patterns {
+    const GRAMMAR: &str = r"(?:User|Principal): (?P<principal>\S+) is not authorized to perform: (?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)(?: on resource: (?P<resource>\S+))?(?P<cause>.*)";
     Patterns {
-            grammar: Regex::new(
-                r"(?:User|Principal): (?P<principal>\S+) is not authorized to perform: (?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+)(?: on resource: (?P<resource>\S+))?(?P<cause>.*)",
-            )
-            .expect("constant regex"),
-            policy_arn: Regex::new(r"(?:policy|boundary): (?P<arn>arn:[^\s,]+)").expect("constant regex"),
+        grammar: Regex::new(GRAMMAR).expect("constant regex"),
+        policy_arn: Regex::new(r"(?:policy|boundary): (?P<arn>arn:[^\s,]+)").expect("constant regex"),
     }
 }
 

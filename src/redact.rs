@@ -5,7 +5,8 @@
 //! AWS access key ids (`AKIA…`, `ASIA…`), secret access keys and session tokens next to their
 //! names, passwords in URLs and connection strings, `password=`/`secret=`/`token=`-style pairs,
 //! JSON string values of secret-looking keys (`SecretString`, `password`, …), bearer tokens
-//! and JWTs. Patterns are compiled once, at init.
+//! and JWTs. Patterns are compiled once, on the first redaction (only a batch with findings
+//! needs them, so init does not pay for them).
 
 use std::sync::OnceLock;
 
