@@ -20,13 +20,10 @@ import http.server
 import ipaddress
 import json
 import os
-import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
@@ -36,29 +33,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from localhost import free_port, wait_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 REGION = "us-east-1"
 # Shown in full; in this order first, so flood control does not hold them back.
 SHOWN = ["events/oom-report.json", "events/secret-access-denied.json"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, what, proc, log, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        if proc is not None and proc.poll() is not None:
-            sys.exit(f"demo: {what} exited:\n{Path(log).read_text()}")
-        time.sleep(0.2)
-    sys.exit(f"demo: {what} did not listen on {port} in {timeout} s")
 
 
 def self_signed_cert(directory):
@@ -152,9 +133,9 @@ def main():
 
         print(f"moto (SNS, SQS):   {endpoint}")
         print(f"topic:             {topic}")
-        print(f"subscribers:       SQS queue findings-json (machines: the finding JSON)")
+        print("subscribers:       SQS queue findings-json (machines: the finding JSON)")
         print(f"                   {chatbot_url} (stands in for AWS Chatbot: the custom notification)")
-        print(f"                   email oncall@example.com (moto sends no mail; shown from what SNS received)")
+        print("                   email oncall@example.com (moto sends no mail; shown from what SNS received)")
 
         watch_log = work / "cargo-lambda-watch.log"
         env = {k: v for k, v in os.environ.items() if k not in ("TOPIC_ARN", "AWS_PROFILE", "SUPPRESS_SECONDS")}

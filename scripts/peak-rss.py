@@ -16,7 +16,6 @@ Run through `make rss`, which builds the binary, writes the event and installs t
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 import boto3
+
+from localhost import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -35,29 +36,13 @@ INVOCATIONS = 5
 TARGET_MB = 32
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    sys.exit(f"peak-rss: nothing listens on 127.0.0.1:{port}")
-
-
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
     """Hands out `INVOCATIONS` copies of the event, one per `next`, and records the answers."""
 
     event = b""
     pid = None
     rss_at_init_kb = None
-    pending = INVOCATIONS
+    served = 0
     results = []
     done = threading.Event()
     lock = threading.Lock()
@@ -70,8 +55,8 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         with RuntimeApi.lock:
-            RuntimeApi.pending -= 1
-            number = INVOCATIONS - RuntimeApi.pending
+            RuntimeApi.served += 1
+            number = RuntimeApi.served
         if number == 1 and RuntimeApi.pid is not None:
             RuntimeApi.rss_at_init_kb = memory_kb(RuntimeApi.pid)["VmRSS"]
         if number > INVOCATIONS:
@@ -116,7 +101,8 @@ def main():
     moto_port, api_port = free_port(), free_port()
     endpoint = f"http://127.0.0.1:{moto_port}"
     with tempfile.TemporaryDirectory() as tmp:
-        moto_log = open(Path(tmp) / "moto.log", "w")
+        moto_log_path = Path(tmp) / "moto.log"
+        moto_log = open(moto_log_path, "w")
         moto = subprocess.Popen(
             [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
             stdout=moto_log,
@@ -124,7 +110,7 @@ def main():
         )
         lambda_proc = None
         try:
-            wait_port(moto_port)
+            wait_port(moto_port, "moto server", moto, moto_log_path)
             credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
             sns = boto3.client("sns", region_name=REGION, endpoint_url=endpoint, **credentials)
             topic = sns.create_topic(Name="troubleshooter-findings")["TopicArn"]
