@@ -10,15 +10,19 @@
 
 use std::path::Path;
 
+use lambda_runtime::Diagnostic;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::finding::Finding;
-use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
 use lambda_troubleshooter::ingest::{self, Invocation, LogBatch, LogEvent};
 use lambda_troubleshooter::input::{self, Origin};
 use lambda_troubleshooter::{render, sns};
 
+#[path = "support/batch.rs"]
+mod batch;
 #[path = "support/choices.rs"]
 mod choices;
+use batch::batch;
 use choices::Choices;
 
 /// Pieces of the formats the parsers know, so mutations reach deep into them.
@@ -240,15 +244,20 @@ fn mutated_batches_never_panic_break_sns_limits_or_leak_a_planted_secret() {
     assert!(findings_seen > 1000, "the mutations should still give findings to render, got {findings_seen}");
 }
 
-/// Byte-level damage to the envelope itself: every outcome is a decoded batch or a named error,
-/// through the Lambda's decoder and through the command line's reader (which falls back to
-/// plain text and analyses whatever it got).
+/// Byte-level damage to the envelope itself: the Lambda's decoder either reports a corrupt batch
+/// (the error type Lambda records, so the event goes to the on-failure destination) or, when
+/// the damage missed what the gzip checksum and the JSON protect, decodes the very same batch:
+/// never a different one. The command line's reader, which falls back to plain text, analyses
+/// whatever it got without a panic.
 #[test]
 fn damaged_envelopes_give_a_named_error_or_a_batch() {
     let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
     let origin = origin();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/mixed-batch.json");
     let original = std::fs::read(path).unwrap();
+    let Ok(Invocation::AwsLogs(undamaged)) = ingest::decode_invocation(&original, 1 << 20) else {
+        panic!("mixed-batch.json must decode");
+    };
     let mut choices = Choices(0xdead_beef);
     let (mut errors, mut decoded) = (0, 0);
     for _ in 0..2_000 {
@@ -267,9 +276,18 @@ fn damaged_envelopes_give_a_named_error_or_a_batch() {
             }
         }
         match ingest::decode_invocation(&bytes, 1 << 20) {
-            Ok(_) => decoded += 1,
+            Ok(Invocation::AwsLogs(batch)) => {
+                assert_eq!(batch, undamaged, "damage gave a different batch");
+                decoded += 1;
+            }
+            Ok(Invocation::Kinesis(_)) => panic!("damage turned an awslogs event into a Kinesis one"),
             Err(error) => {
-                assert!(!error.to_string().is_empty());
+                let diagnostic = Diagnostic::from(HandlerError::from(error));
+                assert!(
+                    ["Troubleshooter.CorruptBatch", "Troubleshooter.UnknownEvent"]
+                        .contains(&diagnostic.error_type.as_str()),
+                    "{diagnostic:?}"
+                );
                 errors += 1;
             }
         }
@@ -296,11 +314,12 @@ fn damaged_envelopes_give_a_named_error_or_a_batch() {
 #[test]
 fn a_request_id_read_from_the_log_is_redacted_like_any_excerpt() {
     let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
-    let origin = origin();
-    let text = "START RequestId: AKIAIOSFODNN7EXAMPLE Version: $LATEST\n\
-        [ERROR] An error occurred (AccessDeniedException) when calling the GetSecretValue operation: User: arn:aws:sts::123456789012:assumed-role/orders-api-role/orders-api is not authorized to perform: secretsmanager:GetSecretValue on resource: orders/db because no identity-based policy allows the secretsmanager:GetSecretValue action\n\
-        END RequestId: AKIAIOSFODNN7EXAMPLE\n";
-    let outcome = troubleshooter.analyze_batch(&input::plain_text_batch(text, &origin));
+    let lines = [
+        "START RequestId: AKIAIOSFODNN7EXAMPLE Version: $LATEST",
+        "[ERROR] An error occurred (AccessDeniedException) when calling the GetSecretValue operation: User: arn:aws:sts::123456789012:assumed-role/orders-api-role/orders-api is not authorized to perform: secretsmanager:GetSecretValue on resource: orders/db because no identity-based policy allows the secretsmanager:GetSecretValue action",
+        "END RequestId: AKIAIOSFODNN7EXAMPLE",
+    ];
+    let outcome = troubleshooter.analyze_batch(&batch("/aws/lambda/orders-api", &lines));
     let finding = outcome.findings.iter().find(|f| f.rule_id == "secrets-manager-access-denied").unwrap();
     assert_eq!(finding.request_ids, ["[REDACTED]"]);
     assert!(!everything_that_leaves(finding).contains("AKIAIOSFODNN7EXAMPLE"));
