@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::access::AccessDeniedParser;
 use crate::finding::{Evidence, Finding, SCHEMA, console_url, excerpt, function_name, rfc3339_millis};
 use crate::ingest::LogBatch;
+use crate::normalize;
 use crate::platform::{InitPhase, PlatformParser, PlatformRecord, Report, Status};
 use crate::redact::Redactor;
 use crate::rules::{Catalog, Category, Detector, Hit, Parser, ScanScratch, Severity};
@@ -38,6 +39,10 @@ pub const MEMORY_PRESSURE_RATIO: f64 = 0.9;
 /// A denial followed by a success within this many seconds is propagation delay
 /// (LOG-FORMATS.md 7: about 2 minutes documented; invocations may be sparser than that).
 pub const PROPAGATION_WINDOW_SECONDS: i64 = 300;
+/// A runtime killed with its REPORT below this share of its memory was not killed by the
+/// memory limit. Max Memory Used is a sampled peak, and a burst can be killed before it is
+/// sampled, so only a REPORT well below the limit rules the memory out.
+pub const KILLED_WELL_BELOW_RATIO: f64 = 0.5;
 /// Lambda's largest memory setting, in MB.
 const MAX_MEMORY_MB: u64 = 10_240;
 
@@ -48,6 +53,40 @@ enum Subject {
     Request(String),
     /// The init phase of the n-th execution environment seen in the batch.
     Init(usize),
+    /// An invocation whose request id the batch does not show (a `Task timed out` line with
+    /// no id and no START before it, a REPORT copied without its head), by the event that
+    /// reported it.
+    Unnamed(usize),
+}
+
+/// Where the scan stands in the stream: the request running and the execution environment.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// The request of the last START.
+    current: Option<String>,
+    /// How many INIT_STARTs were seen: which execution environment lines belong to.
+    epoch: usize,
+    /// An INIT_START was seen and no START yet: the next request is a cold start.
+    pending_cold_start: bool,
+}
+
+impl Cursor {
+    /// Who a line without a request id of its own is about.
+    fn subject(&self) -> Subject {
+        match &self.current {
+            Some(id) => Subject::Request(id.clone()),
+            None => Subject::Init(self.epoch),
+        }
+    }
+
+    /// The invocation a platform record is about: its own request id, the running request,
+    /// or an unnamed invocation at this event.
+    fn invocation(&self, request_id: Option<String>, event: usize) -> Subject {
+        match request_id.or_else(|| self.current.clone()) {
+            Some(id) => Subject::Request(id),
+            None => Subject::Unnamed(event),
+        }
+    }
 }
 
 /// One rule observed at one event, about one subject.
@@ -119,13 +158,14 @@ impl RequestState {
     }
 }
 
-/// An INIT_REPORT or RESTORE_REPORT that failed.
+/// An INIT_REPORT or RESTORE_REPORT that failed, or an INIT_REPORT of a suppressed init
+/// (`Phase: invoke`: the first init did not complete, whatever this one's status).
 #[derive(Debug)]
 struct PhaseFailure {
     event: usize,
     subject: Subject,
     restore: bool,
-    status: Status,
+    status: Option<Status>,
     phase: Option<InitPhase>,
     error_type: Option<String>,
     duration_ms: Option<f64>,
@@ -178,115 +218,51 @@ impl Analyzer {
     }
 
     /// Step 1: platform records and rule hits, one pass.
+    ///
+    /// Each message is matched as printed; a message that holds a JSON document (with an
+    /// anchor or a platform phrase in it) or a backslash escape is also matched through its
+    /// unfolded text ([`normalize::unfold`]), where a platform record inside an error JSON is
+    /// found as well.
     fn scan(&self, batch: &LogBatch, region: &str) -> Scan {
         let mut scan = Scan::default();
-        let mut current: Option<String> = None;
-        let mut epoch = 0usize;
-        let mut pending_cold_start = false;
+        let mut cursor = Cursor::default();
         let mut scratch = ScanScratch::default();
         let mut hits: Vec<Hit> = Vec::new();
+        let mut more: Vec<Hit> = Vec::new();
+        let mut unfolded = String::new();
         for (index, event) in batch.log_events.iter().enumerate() {
             let message = event.message.as_str();
-            let record = self.platform.parse(message);
-            let mut subject_override = None;
-            match &record {
-                Some(PlatformRecord::InitStart) => {
-                    epoch += 1;
-                    pending_cold_start = true;
-                    current = None;
-                    continue;
-                }
-                Some(PlatformRecord::Start { request_id }) => {
-                    current = Some(request_id.clone());
-                    let state = scan.request(request_id);
-                    if std::mem::take(&mut pending_cold_start) {
-                        state.cold_start = true;
-                    }
-                    continue;
-                }
-                Some(PlatformRecord::End { request_id }) => {
-                    scan.request(request_id);
-                    continue;
-                }
-                Some(PlatformRecord::Report(report)) => {
-                    if let Some(id) = report.request_id.clone().or_else(|| current.clone()) {
-                        let state = scan.request(&id);
-                        if report.init_duration_ms.is_some() {
-                            state.cold_start = true;
-                            state.init_duration_ms = report.init_duration_ms;
-                        }
-                        state.report = Some((index, report.clone()));
-                        subject_override = Some(Subject::Request(id));
-                    }
-                }
-                Some(PlatformRecord::RuntimeDone { request_id, status, error_type }) => {
-                    if let Some(id) = request_id.clone().or_else(|| current.clone()) {
-                        scan.request(&id).runtime_done = Some((index, *status, error_type.clone()));
-                        subject_override = Some(Subject::Request(id));
-                    }
-                }
-                Some(PlatformRecord::TaskTimedOut { request_id, seconds }) => {
-                    if let Some(id) = request_id.clone().or_else(|| current.clone()) {
-                        scan.request(&id).timed_out = Some((index, *seconds));
-                        subject_override = Some(Subject::Request(id));
-                    }
-                }
-                Some(PlatformRecord::RuntimeExited { request_id, reason }) => {
-                    scan.request(request_id).exited = Some((index, reason.clone()));
-                    subject_override = Some(Subject::Request(request_id.clone()));
-                }
-                Some(PlatformRecord::ProcessExited { request_id }) => {
-                    scan.request(request_id).process_exited = Some(index);
-                    subject_override = Some(Subject::Request(request_id.clone()));
-                }
-                Some(PlatformRecord::InitReport { phase, status, error_type, init_duration_ms }) => {
-                    let subject = match (phase, &current) {
-                        (Some(InitPhase::Invoke), Some(id)) => Subject::Request(id.clone()),
-                        _ => Subject::Init(epoch),
-                    };
-                    if let (Some(InitPhase::Invoke), Some(id)) = (phase, &current) {
-                        let state = scan.request(id);
-                        state.cold_start = true;
-                        state.init_duration_ms = state.init_duration_ms.or(*init_duration_ms);
-                    }
-                    if let Some(status @ (Status::Error | Status::Timeout)) = status {
-                        scan.phase_failures.push(PhaseFailure {
-                            event: index,
-                            subject: subject.clone(),
-                            restore: false,
-                            status: *status,
-                            phase: *phase,
-                            error_type: error_type.clone(),
-                            duration_ms: *init_duration_ms,
-                        });
-                    }
-                    subject_override = Some(subject);
-                }
-                Some(PlatformRecord::RestoreReport { status, error_type, restore_duration_ms }) => {
-                    if let Some(status @ (Status::Error | Status::Timeout)) = status {
-                        scan.phase_failures.push(PhaseFailure {
-                            event: index,
-                            subject: Subject::Init(epoch),
-                            restore: true,
-                            status: *status,
-                            phase: None,
-                            error_type: error_type.clone(),
-                            duration_ms: *restore_duration_ms,
-                        });
-                    }
-                    subject_override = Some(Subject::Init(epoch));
-                }
-                None => {}
+            let mut record = self.platform.parse(message);
+            if let Some(PlatformRecord::InitStart | PlatformRecord::Start { .. } | PlatformRecord::End { .. }) = record
+            {
+                self.observe_record(&mut scan, &mut cursor, record, index);
+                continue;
             }
             hits.clear();
-            self.catalog.scan(message, &mut scratch, &mut hits);
+            let anchored = self.catalog.scan(message, &mut scratch, &mut hits);
+            let escaped = memchr::memchr(b'\\', message.as_bytes()).is_some();
+            let json = normalize::json_start(message).is_some();
+            if escaped || (json && (anchored || (record.is_none() && self.platform.mentions(message)))) {
+                unfolded.clear();
+                let found = normalize::unfold(message, &mut unfolded);
+                if found.any {
+                    if record.is_none() && !found.informational {
+                        record = unfolded.lines().find_map(|line| self.platform.parse(line));
+                    }
+                    more.clear();
+                    self.catalog.scan(&unfolded, &mut scratch, &mut more);
+                    for hit in more.drain(..) {
+                        if !hits.iter().any(|h| h.rule == hit.rule) {
+                            hits.push(hit);
+                        }
+                    }
+                }
+            }
+            let subject_override = self.observe_record(&mut scan, &mut cursor, record, index);
             if hits.is_empty() {
                 continue;
             }
-            let subject = subject_override.unwrap_or_else(|| match &current {
-                Some(id) => Subject::Request(id.clone()),
-                None => Subject::Init(epoch),
-            });
+            let subject = subject_override.unwrap_or_else(|| cursor.subject());
             for hit in hits.drain(..) {
                 let rule = &self.catalog.rules()[hit.rule];
                 let mut details: BTreeMap<String, Value> =
@@ -306,6 +282,108 @@ impl Analyzer {
         scan
     }
 
+    /// Notes what a platform record says about its request or environment; returns the
+    /// subject the record's event is about, when it names one.
+    fn observe_record(
+        &self,
+        scan: &mut Scan,
+        cursor: &mut Cursor,
+        record: Option<PlatformRecord>,
+        index: usize,
+    ) -> Option<Subject> {
+        let subject = match record? {
+            PlatformRecord::InitStart => {
+                cursor.epoch += 1;
+                cursor.pending_cold_start = true;
+                cursor.current = None;
+                return None;
+            }
+            PlatformRecord::Start { request_id } => {
+                let subject = Subject::Request(request_id.clone());
+                cursor.current = Some(request_id);
+                let state = scan.request(&subject);
+                if std::mem::take(&mut cursor.pending_cold_start) {
+                    state.cold_start = true;
+                }
+                return None;
+            }
+            PlatformRecord::End { request_id } => {
+                scan.request(&Subject::Request(request_id));
+                return None;
+            }
+            PlatformRecord::Report(report) => {
+                let subject = cursor.invocation(report.request_id.clone(), index);
+                let state = scan.request(&subject);
+                if report.init_duration_ms.is_some() {
+                    state.cold_start = true;
+                    state.init_duration_ms = report.init_duration_ms;
+                }
+                state.report = Some((index, report));
+                subject
+            }
+            PlatformRecord::RuntimeDone { request_id, status, error_type } => {
+                let subject = cursor.invocation(request_id, index);
+                scan.request(&subject).runtime_done = Some((index, status, error_type));
+                subject
+            }
+            PlatformRecord::TaskTimedOut { request_id, seconds } => {
+                let subject = cursor.invocation(request_id, index);
+                scan.request(&subject).timed_out = Some((index, seconds));
+                subject
+            }
+            PlatformRecord::RuntimeExited { request_id, reason } => {
+                let subject = cursor.invocation(request_id, index);
+                scan.request(&subject).exited = Some((index, reason));
+                subject
+            }
+            PlatformRecord::ProcessExited { request_id } => {
+                let subject = cursor.invocation(request_id, index);
+                scan.request(&subject).process_exited = Some(index);
+                subject
+            }
+            PlatformRecord::InitReport { phase, status, error_type, init_duration_ms } => {
+                let subject = match (phase, &cursor.current) {
+                    (Some(InitPhase::Invoke), Some(id)) => Subject::Request(id.clone()),
+                    _ => Subject::Init(cursor.epoch),
+                };
+                if let Subject::Request(_) = &subject {
+                    let state = scan.request(&subject);
+                    state.cold_start = true;
+                    state.init_duration_ms = state.init_duration_ms.or(init_duration_ms);
+                }
+                let failed = matches!(status, Some(Status::Error | Status::Timeout));
+                if failed || phase == Some(InitPhase::Invoke) {
+                    scan.phase_failures.push(PhaseFailure {
+                        event: index,
+                        subject: subject.clone(),
+                        restore: false,
+                        status,
+                        phase,
+                        error_type,
+                        duration_ms: init_duration_ms,
+                    });
+                }
+                subject
+            }
+            PlatformRecord::RestoreReport { status, error_type, restore_duration_ms } => {
+                let subject = Subject::Init(cursor.epoch);
+                if let Some(Status::Error | Status::Timeout) = status {
+                    scan.phase_failures.push(PhaseFailure {
+                        event: index,
+                        subject: subject.clone(),
+                        restore: true,
+                        status,
+                        phase: None,
+                        error_type,
+                        duration_ms: restore_duration_ms,
+                    });
+                }
+                subject
+            }
+        };
+        Some(subject)
+    }
+
     fn category_of(&self, observation: &Observation) -> Category {
         self.catalog.rules()[observation.rule].spec.category
     }
@@ -319,9 +397,9 @@ impl Analyzer {
             seen.insert(&observation.subject, self.category_of(observation));
         }
         let mut new = Vec::new();
-        for id in &scan.order {
-            let Some(state) = scan.requests.get(id) else { continue };
-            let subject = Subject::Request(id.clone());
+        for subject in &scan.order {
+            let Some(state) = scan.requests.get(subject) else { continue };
+            let subject = subject.clone();
             let outcome = state.outcome_events();
             let Some(&first) = outcome.first() else { continue };
             let shown = (first, outcome.clone());
@@ -329,7 +407,13 @@ impl Analyzer {
             let mut details = memory_details(report);
             let at_limit = report.is_some_and(Report::at_memory_limit);
             let oom_text = seen.has(&subject, &[Category::OutOfMemory]);
-            let is_oom = oom_text || state.error_type() == Some("Runtime.OutOfMemory") || (at_limit && state.failed());
+            // A kill of the runtime is the memory limit unless the REPORT shows memory well
+            // below it (LOG-FORMATS.md 2.5 and 5); a REPORT at the limit is out of memory
+            // whatever its status (AWS's curated query `@maxMemoryUsed=@memorySize`).
+            let killed = state.exited.as_ref().is_some_and(|(_, reason)| is_kill(reason));
+            let well_below = report.and_then(Report::memory_ratio).is_some_and(|r| r < KILLED_WELL_BELOW_RATIO);
+            let is_oom =
+                oom_text || state.error_type() == Some("Runtime.OutOfMemory") || at_limit || (killed && !well_below);
             if let Some(error_type) = state.error_type() {
                 details.insert("error_type".into(), json!(error_type));
             }
@@ -341,8 +425,10 @@ impl Analyzer {
                     "timeout"
                 } else if state.crashed() {
                     "runtime exit"
-                } else {
+                } else if state.failed() || oom_text {
                     "error"
+                } else {
+                    "no error status"
                 };
                 details.insert("reported_as".into(), json!(reported_as));
                 if let Some(status) = state.status() {
@@ -351,7 +437,7 @@ impl Analyzer {
                 self.push_detector(&mut new, &mut seen, Detector::OutOfMemory, shown.clone(), &subject, details);
             } else if state.timed_out() {
                 // A suppressed init that timed out inside this invocation explains its timeout.
-                if scan.phase_failures.iter().any(|f| f.subject == subject && f.status == Status::Timeout) {
+                if scan.phase_failures.iter().any(|f| f.subject == subject && f.status == Some(Status::Timeout)) {
                     continue;
                 }
                 let detector = if state.cold_start { Detector::ColdStartTimeout } else { Detector::Timeout };
@@ -392,62 +478,55 @@ impl Analyzer {
             }
         }
         for failure in &scan.phase_failures {
-            let mut details = BTreeMap::new();
-            details.insert("status".into(), json!(status_name(failure.status)));
-            if let Some(error_type) = &failure.error_type {
-                details.insert("error_type".into(), json!(error_type));
-            }
-            if failure.restore {
-                if let Some(ms) = failure.duration_ms {
-                    details.insert("restore_duration_ms".into(), json!(ms));
-                }
-                if !seen.has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
-                    self.push_detector(
-                        &mut new,
-                        &mut seen,
-                        Detector::RestoreFailure,
-                        (failure.event, Vec::new()),
-                        &failure.subject,
-                        details,
-                    );
-                }
-                continue;
-            }
-            details.insert(
-                "phase".into(),
-                json!(if failure.phase == Some(InitPhase::Invoke) { "invoke" } else { "init" }),
-            );
-            if let Some(ms) = failure.duration_ms {
-                details.insert("init_duration_ms".into(), json!(ms));
-            }
-            if failure.status == Status::Timeout {
-                // An out-of-memory kill during a suppressed init is reported as out of memory.
-                if seen.has(&failure.subject, &[Category::OutOfMemory]) {
-                    continue;
-                }
-                self.push_detector(
-                    &mut new,
-                    &mut seen,
-                    Detector::InitTimeout,
-                    (failure.event, Vec::new()),
-                    &failure.subject,
-                    details,
-                );
-            } else if !seen
-                .has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash])
-            {
-                self.push_detector(
-                    &mut new,
-                    &mut seen,
-                    Detector::InitFailure,
-                    (failure.event, Vec::new()),
-                    &failure.subject,
-                    details,
-                );
-            }
+            self.correlate_phase(failure, &mut new, &mut seen);
         }
         scan.observations.extend(new);
         self.reclassify_recovered_denials(scan, batch);
+    }
+
+    /// A failed init or restore, or a suppressed init, unless a more specific finding (an
+    /// import error, an out-of-memory kill) already explains it.
+    fn correlate_phase(&self, failure: &PhaseFailure, new: &mut Vec<Observation>, seen: &mut SubjectCategories) {
+        let mut details = BTreeMap::new();
+        if let Some(status) = failure.status {
+            details.insert("status".into(), json!(status_name(status)));
+        }
+        if let Some(error_type) = &failure.error_type {
+            details.insert("error_type".into(), json!(error_type));
+        }
+        let shown = (failure.event, Vec::new());
+        if failure.restore {
+            if let Some(ms) = failure.duration_ms {
+                details.insert("restore_duration_ms".into(), json!(ms));
+            }
+            if !seen.has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
+                self.push_detector(new, seen, Detector::RestoreFailure, shown, &failure.subject, details);
+            }
+            return;
+        }
+        let suppressed = failure.phase == Some(InitPhase::Invoke);
+        details.insert("phase".into(), json!(if suppressed { "invoke" } else { "init" }));
+        if let Some(ms) = failure.duration_ms {
+            details.insert("init_duration_ms".into(), json!(ms));
+        }
+        details.insert("init_outcome".into(), json!(init_outcome(failure)));
+        let timed_out = match failure.status {
+            Some(Status::Timeout) => true,
+            Some(Status::Error) => false,
+            // A suppressed init without a failure: the first init did not complete. Past the
+            // 10 s limit it timed out; otherwise it failed and its cause is in earlier lines.
+            Some(Status::Success) | None => true,
+        };
+        if timed_out {
+            // An out-of-memory kill during a suppressed init is reported as out of memory.
+            if !seen.has(&failure.subject, &[Category::OutOfMemory]) {
+                self.push_detector(new, seen, Detector::InitTimeout, shown, &failure.subject, details);
+            }
+        } else if !seen
+            .has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash])
+        {
+            self.push_detector(new, seen, Detector::InitFailure, shown, &failure.subject, details);
+        }
     }
 
     fn push_detector(
@@ -470,14 +549,12 @@ impl Analyzer {
     /// (LOG-FORMATS.md section 7). Explicit denies and KMS denials stay as they are.
     fn reclassify_recovered_denials(&self, scan: &mut Scan, batch: &LogBatch) {
         let Some(target) = self.catalog.detector_rule(Detector::DenialThenSuccess) else { return };
-        let denied_requests: Vec<String> = scan
+        let denied_requests: Vec<Subject> = scan
             .observations
             .iter()
             .filter(|o| matches!(self.category_of(o), Category::SecretAccessDenied | Category::AccessDenied))
-            .filter_map(|o| match &o.subject {
-                Subject::Request(id) => Some(id.clone()),
-                Subject::Init(_) => None,
-            })
+            .filter(|o| matches!(o.subject, Subject::Request(_)))
+            .map(|o| o.subject.clone())
             .collect();
         for observation in &mut scan.observations {
             let category = self.catalog.rules()[observation.rule].spec.category;
@@ -485,15 +562,19 @@ impl Analyzer {
             if !matches!(category, Category::SecretAccessDenied | Category::AccessDenied) || !implicit {
                 continue;
             }
-            let Subject::Request(denied) = &observation.subject else { continue };
+            let denied = &observation.subject;
+            if !matches!(denied, Subject::Request(_)) {
+                continue;
+            }
             let Some(position) = scan.order.iter().position(|id| id == denied) else { continue };
             let denied_at = batch.log_events[observation.event].timestamp;
-            let recovered = scan.order[position + 1..].iter().find_map(|id| {
-                let state = scan.requests.get(id)?;
+            let recovered = scan.order[position + 1..].iter().find_map(|subject| {
+                let Subject::Request(id) = subject else { return None };
+                let state = scan.requests.get(subject)?;
                 let (report_event, _) = state.report.as_ref()?;
                 let at = batch.log_events[*report_event].timestamp;
                 let in_window = at.saturating_sub(denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
-                (!denied_requests.contains(id) && state.succeeded() && in_window).then_some((id, at))
+                (!denied_requests.contains(subject) && state.succeeded() && in_window).then_some((id, at))
             });
             let Some((recovered_id, recovered_at)) = recovered else { continue };
             let denied_rule_id = self.catalog.rules()[observation.rule].id().to_owned();
@@ -571,7 +652,7 @@ impl Analyzer {
                 // Read from log text like the evidence, so redacted like it: a line forged to
                 // look like a platform record must not carry a secret out as a request id.
                 Subject::Request(id) => Some(self.redactor.redact(id)),
-                Subject::Init(_) => None,
+                Subject::Init(_) | Subject::Unnamed(_) => None,
             })
             .take(MAX_IDS)
             .collect();
@@ -637,19 +718,19 @@ impl Analyzer {
 
 #[derive(Default)]
 struct Scan {
-    requests: HashMap<String, RequestState>,
-    /// Request ids in the order they first appear in the batch.
-    order: Vec<String>,
+    requests: HashMap<Subject, RequestState>,
+    /// Invocations in the order they first appear in the batch.
+    order: Vec<Subject>,
     observations: Vec<Observation>,
     phase_failures: Vec<PhaseFailure>,
 }
 
 impl Scan {
-    fn request(&mut self, id: &str) -> &mut RequestState {
-        if !self.requests.contains_key(id) {
-            self.order.push(id.to_owned());
+    fn request(&mut self, subject: &Subject) -> &mut RequestState {
+        if !self.requests.contains_key(subject) {
+            self.order.push(subject.clone());
         }
-        self.requests.entry(id.to_owned()).or_default()
+        self.requests.entry(subject.clone()).or_default()
     }
 }
 
@@ -674,6 +755,35 @@ struct Group<'a> {
     rule: usize,
     key: Vec<String>,
     observations: Vec<&'a Observation>,
+}
+
+/// A kill of the runtime process: `signal: killed` (SIGKILL) or `exit status 137` (128 + 9).
+fn is_kill(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    reason.contains("signal: killed") || reason.contains("exit status 137") || reason.contains("signal: 9")
+}
+
+/// On-demand init is limited to 10 s (LOG-FORMATS.md 2.4); an init that ran this long hit it.
+const INIT_LIMIT_MS: f64 = 9_500.0;
+
+/// What happened to an init phase, in words, from its phase, status and duration against the
+/// 10 s limit (LOG-FORMATS.md 2.4: `Phase: invoke` is a suppressed init, re-run inside the
+/// invocation under the function timeout after the first init failed or timed out).
+fn init_outcome(failure: &PhaseFailure) -> String {
+    let at_limit = failure.duration_ms.is_some_and(|ms| ms >= INIT_LIMIT_MS);
+    let error = failure.error_type.as_deref().unwrap_or("an error");
+    match (failure.phase == Some(InitPhase::Invoke), failure.status) {
+        (false, Some(Status::Timeout)) if at_limit => "init ran into the 10 s limit of the init phase".into(),
+        (false, Some(Status::Timeout)) => {
+            "init timed out before its 10 s limit ran out (provisioned concurrency and SnapStart have their own limit)"
+                .into()
+        }
+        (false, _) => format!("init failed with {error}"),
+        (true, Some(Status::Timeout)) => "the first init did not complete, Lambda ran it again inside the invocation (a suppressed init), and it timed out again under the function timeout".into(),
+        (true, Some(Status::Error)) => format!("the first init did not complete, Lambda ran it again inside the invocation (a suppressed init), and it failed with {error}"),
+        (true, _) if at_limit => "the first init did not complete: this suppressed init, run inside the invocation, took longer than the 10 s init limit, so the first init timed out".into(),
+        (true, _) => "the first init did not complete (it timed out or failed), so Lambda ran it again inside the invocation (a suppressed init)".into(),
+    }
 }
 
 fn status_name(status: Status) -> &'static str {

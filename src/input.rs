@@ -82,6 +82,10 @@ pub fn read_batches(bytes: &[u8], origin: &Origin, limit: usize) -> Result<Vec<L
     if trimmed.starts_with('{')
         && let Ok(value) = serde_json::from_str::<Value>(trimmed)
     {
+        // One JSON log line (Lambda's JSON log format, an error JSON) is a log line.
+        if is_log_record(&value) {
+            return Ok(vec![plain_text_batch(text, origin)]);
+        }
         return read_json(value, origin, limit);
     }
     Ok(vec![plain_text_batch(text, origin)])
@@ -130,6 +134,37 @@ fn read_json(value: Value, origin: &Origin, limit: usize) -> Result<Vec<LogBatch
             .collect());
     }
     Err(InputError::UnknownJson)
+}
+
+/// Keys of an event or document this tool decodes.
+const ENVELOPE_KEYS: &[&str] = &["awslogs", "Records", "logEvents", "events"];
+/// Keys a JSON log record has: Lambda's JSON log format and platform records, the common
+/// loggers (`msg`, Serilog's `@m`/`@mt`), and error JSON (invoke responses, Step Functions).
+const LOG_RECORD_KEYS: &[&str] = &[
+    "message",
+    "msg",
+    "errorMessage",
+    "errorType",
+    "level",
+    "time",
+    "timestamp",
+    "type",
+    "record",
+    "error",
+    "cause",
+    "stack",
+    "stackTrace",
+    "exception",
+    "@m",
+    "@mt",
+    "Error",
+    "Cause",
+];
+
+/// A JSON object that is one log record, not an event or document to decode.
+fn is_log_record(value: &Value) -> bool {
+    let Value::Object(fields) = value else { return false };
+    !ENVELOPE_KEYS.iter().any(|k| fields.contains_key(*k)) && LOG_RECORD_KEYS.iter().any(|k| fields.contains_key(*k))
 }
 
 fn batch(origin: &Origin, log_stream: String, log_events: Vec<LogEvent>) -> LogBatch {

@@ -57,6 +57,7 @@ pub mod finding;
 pub mod handler;
 pub mod ingest;
 pub mod input;
+pub mod normalize;
 pub mod platform;
 pub mod publish;
 pub mod redact;

@@ -134,17 +134,17 @@ pub enum PlatformRecord {
         /// The configured timeout, in seconds.
         seconds: f64,
     },
-    /// Old style: `RequestId: <id> Error: Runtime exited …`.
+    /// Old style: `RequestId: <id> Error: Runtime exited …`, also without the request id.
     RuntimeExited {
-        /// The request id.
-        request_id: String,
+        /// The request id, when the line carries one.
+        request_id: Option<String>,
         /// `signal: killed`, `exit status 1`, or `without providing a reason`.
         reason: String,
     },
     /// Old style: `RequestId: <id> Process exited before completing request`.
     ProcessExited {
-        /// The request id.
-        request_id: String,
+        /// The request id, when the line carries one.
+        request_id: Option<String>,
     },
 }
 
@@ -171,8 +171,9 @@ const FIELD_KEYS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct PlatformParser {
     keys: AhoCorasick,
-    /// `str::find` builds a searcher on every call; these are built once.
-    task_timed_out: memchr::memmem::Finder<'static>,
+    /// The platform phrases that can appear after a prefix ([`PHRASES`]), in one automaton.
+    phrases: AhoCorasick,
+    /// `str::find` builds a searcher on every call; this one is built once.
     platform_type: memchr::memmem::Finder<'static>,
 }
 
@@ -215,52 +216,113 @@ impl PlatformParser {
             .match_kind(MatchKind::LeftmostLongest)
             .build(FIELD_KEYS)
             .expect("constant platform keys always compile");
-        Self {
-            keys,
-            task_timed_out: memchr::memmem::Finder::new(TASK_TIMED_OUT),
-            platform_type: memchr::memmem::Finder::new(PLATFORM_TYPE),
-        }
+        let phrases = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(PHRASES.iter().map(|(text, _)| text))
+            .expect("constant platform phrases always compile");
+        Self { keys, phrases, platform_type: memchr::memmem::Finder::new(PLATFORM_TYPE) }
     }
 
     /// Parses one log message; `None` when it is not a platform record.
+    ///
+    /// A record is recognised at the start of the message, or after a prefix that only
+    /// timestamps, log stream names, request ids (or their placeholders), levels such as
+    /// `[ERROR]` and `Error:` make up ([`is_prefix`]): the shapes runtimes, `sam logs`,
+    /// `aws logs tail` and console copies print. Anything else before the phrase (`INFO the
+    /// upstream said: Task timed out…`) is an application quoting it, not the platform.
     pub fn parse(&self, message: &str) -> Option<PlatformRecord> {
         let line = message.trim_start();
         let first = line.as_bytes().first()?;
-        match first {
-            b'{' if self.platform_type.find(line.as_bytes()).is_some() => return parse_json(line),
-            b'{' => return None,
+        if *first == b'{' {
+            return if self.platform_type.find(line.as_bytes()).is_some() { parse_json(line) } else { None };
+        }
+        self.keyword_record(line).or_else(|| self.embedded(line))
+    }
+
+    /// True when `text` holds a platform phrase anywhere (a cheap check before unfolding).
+    pub fn mentions(&self, text: &str) -> bool {
+        self.phrases.is_match(text)
+    }
+
+    /// The record of a line that starts with its keyword (`REPORT`, `START`, …).
+    fn keyword_record(&self, line: &str) -> Option<PlatformRecord> {
+        match line.as_bytes().first()? {
             b'S' if line.starts_with("START ") => {
                 let fields = self.fields(&line[5..]);
-                return Some(PlatformRecord::Start { request_id: fields.get("RequestId")?.to_owned() });
+                Some(PlatformRecord::Start { request_id: fields.get("RequestId")?.to_owned() })
             }
             b'E' if line.starts_with("END ") => {
                 let fields = self.fields(&line[3..]);
-                return Some(PlatformRecord::End { request_id: fields.get("RequestId")?.to_owned() });
+                Some(PlatformRecord::End { request_id: fields.get("RequestId")?.to_owned() })
             }
-            b'R' if line.starts_with("REPORT ") => return Some(self.report(&line[6..])),
+            b'R' if line.starts_with("REPORT ") => Some(self.report(&line[6..])),
             b'R' if line.starts_with("RESTORE_REPORT") => {
                 let fields = self.fields(&line[14..]);
-                return Some(PlatformRecord::RestoreReport {
+                Some(PlatformRecord::RestoreReport {
                     status: fields.get("Status").and_then(Status::parse),
                     error_type: fields.get("Error Type").map(str::to_owned),
                     restore_duration_ms: fields.number("Restore Duration"),
-                });
+                })
             }
-            b'R' if line.starts_with("RequestId:") => return self.request_error(line),
-            b'I' if line.starts_with("INIT_START") => return Some(PlatformRecord::InitStart),
+            b'I' if line.starts_with("INIT_START") => Some(PlatformRecord::InitStart),
             b'I' if line.starts_with("INIT_REPORT") => {
                 let fields = self.fields(&line[11..]);
-                return Some(PlatformRecord::InitReport {
+                Some(PlatformRecord::InitReport {
                     phase: fields.get("Phase").and_then(parse_phase),
                     status: fields.get("Status").and_then(Status::parse),
                     error_type: fields.get("Error Type").map(str::to_owned),
                     init_duration_ms: fields.number("Init Duration"),
-                });
+                })
             }
-            _ => {}
+            _ => None,
         }
-        let at = self.task_timed_out.find(line.as_bytes())?;
-        task_timed_out(line, at)
+    }
+
+    /// A platform phrase inside the message, after an acceptable prefix on its line.
+    fn embedded(&self, message: &str) -> Option<PlatformRecord> {
+        for found in self.phrases.find_iter(message) {
+            let line_start = message[..found.start()].rfind('\n').map_or(0, |at| at + 1);
+            let line_end = message[found.start()..].find('\n').map_or(message.len(), |at| found.start() + at);
+            let prefix = &message[line_start..found.start()];
+            let phrase = &message[found.start()..line_end];
+            let record = match PHRASES[found.pattern().as_usize()].1 {
+                Phrase::HeadlessReport => self.headless_report(message),
+                _ if !is_prefix(prefix) => None,
+                Phrase::Keyword => self.keyword_record(phrase),
+                Phrase::TaskTimedOut => task_timed_out(prefix, phrase),
+                Phrase::RuntimeExited => runtime_exited(&self.fields(prefix), phrase),
+                Phrase::ProcessExited => {
+                    Some(PlatformRecord::ProcessExited { request_id: request_id_of(&self.fields(prefix), prefix) })
+                }
+            };
+            if record.is_some() {
+                return record;
+            }
+        }
+        None
+    }
+
+    /// A REPORT copied without its `REPORT RequestId:` head: the message starts (after a
+    /// prefix) with one of the REPORT's keys and has both memory figures.
+    fn headless_report(&self, message: &str) -> Option<PlatformRecord> {
+        let mut rest = message.trim_start();
+        while let Some((token, after)) = rest.split_once(char::is_whitespace) {
+            if FIELD_KEYS.iter().any(|key| rest.starts_with(key)) || !is_prefix_token(token) {
+                break;
+            }
+            rest = after.trim_start();
+        }
+        if !FIELD_KEYS.iter().any(|key| rest.starts_with(key)) {
+            return None;
+        }
+        match self.report(rest) {
+            PlatformRecord::Report(report)
+                if report.memory_size_mb.is_some() && report.max_memory_used_mb.is_some() =>
+            {
+                Some(PlatformRecord::Report(report))
+            }
+            _ => None,
+        }
     }
 
     fn fields<'a>(&self, text: &'a str) -> Fields<'a> {
@@ -294,21 +356,6 @@ impl PlatformParser {
             error_type: fields.get("Error Type").map(str::to_owned),
         })
     }
-
-    /// `RequestId: <id> Error: Runtime exited …` or `RequestId: <id> Process exited …`.
-    fn request_error(&self, line: &str) -> Option<PlatformRecord> {
-        let request_id = self.fields(line).get("RequestId")?.to_owned();
-        if line.contains("Process exited before completing request") {
-            return Some(PlatformRecord::ProcessExited { request_id });
-        }
-        let (_, after) = line.split_once("Error: Runtime exited")?;
-        let reason = after.trim_start();
-        let reason = reason.strip_prefix("with error:").unwrap_or(reason).trim_start();
-        // The error type follows after a newline, or after a space in some copies.
-        let reason = reason.split(['\n', '\t']).next().unwrap_or("");
-        let reason = reason.split(" Runtime.").next().unwrap_or("").trim();
-        Some(PlatformRecord::RuntimeExited { request_id, reason: reason.to_owned() })
-    }
 }
 
 fn parse_phase(text: &str) -> Option<InitPhase> {
@@ -319,24 +366,120 @@ fn parse_phase(text: &str) -> Option<InitPhase> {
     }
 }
 
-const TASK_TIMED_OUT: &str = "Task timed out after ";
 /// Every JSON platform record has a `"type":"platform.…"`.
 const PLATFORM_TYPE: &str = "\"platform.";
 
-/// `2024-03-04T17:22:38.033Z b70435cc-… Task timed out after 3.00 seconds`, also after
-/// `RequestId: <id> Error: ` in invoke responses.
-fn task_timed_out(line: &str, at: usize) -> Option<PlatformRecord> {
-    let seconds_text = line[at + TASK_TIMED_OUT.len()..].split_whitespace().next()?;
-    let seconds = seconds_text.parse().ok()?;
-    let mut before = line[..at].split_whitespace().rev();
-    // Accept only the platform's shapes: "<time> <id> Task…" or "RequestId: <id> Error: Task…".
-    let request_id = match before.next() {
-        None => None,
-        Some("Error:") => before.next().map(str::to_owned),
-        Some(token) if looks_like_request_id(token) => Some(token.to_owned()),
-        Some(_) => return None,
-    };
+/// What a phrase of [`PHRASES`] introduces.
+#[derive(Debug, Clone, Copy)]
+enum Phrase {
+    /// A keyword line (`REPORT RequestId:`, `INIT_REPORT`, …) after a prefix.
+    Keyword,
+    /// `Task timed out after N seconds`.
+    TaskTimedOut,
+    /// `Runtime exited with error: …` / `Runtime exited without providing a reason`.
+    RuntimeExited,
+    /// `Process exited before completing request`.
+    ProcessExited,
+    /// `Max Memory Used:` of a REPORT copied without its head.
+    HeadlessReport,
+}
+
+/// Platform phrases recognised after a prefix (LOG-FORMATS.md 2.1-2.5).
+const PHRASES: &[(&str, Phrase)] = &[
+    ("Task timed out after ", Phrase::TaskTimedOut),
+    ("Runtime exited ", Phrase::RuntimeExited),
+    ("Process exited before completing request", Phrase::ProcessExited),
+    ("REPORT RequestId:", Phrase::Keyword),
+    ("START RequestId:", Phrase::Keyword),
+    ("END RequestId:", Phrase::Keyword),
+    ("INIT_REPORT ", Phrase::Keyword),
+    ("INIT_START ", Phrase::Keyword),
+    ("RESTORE_REPORT ", Phrase::Keyword),
+    ("Max Memory Used:", Phrase::HeadlessReport),
+];
+
+/// `Task timed out after 3.00 seconds`, after a prefix that [`is_prefix`] accepted:
+/// `<time> <id> `, `RequestId: <id> Error: `, a bare timestamp, or nothing. Text after
+/// `seconds` other than punctuation or an error type means the line is about something else.
+fn task_timed_out(prefix: &str, phrase: &str) -> Option<PlatformRecord> {
+    let mut words = phrase["Task timed out after ".len()..].split_whitespace();
+    let seconds = words.next()?.parse().ok()?;
+    if !words.next()?.starts_with("second") || !words.all(is_trailer_token) {
+        return None;
+    }
+    let request_id = prefix.split_whitespace().rev().find(|t| looks_like_request_id(t)).map(str::to_owned);
     Some(PlatformRecord::TaskTimedOut { request_id, seconds })
+}
+
+/// `Runtime exited with error: signal: killed`, the reason cut before the error type, which
+/// follows after a newline, a tab or a space in copies.
+fn runtime_exited(prefix_fields: &Fields<'_>, phrase: &str) -> Option<PlatformRecord> {
+    let reason = phrase["Runtime exited".len()..].trim_start();
+    let reason = reason.strip_prefix("with error:").unwrap_or(reason).trim_start();
+    let reason = reason.split(['\n', '\t', '"']).next().unwrap_or("");
+    let reason = reason.split(" Runtime.").next().unwrap_or("").trim().trim_end_matches(['.', ',']);
+    if reason.is_empty() {
+        return None;
+    }
+    let request_id = prefix_fields.get("RequestId").map(str::to_owned);
+    Some(PlatformRecord::RuntimeExited { request_id, reason: reason.to_owned() })
+}
+
+fn request_id_of(fields: &Fields<'_>, prefix: &str) -> Option<String> {
+    fields
+        .get("RequestId")
+        .or_else(|| prefix.split_whitespace().rev().find(|t| looks_like_request_id(t)))
+        .map(str::to_owned)
+}
+
+/// True when `prefix` (the text before a platform phrase on its line) holds only what
+/// runtimes and log tools put there; see [`is_prefix_token`].
+pub fn is_prefix(prefix: &str) -> bool {
+    prefix.split_whitespace().all(is_prefix_token)
+}
+
+/// A token runtimes and log tools print before a platform phrase: a timestamp
+/// (`2024-03-04T17:22:38.033Z`, `2019/07/18`, `12:00:00,123`, `(+00:00)`), a log stream name
+/// (`2024/03/04/[$LATEST]94fa…`), a request id or a placeholder for one (`undefined`,
+/// `<request-id>`, `xxxxxxxx-xxxx-…`, a shortened `d440b814-…`), a level (`ERROR`,
+/// `[ERROR]`, `FATAL`), `RequestId:`, `Error:`, or an error type (`Runtime.ExitError`).
+pub fn is_prefix_token(token: &str) -> bool {
+    let bare = token.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ':' | ',' | ';' | '|'));
+    let bare = bare.trim_end_matches('…').trim_end_matches("...");
+    if bare.is_empty() {
+        return true;
+    }
+    let lower = bare.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "requestid"
+            | "request_id"
+            | "error"
+            | "err"
+            | "fatal"
+            | "critical"
+            | "undefined"
+            | "null"
+            | "none"
+            | "-"
+            | "utc"
+            | "gmt"
+    ) {
+        return true;
+    }
+    let first = bare.as_bytes()[0];
+    let timestamp = (first.is_ascii_digit() || first == b'+')
+        && (bare.bytes().all(|b| b.is_ascii_digit() || b"-:T.Z+/,_".contains(&b)) || bare.contains("/["));
+    let placeholder = (bare.starts_with('<') && bare.ends_with('>'))
+        || (bare.starts_with('{') && bare.ends_with('}'))
+        || (bare.contains('-') && bare.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'x' || b == b'X'));
+    let error_type = ["Runtime.", "Sandbox.", "Function.", "Extension."].iter().any(|p| bare.starts_with(p));
+    timestamp || placeholder || error_type || looks_like_request_id(bare)
+}
+
+/// After `seconds`: nothing, punctuation, or an error type (`Sandbox.Timedout`).
+fn is_trailer_token(token: &str) -> bool {
+    token.bytes().all(|b| b.is_ascii_punctuation()) || is_prefix_token(token)
 }
 
 /// A request id is a UUID-like token of hex digits and dashes.
@@ -562,7 +705,7 @@ mod tests {
                 "RequestId: 2ea49a23-ff39-4bf5-8761-439f99b7c5f6 Error: Runtime exited with error: signal: killed\nRuntime.ExitError\n"
             ),
             Some(PlatformRecord::RuntimeExited {
-                request_id: "2ea49a23-ff39-4bf5-8761-439f99b7c5f6".into(),
+                request_id: Some("2ea49a23-ff39-4bf5-8761-439f99b7c5f6".into()),
                 reason: "signal: killed".into()
             })
         );
@@ -571,7 +714,7 @@ mod tests {
                 "RequestId: 89894b68-4c17-4ea6-b6e6-91bca83ae5b1 Error: Runtime exited with error: signal: segmentation fault (core dumped) Runtime.ExitError"
             ),
             Some(PlatformRecord::RuntimeExited {
-                request_id: "89894b68-4c17-4ea6-b6e6-91bca83ae5b1".into(),
+                request_id: Some("89894b68-4c17-4ea6-b6e6-91bca83ae5b1".into()),
                 reason: "signal: segmentation fault (core dumped)".into()
             })
         );
@@ -580,13 +723,13 @@ mod tests {
                 "RequestId: c3252230-c73d-49f6-8844-968c01d1e2e1 Error: Runtime exited without providing a reason\nRuntime.ExitError"
             ),
             Some(PlatformRecord::RuntimeExited {
-                request_id: "c3252230-c73d-49f6-8844-968c01d1e2e1".into(),
+                request_id: Some("c3252230-c73d-49f6-8844-968c01d1e2e1".into()),
                 reason: "without providing a reason".into()
             })
         );
         assert_eq!(
             parse("RequestId: b86c93c6-e1d0-11e7-955b-539d8b965ff9 Process exited before completing request"),
-            Some(PlatformRecord::ProcessExited { request_id: "b86c93c6-e1d0-11e7-955b-539d8b965ff9".into() })
+            Some(PlatformRecord::ProcessExited { request_id: Some("b86c93c6-e1d0-11e7-955b-539d8b965ff9".into()) })
         );
     }
 

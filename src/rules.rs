@@ -759,8 +759,9 @@ impl Catalog {
     }
 
     /// Scans one message against every rule in one pass and appends the hits to `hits`.
-    /// Candidate rules come from the anchor automaton; only they run their regex.
-    pub fn scan(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) {
+    /// Candidate rules come from the anchor automaton; only they run their regex. Returns
+    /// whether any anchor occurred, confirmed by its regex or not.
+    pub fn scan(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) -> bool {
         let ScanScratch { lowered, candidates } = scratch;
         candidates.clear();
         if let Some(anchors) = &self.anchors {
@@ -778,7 +779,7 @@ impl Catalog {
             }
         }
         if candidates.is_empty() {
-            return;
+            return false;
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -805,6 +806,7 @@ impl Catalog {
                 }
             }
         }
+        true
     }
 }
 
