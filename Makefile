@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= events/mixed-batch.json
 
-.PHONY: scan test tools events bench rss watch invoke demo rules-doc
+.PHONY: scan test tools events bench rss watch invoke demo rules-doc detection-report
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
 scan:
@@ -51,3 +51,8 @@ watch: tools
 
 invoke:
 	cargo lambda invoke lambda-troubleshooter --invoke-port 9000 --data-file $(EVENT)
+
+## Detection measured: recall per category and false positives over the whole rule corpus
+## (tests/rules/, real lines with their sources in tests/rules/real/); also target/detection-report.md.
+detection-report:
+	cargo test --quiet --test rule_corpus recall_per_category -- --nocapture

@@ -509,7 +509,9 @@ impl Analyzer {
         if let Some(ms) = failure.duration_ms {
             details.insert("init_duration_ms".into(), json!(ms));
         }
-        details.insert("init_outcome".into(), json!(init_outcome(failure)));
+        if suppressed || failure.status != Some(Status::Error) {
+            details.insert("init_outcome".into(), json!(init_outcome(failure)));
+        }
         let timed_out = match failure.status {
             Some(Status::Timeout) => true,
             Some(Status::Error) => false,

@@ -734,6 +734,74 @@ mod tests {
     }
 
     #[test]
+    fn platform_phrases_after_the_prefixes_runtimes_and_tools_print() {
+        let timed_out = |line: &str| match parse(line) {
+            Some(PlatformRecord::TaskTimedOut { request_id, seconds }) => Some((request_id, seconds)),
+            _ => None,
+        };
+        assert_eq!(timed_out("Task timed out after 12.34 seconds"), Some((None, 12.34)));
+        assert_eq!(timed_out("2025-02-03T04:05:06.789Z  Task timed out after 20.02 seconds"), Some((None, 20.02)));
+        assert_eq!(
+            timed_out("2025-02-03T04:05:06.789Z\tundefined\tTask timed out after 6.01 seconds"),
+            Some((None, 6.01))
+        );
+        // `sam logs` and `aws logs tail` put the log stream and their own time first.
+        assert_eq!(
+            timed_out(
+                "2019/07/18/[$LATEST]94fa87 2019-07-18T18:58:22.286000 b5264ab7-2056-4f5b-bb0f-a06a70f6205d Task timed out after 30.03 seconds"
+            ),
+            Some((Some("b5264ab7-2056-4f5b-bb0f-a06a70f6205d".into()), 30.03))
+        );
+        assert_eq!(
+            timed_out(
+                "[ERROR] RequestId: 0f0e0d0c-0b0a-4990-8887-766554433221 Error: Task timed out after 1.00 seconds"
+            ),
+            Some((Some("0f0e0d0c-0b0a-4990-8887-766554433221".into()), 1.0))
+        );
+        assert_eq!(
+            parse("Error: Runtime exited with error: signal: killed Runtime.ExitError"),
+            Some(PlatformRecord::RuntimeExited { request_id: None, reason: "signal: killed".into() })
+        );
+        assert_eq!(
+            parse("2023-05-01T10:00:00.000Z ERROR Runtime exited with error: exit status 137"),
+            Some(PlatformRecord::RuntimeExited { request_id: None, reason: "exit status 137".into() })
+        );
+        match parse(
+            "2024-03-04T17:22:38.033000+00:00 2024/03/04/[$LATEST]94fa REPORT RequestId: 1c2d0000-0000-0000-0000-000000000000\tDuration: 1.0 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB",
+        ) {
+            Some(PlatformRecord::Report(r)) => assert!(r.at_memory_limit()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_report_copied_without_its_head() {
+        let r = report(
+            "Duration: 3003.45 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: timeout",
+        );
+        assert_eq!((r.request_id, r.max_memory_used_mb, r.status), (None, Some(128), Some(Status::Timeout)));
+        let r = report(
+            "2024-03-04T17:22:38.033Z Duration: 12.0 ms Billed Duration: 12 ms Memory Size: 256 MB Max Memory Used: 80 MB",
+        );
+        assert_eq!(r.memory_size_mb, Some(256));
+    }
+
+    #[test]
+    fn applications_quoting_platform_phrases_are_not_platform_records() {
+        for line in [
+            "INFO upstream call: Task timed out after 3.00 seconds, retrying",
+            "Task timed out after 3.00 seconds means the function hit its limit",
+            "ERROR:root:handler said Task timed out after 3 seconds",
+            "2024-03-04T17:22:38.033Z INFO the docs say: Runtime exited with error: signal: killed is a kill",
+            "INFO stats Max Memory Used: 72 MB",
+            "DEBUG Memory Size: 128 MB Max Memory Used: 72 MB",
+            "we log REPORT RequestId: lines to S3",
+        ] {
+            assert_eq!(parse(line), None, "{line}");
+        }
+    }
+
+    #[test]
     fn json_platform_records() {
         let r = report(
             r#"{"time":"2024-12-30T23:20:29.823Z","type":"platform.report","record":{"requestId":"671dc475-78c6-416b-b7ac-56b52940dd13","metrics":{"durationMs":32973.233,"billedDurationMs":32974,"memorySizeMB":128,"maxMemoryUsedMB":125},"status":"error","errorType":"Runtime.OutOfMemory"}}"#,

@@ -231,7 +231,9 @@ impl Detector {
                 "memory_size_mb",
                 "max_memory_used_mb",
             ],
-            Self::InitTimeout | Self::InitFailure => &["phase", "init_duration_ms", "error_type", "status"],
+            Self::InitTimeout | Self::InitFailure => {
+                &["phase", "init_duration_ms", "error_type", "status", "init_outcome"]
+            }
             Self::RestoreFailure => &["restore_duration_ms", "error_type", "status"],
             Self::RuntimeExit => &["exit_reason", "error_type", "memory_size_mb", "max_memory_used_mb"],
             Self::DenialThenSuccess => &[

@@ -192,3 +192,182 @@ fn ordinary_info_and_debug_lines_fire_nothing() {
     let all: Vec<&str> = ordinary.lines.iter().map(String::as_str).collect();
     assert!(findings(&analyzer, &all).is_empty());
 }
+
+/// One case of `tests/rules/real/*.toml`: real lines found in public sources, each with the
+/// category a user expects from it (positives) or no finding at all (negatives).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RealCase {
+    category: Option<String>,
+    #[serde(default)]
+    runtime: Option<String>,
+    source: String,
+    line: Option<String>,
+    lines: Option<Vec<String>>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+impl RealCase {
+    fn lines(&self) -> Vec<&str> {
+        self.line.iter().chain(self.lines.iter().flatten()).map(String::as_str).collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RealFile {
+    #[serde(default)]
+    positive: Vec<RealCase>,
+    #[serde(default)]
+    negative: Vec<RealCase>,
+}
+
+fn real_files() -> Vec<(String, RealFile)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/real");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect()
+        })
+        .unwrap_or_default();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file: RealFile = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path.file_name().unwrap().to_string_lossy().into_owned(), file)
+        })
+        .collect()
+}
+
+/// Recall needed in every category with at least [`MEASURED_AT`] lines (issue 9).
+const MIN_RECALL: f64 = 0.97;
+const MEASURED_AT: usize = 10;
+/// The share of negatives that may fire anything.
+const MAX_FALSE_POSITIVE_RATE: f64 = 0.01;
+
+/// The measured report: over every positive of the corpus (the rule corpora and the real
+/// lines), the share per category that gives a finding of that category; over every negative
+/// (ordinary lines and the real negatives), the share that gives any finding. Printed (run
+/// with `--nocapture`, or `make detection-report`) and written to target/detection-report.md.
+#[test]
+fn recall_per_category_and_false_positives_over_the_whole_corpus() {
+    let analyzer = analyzer();
+    let catalog = Catalog::load(&[], &[]).unwrap();
+    let category_of: BTreeMap<&str, &str> =
+        catalog.rules().iter().map(|r| (r.id(), r.spec.category.as_str())).collect();
+    // (category, origin, lines, source)
+    let mut positives: Vec<(String, String, Vec<String>, String)> = Vec::new();
+    for (file, corpus) in corpus_files() {
+        for rule in &corpus.rule {
+            for case in &rule.positive {
+                let lines = case.lines().iter().map(|l| (*l).to_owned()).collect();
+                positives.push((
+                    category_of[rule.id.as_str()].to_owned(),
+                    format!("rules/{file}"),
+                    lines,
+                    String::new(),
+                ));
+            }
+        }
+    }
+    let mut negatives: Vec<(Vec<String>, String)> = Vec::new();
+    let ordinary: OrdinaryLines = toml::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/ordinary-lines.toml"))
+            .unwrap(),
+    )
+    .unwrap();
+    negatives.extend(ordinary.lines.into_iter().map(|l| (vec![l], "ordinary-lines.toml".to_owned())));
+    let known_categories: Vec<&str> = category_of.values().copied().collect();
+    let (mut real_positives, mut real_negatives) = (0, 0);
+    let mut problems = Vec::new();
+    for (file, real) in real_files() {
+        for case in &real.positive {
+            let category = case.category.clone().unwrap_or_default();
+            if !known_categories.contains(&category.as_str()) {
+                problems.push(format!("real/{file}: unknown category {category:?} for {:?}", case.lines()));
+            }
+            if case.source.trim().is_empty() || case.lines().is_empty() {
+                problems.push(format!("real/{file}: a case without source or line: {:?}", case.lines()));
+            }
+            let _ = (&case.runtime, &case.note);
+            real_positives += 1;
+            let lines = case.lines().iter().map(|l| (*l).to_owned()).collect();
+            positives.push((category, format!("real/{file}"), lines, case.source.clone()));
+        }
+        for case in &real.negative {
+            if case.source.trim().is_empty() || case.lines().is_empty() {
+                problems.push(format!("real/{file}: a negative without source or line: {:?}", case.lines()));
+            }
+            real_negatives += 1;
+            negatives.push((case.lines().iter().map(|l| (*l).to_owned()).collect(), format!("real/{file}")));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    let mut per_category: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut misses = Vec::new();
+    for (category, origin, lines, source) in &positives {
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let found = findings(&analyzer, &lines);
+        let hit = found.iter().any(|f| f.category.as_str() == category);
+        let entry = per_category.entry(category.clone()).or_default();
+        entry.0 += 1;
+        if hit {
+            entry.1 += 1;
+        } else {
+            let got: Vec<_> = found.iter().map(|f| f.rule_id.as_str()).collect();
+            misses.push(format!("  {category} ({origin} {source}): {lines:?} gave {got:?}"));
+        }
+    }
+    let mut false_positives = Vec::new();
+    for (lines, origin) in &negatives {
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let found = findings(&analyzer, &lines);
+        if !found.is_empty() {
+            let got: Vec<_> = found.iter().map(|f| f.rule_id.as_str()).collect();
+            false_positives.push(format!("  ({origin}) {lines:?} fired {got:?}"));
+        }
+    }
+
+    let mut report = String::from("| category | lines | found | recall |\n| --- | ---: | ---: | ---: |\n");
+    let mut below = Vec::new();
+    for (category, (total, found)) in &per_category {
+        let recall = *found as f64 / *total as f64;
+        report.push_str(&format!("| `{category}` | {total} | {found} | {recall:.3} |\n"));
+        if *total >= MEASURED_AT && recall < MIN_RECALL {
+            below.push(format!("{category}: recall {recall:.3} < {MIN_RECALL}"));
+        }
+    }
+    let (total, found) = per_category.values().fold((0, 0), |(t, f), (a, b)| (t + a, f + b));
+    report.push_str(&format!("| **all** | {total} | {found} | {:.3} |\n", found as f64 / total as f64));
+    let fp_rate = false_positives.len() as f64 / negatives.len() as f64;
+    report.push_str(&format!(
+        "\nNegatives: {} lines, {} fired a rule (false-positive rate {:.3}).\nReal lines from public sources: {real_positives} positives, {real_negatives} negatives (tests/rules/real/).\n",
+        negatives.len(),
+        false_positives.len(),
+        fp_rate
+    ));
+    println!("{report}");
+    if !misses.is_empty() {
+        println!("Missed:\n{}", misses.join("\n"));
+    }
+    if !false_positives.is_empty() {
+        println!("False positives:\n{}", false_positives.join("\n"));
+    }
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::create_dir_all(&target);
+    let _ = std::fs::write(target.join("detection-report.md"), &report);
+    assert!(
+        below.is_empty(),
+        "recall below the threshold:\n{}\n{report}\nMissed:\n{}",
+        below.join("\n"),
+        misses.join("\n")
+    );
+    assert!(
+        fp_rate <= MAX_FALSE_POSITIVE_RATE,
+        "false-positive rate {fp_rate:.3} > {MAX_FALSE_POSITIVE_RATE}:\n{}",
+        false_positives.join("\n")
+    );
+}
