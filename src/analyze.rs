@@ -232,17 +232,26 @@ impl Analyzer {
         let mut unfolded = String::new();
         for (index, event) in batch.log_events.iter().enumerate() {
             let message = event.message.as_str();
-            let mut record = self.platform.parse(message);
+            let mut record = self.platform.parse_start(message);
             if let Some(PlatformRecord::InitStart | PlatformRecord::Start { .. } | PlatformRecord::End { .. }) = record
             {
                 self.observe_record(&mut scan, &mut cursor, record, index);
                 continue;
             }
             hits.clear();
-            let anchored = self.catalog.scan(message, &mut scratch, &mut hits);
-            let escaped = memchr::memchr(b'\\', message.as_bytes()).is_some();
-            let json = normalize::json_start(message).is_some();
-            if escaped || (json && (anchored || (record.is_none() && self.platform.mentions(message)))) {
+            self.catalog.scan(message, &mut scratch, &mut hits);
+            // Platform phrases ride in the anchor pass: only a message that holds one is
+            // searched for a platform record behind a prefix.
+            let phrase = scratch.platform_phrase();
+            if record.is_none() && phrase {
+                record = self.platform.parse_embedded(message);
+            }
+            // Unfold only what may hide a failure: a message with a worded anchor or a platform
+            // phrase that holds a JSON document or an escape (numbers are not unfolded, so a
+            // numeric anchor alone is no reason).
+            if scratch.worded_anchor()
+                && (memchr::memchr(b'\\', message.as_bytes()).is_some() || normalize::json_start(message).is_some())
+            {
                 unfolded.clear();
                 let found = normalize::unfold(message, &mut unfolded);
                 if found.any {

@@ -11,7 +11,7 @@
 //! of spaces (LOG-FORMATS.md 2.1–2.5); JSON records follow the telemetry schema
 //! (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html>).
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 
 /// How an invocation, init or restore phase ended, as Lambda reports it.
@@ -216,7 +216,9 @@ impl PlatformParser {
             .match_kind(MatchKind::LeftmostLongest)
             .build(FIELD_KEYS)
             .expect("constant platform keys always compile");
+        // Searched only in messages the anchor pass saw a phrase in: an NFA, cheap to build.
         let phrases = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .match_kind(MatchKind::LeftmostFirst)
             .build(PHRASES.iter().map(|(text, _)| text))
             .expect("constant platform phrases always compile");
@@ -231,17 +233,25 @@ impl PlatformParser {
     /// `aws logs tail` and console copies print. Anything else before the phrase (`INFO the
     /// upstream said: Task timed out…`) is an application quoting it, not the platform.
     pub fn parse(&self, message: &str) -> Option<PlatformRecord> {
-        let line = message.trim_start();
-        let first = line.as_bytes().first()?;
-        if *first == b'{' {
-            return if self.platform_type.find(line.as_bytes()).is_some() { parse_json(line) } else { None };
-        }
-        self.keyword_record(line).or_else(|| self.embedded(line))
+        self.parse_start(message).or_else(|| self.parse_embedded(message))
     }
 
-    /// True when `text` holds a platform phrase anywhere (a cheap check before unfolding).
-    pub fn mentions(&self, text: &str) -> bool {
-        self.phrases.is_match(text)
+    /// The record of a message that starts with it: a keyword line (`REPORT`, `START`, …) or
+    /// a JSON `platform.*` record. Cheap: it looks at the first bytes, and searches JSON for
+    /// `"platform.` only.
+    pub fn parse_start(&self, message: &str) -> Option<PlatformRecord> {
+        let line = message.trim_start();
+        if line.starts_with('{') {
+            return if self.platform_type.find(line.as_bytes()).is_some() { parse_json(line) } else { None };
+        }
+        self.keyword_record(line)
+    }
+
+    /// The record of a platform phrase inside a text message, after a prefix that
+    /// [`is_prefix`] accepts. Call it when the message holds a phrase ([`PHRASE_TEXTS`]).
+    pub fn parse_embedded(&self, message: &str) -> Option<PlatformRecord> {
+        let line = message.trim_start();
+        if line.starts_with('{') { None } else { self.embedded(line) }
     }
 
     /// The record of a line that starts with its keyword (`REPORT`, `START`, …).
@@ -383,6 +393,20 @@ enum Phrase {
     /// `Max Memory Used:` of a REPORT copied without its head.
     HeadlessReport,
 }
+
+/// The texts of [`PHRASES`], for the catalog's anchor pass.
+pub const PHRASE_TEXTS: &[&str] = &[
+    "Task timed out after ",
+    "Runtime exited ",
+    "Process exited before completing request",
+    "REPORT RequestId:",
+    "START RequestId:",
+    "END RequestId:",
+    "INIT_REPORT ",
+    "INIT_START ",
+    "RESTORE_REPORT ",
+    "Max Memory Used:",
+];
 
 /// Platform phrases recognised after a prefix (LOG-FORMATS.md 2.1-2.5).
 const PHRASES: &[(&str, Phrase)] = &[

@@ -535,7 +535,20 @@ struct Anchors {
     /// Per distinct anchor: the rules that have it, each with the exact text the anchor must
     /// have in the message when its rule is case-sensitive.
     owners: Vec<Vec<(usize, Option<String>)>>,
+    /// Per distinct anchor: what kind of text it is ([`PLATFORM_PHRASE`], [`WORDED`]).
+    kinds: Vec<u8>,
 }
+
+/// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).
+const PLATFORM_PHRASE: u8 = 1;
+/// An anchor with a letter in it. Numeric anchors (`429`, `:5432`) also occur in ids and
+/// figures of ordinary JSON lines, so they alone are no reason to unfold a message.
+const WORDED: u8 = 2;
+
+/// Phrases of Lambda's platform lines that can appear after a prefix (see
+/// [`crate::platform`]). They ride in the anchor pass so that the platform parser searches a
+/// message for them only when one occurs, at no extra pass over every message.
+pub const PLATFORM_PHRASES: &[&str] = crate::platform::PHRASE_TEXTS;
 
 impl fmt::Debug for Anchors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -548,6 +561,22 @@ impl fmt::Debug for Anchors {
 pub struct ScanScratch {
     lowered: Vec<u8>,
     candidates: Vec<usize>,
+    /// The kinds of the anchors of the last message, or-ed.
+    kinds: u8,
+}
+
+impl ScanScratch {
+    /// Whether the last message [`Catalog::scan`] read holds a platform phrase
+    /// ([`PLATFORM_PHRASES`], in any case).
+    pub fn platform_phrase(&self) -> bool {
+        self.kinds & PLATFORM_PHRASE != 0
+    }
+
+    /// Whether the last message [`Catalog::scan`] read holds an anchor with a letter in it
+    /// (a rule's or a platform phrase).
+    pub fn worded_anchor(&self) -> bool {
+        self.kinds & WORDED != 0
+    }
 }
 
 /// The `[[rule]]` list of one rule file.
@@ -705,6 +734,22 @@ impl Catalog {
             }
             rules.push(Rule { spec, summary, fix, regex, exclude });
         }
+        for phrase in PLATFORM_PHRASES {
+            let lowered = phrase.to_ascii_lowercase();
+            if !slot_of.contains_key(&lowered) {
+                slot_of.insert(lowered.clone(), distinct.len());
+                distinct.push(lowered);
+                owners.push(Vec::new());
+            }
+        }
+        let kinds = distinct
+            .iter()
+            .map(|anchor| {
+                let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
+                let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
+                u8::from(platform) * PLATFORM_PHRASE | u8::from(worded) * WORDED
+            })
+            .collect();
         let anchors = if distinct.is_empty() {
             None
         } else {
@@ -714,7 +759,7 @@ impl Catalog {
                 rule: None,
                 problem: format!("anchors do not compile: {e}"),
             })?;
-            Some(Anchors { automaton, owners })
+            Some(Anchors { automaton, owners, kinds })
         };
         Ok(Self { rules, anchors })
     }
@@ -764,8 +809,9 @@ impl Catalog {
     /// Candidate rules come from the anchor automaton; only they run their regex. Returns
     /// whether any anchor occurred, confirmed by its regex or not.
     pub fn scan(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) -> bool {
-        let ScanScratch { lowered, candidates } = scratch;
+        let ScanScratch { lowered, candidates, kinds } = scratch;
         candidates.clear();
+        *kinds = 0;
         if let Some(anchors) = &self.anchors {
             lowered.clear();
             lowered.extend_from_slice(message.as_bytes());
@@ -773,6 +819,7 @@ impl Catalog {
             let bytes = message.as_bytes();
             for m in anchors.automaton.find_overlapping_iter(&lowered[..]) {
                 let found = &bytes[m.start()..m.end()];
+                *kinds |= anchors.kinds.get(m.value() as usize).copied().unwrap_or(0);
                 for (rule, exact) in anchors.owners.get(m.value() as usize).map_or(&[][..], Vec::as_slice) {
                     if exact.as_ref().is_none_or(|anchor| found == anchor.as_bytes()) {
                         candidates.push(*rule);
