@@ -747,7 +747,7 @@ impl Catalog {
             .map(|anchor| {
                 let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
                 let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
-                u8::from(platform) * PLATFORM_PHRASE | u8::from(worded) * WORDED
+                (u8::from(platform) * PLATFORM_PHRASE) | (u8::from(worded) * WORDED)
             })
             .collect();
         let anchors = if distinct.is_empty() {
