@@ -145,11 +145,11 @@ fn bench(c: &mut Criterion) {
 /// Drops findings: the benchmark measures analysis, not delivery.
 struct NullPublisher;
 
-impl lambda_troubleshooter::publish::Publisher for NullPublisher {
+impl lambda_troubleshooter::deliver::publish::Publisher for NullPublisher {
     async fn publish(
         &self,
-        findings: &[lambda_troubleshooter::finding::Finding],
-    ) -> Result<(), lambda_troubleshooter::publish::PublishError> {
+        findings: &[lambda_troubleshooter::model::finding::Finding],
+    ) -> Result<(), lambda_troubleshooter::deliver::publish::PublishError> {
         black_box(findings);
         Ok(())
     }

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use crate::ingest::DEFAULT_MAX_DECOMPRESSED_BYTES;
-use crate::rules::{RuleError, Severity};
+use crate::model::Severity;
+use crate::rules::RuleError;
 
 /// SNS topic for findings; unset means findings go to stdout as JSON lines.
 pub const TOPIC_ARN: &str = "TOPIC_ARN";

@@ -13,7 +13,7 @@
 //! * a failed publish is an `Err` ([`HandlerError::Publish`]): a retry republishes the batch,
 //!   and because finding ids are stable, subscribers can drop the duplicates.
 //!
-//! Findings go through per-instance flood control ([`crate::suppress`]) before publishing; the
+//! Findings go through per-instance flood control ([`crate::deliver::suppress`]) before publishing; the
 //! suppression state changes only after the publish succeeded, so a failed, retried batch is
 //! decided again exactly as the first time.
 //!
@@ -30,13 +30,13 @@ use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::analyze::Analyzer;
 use crate::config::{Config, ConfigError};
-use crate::finding::Finding;
+use crate::deliver::publish::{PublishError, Publisher};
+use crate::deliver::suppress::{self, Plan, Suppressor, Verdict};
+use crate::detect::Analyzer;
 use crate::ingest::{self, IngestError, Invocation, LogBatch};
-use crate::publish::{PublishError, Publisher};
+use crate::model::finding::Finding;
 use crate::rules::Catalog;
-use crate::suppress::{self, Plan, Suppressor, Verdict};
 
 /// Why an invocation failed; see the module docs for what Lambda does with each.
 #[derive(Debug, thiserror::Error)]
@@ -242,7 +242,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::publish::FailedFinding;
+    use crate::deliver::publish::FailedFinding;
 
     /// Records what it publishes; fails every publish while `fail` is set.
     #[derive(Default)]
@@ -312,8 +312,8 @@ mod tests {
         let published = publisher.published.lock().unwrap();
         assert_eq!(published.len(), 4);
         let oom = published.iter().rfind(|f| f.rule_id == "lambda-out-of-memory").unwrap();
-        assert_eq!(oom.details[crate::render::SUPPRESSED_FINDINGS], json!(1));
-        assert!(!published[0].details.contains_key(crate::render::SUPPRESSED_FINDINGS));
+        assert_eq!(oom.details[crate::model::details::SUPPRESSED_FINDINGS], json!(1));
+        assert!(!published[0].details.contains_key(crate::model::details::SUPPRESSED_FINDINGS));
     }
 
     #[tokio::test]

@@ -1,16 +1,17 @@
 //! lambda-troubleshooter: turns CloudWatch Logs batches into annotated findings.
 //!
 //! The pipeline is `ingest → analyze → aggregate → redact → render → publish`. Everything up
-//! to rendering is pure and synchronous; only [`publish`] (and the SNS adapter) touches the
-//! outside world, behind the [`publish::Publisher`] trait.
+//! to rendering is pure and synchronous; only [`deliver::publish`] (and the SNS adapter in [`aws`]) touches the
+//! outside world, behind the [`deliver::publish::Publisher`] trait.
 //!
 //! Rules are data. A catalog compiles once from TOML (the built-in `rules/*.toml`, plus any
 //! file of your own) and then scans every message in one pass:
 //!
 //! ```
-//! use lambda_troubleshooter::analyze::Analyzer;
+//! use lambda_troubleshooter::detect::Analyzer;
 //! use lambda_troubleshooter::ingest::{LogBatch, LogEvent};
-//! use lambda_troubleshooter::rules::{Catalog, Severity, parse_rule_file};
+//! use lambda_troubleshooter::model::Severity;
+//! use lambda_troubleshooter::rules::{Catalog, parse_rule_file};
 //!
 //! let toml = r#"
 //! [[rule]]
@@ -49,19 +50,15 @@
 //! # Ok::<(), lambda_troubleshooter::rules::RuleError>(())
 //! ```
 
-pub mod access;
-pub mod analyze;
-pub mod catalog_doc;
-pub mod config;
-pub mod finding;
-pub mod handler;
+// The pipeline, in order: the contracts at the bottom, then each stage; every arrow points
+// up this list.
+pub mod aws;
+pub mod deliver;
+pub mod detect;
 pub mod ingest;
-pub mod input;
-pub mod normalize;
-pub mod platform;
-pub mod publish;
-pub mod redact;
-pub mod render;
+pub mod model;
+pub mod report;
 pub mod rules;
-pub mod sns;
-pub mod suppress;
+// The composition root: configuration and the Lambda handler that runs the stages.
+pub mod config;
+pub mod handler;

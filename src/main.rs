@@ -2,10 +2,10 @@
 //! serve invocations. Everything else lives in the library.
 
 use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_troubleshooter::aws::sns::SnsPublisher;
 use lambda_troubleshooter::config::Config;
+use lambda_troubleshooter::deliver::publish::{Publisher, StdoutPublisher};
 use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
-use lambda_troubleshooter::publish::{Publisher, StdoutPublisher};
-use lambda_troubleshooter::sns::SnsPublisher;
 use serde_json::Value;
 
 // One invocation at a time: Lambda never runs two in one process, so one thread is enough, and

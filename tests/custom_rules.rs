@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use lambda_troubleshooter::analyze::Analyzer;
 use lambda_troubleshooter::config::{Config, DISABLED_RULES, EXTRA_RULES_FILE};
+use lambda_troubleshooter::detect::Analyzer;
 use lambda_troubleshooter::handler::Troubleshooter;
-use lambda_troubleshooter::rules::{Catalog, Severity};
+use lambda_troubleshooter::model::Severity;
+use lambda_troubleshooter::rules::Catalog;
 use serde_json::Value;
 
 #[path = "support/batch.rs"]

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use flate2::{Compression, write::GzEncoder};
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::finding::Finding;
+use lambda_troubleshooter::deliver::publish::{PublishError, Publisher};
 use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
-use lambda_troubleshooter::publish::{PublishError, Publisher};
+use lambda_troubleshooter::model::finding::Finding;
 use serde_json::{Value, json};
 use std::io::Write;
 
@@ -249,7 +249,7 @@ async fn the_functions_own_log_group_is_never_analysed() {
 #[tokio::test]
 async fn min_severity_and_disabled_rules_trim_the_findings() {
     let config = Config {
-        min_severity: lambda_troubleshooter::rules::Severity::Critical,
+        min_severity: lambda_troubleshooter::model::Severity::Critical,
         disabled_rules: vec!["lambda-out-of-memory".into()],
         ..Config::default()
     };

@@ -12,10 +12,10 @@ mod support;
 use std::path::Path;
 
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::finding::Finding;
 use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::{self, Invocation};
-use lambda_troubleshooter::render;
+use lambda_troubleshooter::model::finding::Finding;
+use lambda_troubleshooter::report::render;
 use support::project_file;
 
 /// The one finding of an event file.

@@ -11,12 +11,13 @@
 use std::path::Path;
 
 use lambda_runtime::Diagnostic;
+use lambda_troubleshooter::aws::sns;
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::finding::Finding;
 use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
+use lambda_troubleshooter::ingest::input::{self, Origin};
 use lambda_troubleshooter::ingest::{self, Invocation, LogBatch, LogEvent};
-use lambda_troubleshooter::input::{self, Origin};
-use lambda_troubleshooter::{render, sns};
+use lambda_troubleshooter::model::finding::Finding;
+use lambda_troubleshooter::report::render;
 
 #[path = "support/batch.rs"]
 mod batch;

@@ -22,9 +22,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use lambda_troubleshooter::analyze::Analyzer;
-use lambda_troubleshooter::finding::Finding;
-use lambda_troubleshooter::rules::{BUILTIN_RULE_FILES, Catalog, Severity};
+use lambda_troubleshooter::detect::Analyzer;
+use lambda_troubleshooter::model::Severity;
+use lambda_troubleshooter::model::finding::Finding;
+use lambda_troubleshooter::rules::{BUILTIN_RULE_FILES, Catalog};
 use serde::Deserialize;
 
 #[path = "support/batch.rs"]

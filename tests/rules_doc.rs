@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use lambda_troubleshooter::catalog_doc;
-use lambda_troubleshooter::rules::{Catalog, Category};
+use lambda_troubleshooter::model::Category;
+use lambda_troubleshooter::report::catalog_doc;
+use lambda_troubleshooter::rules::Catalog;
 
 const REGENERATE: &str =
     "run `make rules-doc` (cargo run --bin troubleshooter -- rules --format markdown > RULES.md) and commit RULES.md";

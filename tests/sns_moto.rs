@@ -11,7 +11,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use lambda_troubleshooter::finding::{Finding, SCHEMA};
+use lambda_troubleshooter::model::finding::{Finding, SCHEMA};
 use serde_json::Value;
 use support::{LambdaWatch, MotoServer, project_file, squash};
 

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use lambda_troubleshooter::catalog_doc;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::Troubleshooter;
-use lambda_troubleshooter::input::{self, Origin};
-use lambda_troubleshooter::render;
-use lambda_troubleshooter::rules::{Catalog, Severity};
+use lambda_troubleshooter::ingest::input::{self, Origin};
+use lambda_troubleshooter::model::Severity;
+use lambda_troubleshooter::report::catalog_doc;
+use lambda_troubleshooter::report::render;
+use lambda_troubleshooter::rules::Catalog;
 
 #[derive(Parser)]
 #[command(

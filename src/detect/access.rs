@@ -16,21 +16,7 @@ use regex::Regex;
 use serde_json::{Value, json};
 
 /// The detail names [`AccessDeniedParser::details`] can fill.
-pub const DETAIL_NAMES: &[&str] = &[
-    "principal",
-    "role",
-    "role_arn",
-    "principal_account",
-    "action",
-    "resource",
-    "deny",
-    "policy_type",
-    "policy_arn",
-    "iam_statement",
-    "iam_command",
-    "policy_fix",
-    "denied_by",
-];
+pub const DETAIL_NAMES: &[&str] = crate::model::details::ACCESS_DENIED;
 
 /// The policy types IAM names in denials, longest first.
 const POLICY_TYPES: &[&str] = &[

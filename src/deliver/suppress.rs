@@ -5,7 +5,7 @@
 //! batches, the [`Suppressor`] publishes the first finding of a [`key`] and holds back the
 //! repeats that arrive within the window (SUPPRESS_SECONDS), counting them. The next finding of
 //! that key after the window is published with the count in its details
-//! ([`render::SUPPRESSED_FINDINGS`] and friends), so the message says how many were held back.
+//! ([`details::SUPPRESSED_FINDINGS`] and friends), so the message says how many were held back.
 //!
 //! **Per instance.** The state lives in the memory of one execution environment. Lambda runs
 //! several instances in parallel and replaces them at will, so each instance suppresses on its
@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::finding::Finding;
-use crate::render;
+use crate::model::details;
+use crate::model::finding::Finding;
 
 /// The most keys remembered. Past this, the keys published longest ago are forgotten (and with
 /// them any count not yet reported), so a function with unbounded distinct keys cannot grow the
@@ -157,9 +157,9 @@ impl Suppressor {
                 }
                 previous => {
                     if let Some(entry) = previous.filter(|e| e.held_findings > 0) {
-                        finding.details.insert(render::SUPPRESSED_FINDINGS.into(), json!(entry.held_findings));
-                        finding.details.insert(render::SUPPRESSED_OCCURRENCES.into(), json!(entry.held_occurrences));
-                        finding.details.insert(render::SUPPRESS_WINDOW_SECONDS.into(), json!(self.window.as_secs()));
+                        finding.details.insert(details::SUPPRESSED_FINDINGS.into(), json!(entry.held_findings));
+                        finding.details.insert(details::SUPPRESSED_OCCURRENCES.into(), json!(entry.held_occurrences));
+                        finding.details.insert(details::SUPPRESS_WINDOW_SECONDS.into(), json!(self.window.as_secs()));
                     }
                     changes.insert(
                         key,
@@ -197,11 +197,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::rules::{Category, Severity};
+    use crate::model::{Category, Severity};
 
     fn finding(id: &str, count: u64) -> Finding {
         Finding {
-            schema: crate::finding::SCHEMA.into(),
+            schema: crate::model::finding::SCHEMA.into(),
             id: id.into(),
             rule_id: "lambda-out-of-memory".into(),
             category: Category::OutOfMemory,
@@ -247,13 +247,13 @@ mod tests {
         assert_eq!(run(&mut s, "c", 3, 299).0, Verdict::Suppressed);
         let (verdict, published) = run(&mut s, "d", 1, 300);
         assert_eq!(verdict, Verdict::Publish);
-        assert_eq!(published.details[render::SUPPRESSED_FINDINGS], json!(2));
-        assert_eq!(published.details[render::SUPPRESSED_OCCURRENCES], json!(5));
-        assert_eq!(published.details[render::SUPPRESS_WINDOW_SECONDS], json!(300));
+        assert_eq!(published.details[details::SUPPRESSED_FINDINGS], json!(2));
+        assert_eq!(published.details[details::SUPPRESSED_OCCURRENCES], json!(5));
+        assert_eq!(published.details[details::SUPPRESS_WINDOW_SECONDS], json!(300));
         // The window restarts at the published message, and the count starts again from zero.
         assert_eq!(run(&mut s, "e", 1, 301).0, Verdict::Suppressed);
         let (_, next) = run(&mut s, "f", 1, 700);
-        assert_eq!(next.details[render::SUPPRESSED_FINDINGS], json!(1));
+        assert_eq!(next.details[details::SUPPRESSED_FINDINGS], json!(1));
     }
 
     #[test]
@@ -293,8 +293,8 @@ mod tests {
         let retried = s.plan(vec![("k".into(), finding("c", 4))], secs(403));
         s.commit(&retried);
         let (_, next) = run(&mut s, "d", 1, 800);
-        assert_eq!(next.details[render::SUPPRESSED_FINDINGS], json!(1));
-        assert_eq!(next.details[render::SUPPRESSED_OCCURRENCES], json!(4));
+        assert_eq!(next.details[details::SUPPRESSED_FINDINGS], json!(1));
+        assert_eq!(next.details[details::SUPPRESSED_OCCURRENCES], json!(4));
     }
 
     #[test]
@@ -303,7 +303,7 @@ mod tests {
         run(&mut s, "a", 1, 0);
         assert_eq!(run(&mut s, "a", 1, 5).0, Verdict::Duplicate);
         let (_, next) = run(&mut s, "b", 1, 400);
-        assert!(!next.details.contains_key(render::SUPPRESSED_FINDINGS));
+        assert!(!next.details.contains_key(details::SUPPRESSED_FINDINGS));
     }
 
     #[test]

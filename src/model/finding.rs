@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rules::{Category, Severity};
+use crate::model::{Category, Severity};
 
 /// The schema tag of this version of the contract.
 pub const SCHEMA: &str = "lambda-troubleshooter/finding/v1";

@@ -5,15 +5,16 @@
 //! carries (DESIGN.md, "SNS message"): the email [`subject`] and [`email`] body, the AWS Chatbot
 //! custom notification ([`chatbot`]) that Slack and Teams channels render, and the
 //! [`message_attributes`] subscription filter policies select on. Everything here is pure; the
-//! SNS adapter ([`crate::sns`]) enforces the size limits by trimming evidence and rendering again.
+//! SNS adapter ([`crate::aws::sns`]) enforces the size limits by trimming evidence and rendering again.
 
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::finding::Finding;
-use crate::rules::Severity;
+use crate::model::Severity;
+use crate::model::details::{SUPPRESS_WINDOW_SECONDS, SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES};
+use crate::model::finding::Finding;
 
 /// The longest subject, in characters. The Publish API reference says subjects must be "less
 /// than 100 characters long" (DESIGN.md says at most 100): 99 satisfies both.
@@ -24,12 +25,6 @@ pub const MAX_SUBJECT_CHARS: usize = 99;
 pub const MAX_CHATBOT_DESCRIPTION_CHARS: usize = 2_800;
 /// Chatbot evidence lines are cut to this many characters; the email carries them whole.
 const CHATBOT_EVIDENCE_CHARS: usize = 500;
-/// Detail set on a published finding when earlier repeats were held back: how many findings.
-pub const SUPPRESSED_FINDINGS: &str = "suppressed_findings";
-/// Detail set beside [`SUPPRESSED_FINDINGS`]: how many occurrences those findings counted.
-pub const SUPPRESSED_OCCURRENCES: &str = "suppressed_occurrences";
-/// Detail set beside [`SUPPRESSED_FINDINGS`]: the suppression window, in seconds.
-pub const SUPPRESS_WINDOW_SECONDS: &str = "suppress_window_seconds";
 /// Details that describe delivery rather than the problem; the renderings say them in words.
 const DELIVERY_DETAILS: [&str; 3] = [SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES, SUPPRESS_WINDOW_SECONDS];
 
@@ -391,7 +386,7 @@ pub fn sns_message(finding: &Finding) -> Result<String, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Evidence;
+    use crate::model::finding::Evidence;
 
     fn finding() -> Finding {
         serde_json::from_value(json!({

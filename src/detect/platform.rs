@@ -248,7 +248,7 @@ impl PlatformParser {
     }
 
     /// The record of a platform phrase inside a text message, after a prefix that
-    /// [`is_prefix`] accepts. Call it when the message holds a phrase ([`PHRASE_TEXTS`]).
+    /// [`is_prefix`] accepts. Call it when the message holds a phrase ([`PLATFORM_PHRASES`](crate::rules::PLATFORM_PHRASES)).
     pub fn parse_embedded(&self, message: &str) -> Option<PlatformRecord> {
         let line = message.trim_start();
         if line.starts_with('{') { None } else { self.embedded(line) }
@@ -394,21 +394,8 @@ enum Phrase {
     HeadlessReport,
 }
 
-/// The texts of [`PHRASES`], for the catalog's anchor pass.
-pub const PHRASE_TEXTS: &[&str] = &[
-    "Task timed out after ",
-    "Runtime exited ",
-    "Process exited before completing request",
-    "REPORT RequestId:",
-    "START RequestId:",
-    "END RequestId:",
-    "INIT_REPORT ",
-    "INIT_START ",
-    "RESTORE_REPORT ",
-    "Max Memory Used:",
-];
-
-/// Platform phrases recognised after a prefix (LOG-FORMATS.md 2.1-2.5).
+/// Platform phrases recognised after a prefix (LOG-FORMATS.md 2.1-2.5), in the order of
+/// [`PLATFORM_PHRASES`](crate::rules::PLATFORM_PHRASES), which the catalog's anchor pass looks for (a test keeps them equal).
 const PHRASES: &[(&str, Phrase)] = &[
     ("Task timed out after ", Phrase::TaskTimedOut),
     ("Runtime exited ", Phrase::RuntimeExited),
@@ -755,6 +742,11 @@ mod tests {
             parse("RequestId: b86c93c6-e1d0-11e7-955b-539d8b965ff9 Process exited before completing request"),
             Some(PlatformRecord::ProcessExited { request_id: Some("b86c93c6-e1d0-11e7-955b-539d8b965ff9".into()) })
         );
+    }
+
+    #[test]
+    fn the_anchor_pass_looks_for_the_phrases_this_parser_reads() {
+        assert_eq!(PHRASES.iter().map(|(text, _)| *text).collect::<Vec<_>>(), crate::rules::PLATFORM_PHRASES);
     }
 
     #[test]

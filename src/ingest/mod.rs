@@ -10,6 +10,8 @@
 //! Wire format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html>
 //! and LOG-FORMATS.md section 1.
 
+pub mod input;
+
 use std::io::Read;
 
 use base64::Engine as _;

@@ -25,9 +25,9 @@ use aws_sdk_sns::error::ProvideErrorMetadata as _;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use sha2::{Digest, Sha256};
 
-use crate::finding::{Finding, excerpt};
-use crate::publish::{FailedFinding, PublishError, Publisher};
-use crate::render;
+use crate::deliver::publish::{FailedFinding, PublishError, Publisher};
+use crate::model::finding::{Finding, excerpt};
+use crate::report::render;
 
 /// `PublishBatch` takes at most 10 entries per request (SNS quota, not adjustable).
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -461,7 +461,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::finding::Evidence;
+    use crate::model::finding::Evidence;
 
     fn finding(id: &str) -> Finding {
         let event = r#"{"schema":"lambda-troubleshooter/finding/v1","id":"ID","rule_id":"lambda-out-of-memory","category":"out_of_memory","severity":"critical","title":"Lambda function ran out of memory","summary":"orders-api used 256 of 256 MB and was stopped","cause":"The function needed more memory than configured.","fix":["Raise MemorySize to 512 MB"],"docs":[],"account":"123456789012","region":"us-east-1","log_group":"/aws/lambda/orders-api","log_stream":"s","function":"orders-api","count":1,"first_seen":"2024-03-04T17:22:38.033Z","last_seen":"2024-03-04T17:22:38.033Z","request_ids":[],"event_ids":[],"evidence":[],"details":{},"console_url":"https://example.invalid"}"#;

@@ -8,7 +8,8 @@
 
 use std::fmt::Write as _;
 
-use crate::rules::{Catalog, Category, Rule};
+use crate::model::Category;
+use crate::rules::{Catalog, Rule};
 
 /// How a rule is recognised, in words: `detector out-of-memory; "A" · "B" (+ regex)`.
 fn recognised_by(rule: &Rule, quote: &dyn Fn(&str) -> String) -> String {

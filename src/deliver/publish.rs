@@ -2,7 +2,7 @@
 //!
 //! [`Publisher`] is the one trait the handler needs. [`StdoutPublisher`] writes JSON lines
 //! (the behaviour without TOPIC_ARN, and for local runs); the SNS adapter
-//! ([`crate::sns::SnsPublisher`]) implements the same trait. Core tests use a recording fake.
+//! ([`crate::aws::sns::SnsPublisher`]) implements the same trait. Core tests use a recording fake.
 //!
 //! A publisher delivers every finding it can and fails naming the ones it could not
 //! ([`PublishError::Undelivered`]); the handler then fails the invocation, so Lambda retries the
@@ -12,8 +12,8 @@
 use std::future::Future;
 use std::io::Write;
 
-use crate::finding::Finding;
-use crate::render;
+use crate::model::finding::Finding;
+use crate::report::render;
 
 /// Why findings could not be delivered. Any error fails the invocation, so Lambda's retry
 /// and on-failure destination keep the batch.

@@ -1,0 +1,3 @@
+//! Adapters to AWS services, behind the ports of [`crate::deliver`]: [`sns`] publishes findings.
+
+pub mod sns;

@@ -1,0 +1,179 @@
+//! Step 3, aggregation: one finding per (rule, key fields), with counts, ids, redacted
+//! evidence, rendered summary and fix, and a stable id.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::model::finding::{Evidence, Finding, SCHEMA, console_url, excerpt, rfc3339_millis};
+
+use super::analyzer::{Analyzer, BatchContext, MAX_EVIDENCE, MAX_EVIDENCE_BYTES, MAX_IDS, Observation, Subject};
+
+/// Lambda's largest memory setting, in MB.
+pub(super) const MAX_MEMORY_MB: u64 = 10_240;
+
+pub(super) struct Group<'a> {
+    pub(super) rule: usize,
+    pub(super) key: Vec<String>,
+    pub(super) observations: Vec<&'a Observation>,
+}
+
+impl Analyzer {
+    /// Step 3: one finding per (rule, key fields).
+    pub(super) fn aggregate(&self, observations: &[Observation], context: &BatchContext<'_>) -> Vec<Finding> {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+        for observation in observations {
+            let rule = &self.catalog.rules()[observation.rule];
+            let key: Vec<String> = rule
+                .spec
+                .key
+                .iter()
+                .map(|name| observation.details.get(name).map(value_text).unwrap_or_default())
+                .collect();
+            let slot = *index.entry((observation.rule, key.clone())).or_insert_with(|| {
+                groups.push(Group { rule: observation.rule, key, observations: Vec::new() });
+                groups.len() - 1
+            });
+            groups[slot].observations.push(observation);
+        }
+        let mut findings: Vec<Finding> = groups
+            .iter()
+            .filter(|g| self.catalog.rules()[g.rule].spec.severity >= self.min_severity)
+            .map(|group| self.finding(group, context))
+            .collect();
+        findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.first_seen.cmp(&b.first_seen)));
+        findings
+    }
+
+    fn finding(&self, group: &Group<'_>, context: &BatchContext<'_>) -> Finding {
+        let batch = context.batch;
+        let rule = &self.catalog.rules()[group.rule];
+        let mut observations = group.observations.clone();
+        observations.sort_by_key(|o| o.event);
+        let mut subjects: Vec<&Subject> = Vec::new();
+        let mut details: BTreeMap<String, Value> = BTreeMap::new();
+        let mut events: Vec<usize> = Vec::new();
+        for o in &observations {
+            if !subjects.contains(&&o.subject) {
+                subjects.push(&o.subject);
+            }
+            for &event in std::iter::once(&o.event).chain(&o.related) {
+                if !events.contains(&event) {
+                    events.push(event);
+                }
+            }
+            for (name, value) in &o.details {
+                details.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        if let Some(size) = details.get("memory_size_mb").and_then(Value::as_u64) {
+            details.entry("suggested_memory_mb".into()).or_insert_with(|| json!(suggest_memory(size)));
+        }
+        for value in details.values_mut() {
+            if let Value::String(text) = value {
+                *text = self.redactor.redact(text);
+            }
+        }
+        events.sort_unstable();
+        let count = subjects.len() as u64;
+        let request_ids: Vec<String> = subjects
+            .iter()
+            .filter_map(|s| match s {
+                // Read from log text like the evidence, so redacted like it: a line forged to
+                // look like a platform record must not carry a secret out as a request id.
+                Subject::Request(id) => Some(self.redactor.redact(id)),
+                Subject::Init(_) | Subject::Unnamed(_) => None,
+            })
+            .take(MAX_IDS)
+            .collect();
+        let all_requests = request_ids.len() as u64 == count;
+        let first_event = &batch.log_events[events[0]];
+        let last_event = &batch.log_events[events[events.len() - 1]];
+        let lookup = |name: &str| -> Option<String> {
+            match name {
+                "function" => Some(context.function.to_owned()),
+                "log_group" => Some(batch.log_group.clone()),
+                "account" => Some(batch.owner.clone()),
+                "region" => Some(context.region.to_owned()),
+                "count" => Some(count.to_string()),
+                _ => details.get(name).map(value_text),
+            }
+        };
+        let mut summary =
+            rule.summary.render(&lookup).unwrap_or_else(|| format!("{}: {}", context.function, rule.spec.title));
+        if count > 1 {
+            summary.push_str(&format!(" ({count} {})", if all_requests { "invocations" } else { "times" }));
+        }
+        let fix = rule.fix.iter().filter_map(|step| step.render(&lookup)).filter(|s| !s.trim().is_empty()).collect();
+        let evidence = events
+            .iter()
+            .take(MAX_EVIDENCE)
+            .map(|&i| {
+                let event = &batch.log_events[i];
+                Evidence {
+                    timestamp: rfc3339_millis(event.timestamp),
+                    message: excerpt(&self.redactor.redact(event.message.trim_end()), MAX_EVIDENCE_BYTES),
+                }
+            })
+            .collect();
+        let event_ids =
+            events.iter().map(|&i| batch.log_events[i].id.clone()).filter(|id| !id.is_empty()).take(MAX_IDS).collect();
+        Finding {
+            schema: SCHEMA.to_owned(),
+            id: finding_id(rule.id(), &batch.log_group, &group.key, &first_event.id, first_event.timestamp),
+            rule_id: rule.id().to_owned(),
+            category: rule.spec.category,
+            severity: rule.spec.severity,
+            title: rule.spec.title.clone(),
+            summary,
+            cause: rule.spec.cause.clone(),
+            fix,
+            docs: rule.spec.docs.clone(),
+            account: batch.owner.clone(),
+            region: context.region.to_owned(),
+            log_group: batch.log_group.clone(),
+            log_stream: batch.log_stream.clone(),
+            function: context.function.to_owned(),
+            count,
+            first_seen: rfc3339_millis(first_event.timestamp),
+            last_seen: rfc3339_millis(last_event.timestamp),
+            request_ids,
+            event_ids,
+            evidence,
+            details,
+            console_url: console_url(context.region, &batch.log_group, &batch.log_stream),
+        }
+    }
+}
+
+/// The next memory size worth trying: double, rounded up to 64 MB, within Lambda's limit.
+pub fn suggest_memory(size_mb: u64) -> u64 {
+    (size_mb.saturating_mul(2).div_ceil(64) * 64).clamp(256, MAX_MEMORY_MB)
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15) => {
+            format!("{}", n.as_f64().unwrap_or_default() as i64)
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Stable id: the same batch always gives the same ids, so retries can be deduplicated.
+fn finding_id(rule_id: &str, log_group: &str, key: &[String], first_event_id: &str, first_timestamp: i64) -> String {
+    let mut hasher = Sha256::new();
+    for part in [rule_id, log_group].into_iter().chain(key.iter().map(String::as_str)) {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    if first_event_id.is_empty() {
+        hasher.update(first_timestamp.to_be_bytes());
+    } else {
+        hasher.update(first_event_id.as_bytes());
+    }
+    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,141 @@
+//! Analysis: one pass over a batch, per-request correlation, aggregation into findings.
+//!
+//! Pure and synchronous, with no network: a [`LogBatch`] goes in, [`Finding`]s come out.
+//!
+//! 1. **Scan.** Each event is parsed once as a platform record ([`crate::detect::platform`]) and
+//!    scanned once against every rule ([`Catalog::scan`]). Lines without a request id of their
+//!    own belong to the request running when they were written; lines before any request
+//!    belong to the init phase of the current execution environment (a batch is one stream).
+//! 2. **Correlate.** Per request, the platform records decide what happened: out of memory
+//!    (`Runtime.OutOfMemory`; Max Memory Used at Memory Size on a failed, killed or timed-out
+//!    invocation; or a runtime's own out-of-memory text), else timeout (cold or warm), else a
+//!    runtime exit, else memory pressure on success. Several signals of one request count once.
+//!    Failed inits and restores are reported unless a more specific rule already explains them.
+//!    A denial followed by a successful invocation becomes eventual consistency.
+//! 3. **Aggregate.** One finding per (rule, key fields) with count, first/last seen, request
+//!    and event ids, up to three redacted evidence lines, merged details and a stable id.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::detect::access::AccessDeniedParser;
+use crate::detect::platform::PlatformParser;
+use crate::ingest::LogBatch;
+use crate::model::finding::function_name;
+use crate::model::{Category, Finding, Severity};
+use crate::report::redact::Redactor;
+use crate::rules::{Catalog, Detector};
+
+use super::correlate::SubjectCategories;
+
+/// The most evidence lines a finding carries.
+pub const MAX_EVIDENCE: usize = 3;
+
+/// Evidence lines are cut to this many bytes (at a character boundary).
+pub const MAX_EVIDENCE_BYTES: usize = 2048;
+
+/// The most request and event ids a finding lists.
+pub const MAX_IDS: usize = 50;
+
+/// A successful invocation at or above this share of its memory is memory pressure.
+pub const MEMORY_PRESSURE_RATIO: f64 = 0.9;
+
+/// A denial followed by a success within this many seconds is propagation delay
+/// (LOG-FORMATS.md 7: about 2 minutes documented; invocations may be sparser than that).
+pub const PROPAGATION_WINDOW_SECONDS: i64 = 300;
+
+/// A runtime killed with its REPORT below this share of its memory was not killed by the
+/// memory limit. Max Memory Used is a sampled peak, and a burst can be killed before it is
+/// sampled, so only a REPORT well below the limit rules the memory out.
+pub const KILLED_WELL_BELOW_RATIO: f64 = 0.5;
+
+/// Who an observation is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum Subject {
+    /// An invocation.
+    Request(String),
+    /// The init phase of the n-th execution environment seen in the batch.
+    Init(usize),
+    /// An invocation whose request id the batch does not show (a `Task timed out` line with
+    /// no id and no START before it, a REPORT copied without its head), by the event that
+    /// reported it.
+    Unnamed(usize),
+}
+
+/// One rule observed at one event, about one subject.
+#[derive(Debug, Clone)]
+pub(super) struct Observation {
+    pub(super) rule: usize,
+    pub(super) event: usize,
+    /// Other events that show the same thing (a timeout line beside its REPORT).
+    pub(super) related: Vec<usize>,
+    pub(super) subject: Subject,
+    pub(super) details: BTreeMap<String, Value>,
+}
+
+/// Runs the catalog over batches. Build once at init; `analyze` is cheap to call.
+#[derive(Debug, Clone)]
+pub struct Analyzer {
+    pub(super) catalog: Catalog,
+    pub(super) platform: PlatformParser,
+    pub(super) access: AccessDeniedParser,
+    pub(super) redactor: Redactor,
+    pub(super) min_severity: Severity,
+}
+
+/// Batch-wide values the templates and findings need.
+pub(super) struct BatchContext<'a> {
+    pub(super) batch: &'a LogBatch,
+    pub(super) region: &'a str,
+    pub(super) function: &'a str,
+}
+
+impl Analyzer {
+    /// Builds an analyzer over a compiled catalog; findings below `min_severity` are dropped.
+    pub fn new(catalog: Catalog, min_severity: Severity) -> Self {
+        Self {
+            catalog,
+            platform: PlatformParser::new(),
+            access: AccessDeniedParser::new(),
+            redactor: Redactor::new(),
+            min_severity,
+        }
+    }
+
+    /// The compiled catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Analyses one batch; `region` is where the log group lives (for links and ARNs).
+    /// A control message, or a batch without events, gives no findings.
+    pub fn analyze(&self, batch: &LogBatch, region: &str) -> Vec<Finding> {
+        if batch.is_control_message() || batch.log_events.is_empty() {
+            return Vec::new();
+        }
+        let context = BatchContext { batch, region, function: function_name(&batch.log_group) };
+        let mut scan = self.scan(batch, region);
+        self.correlate(&mut scan, batch);
+        self.aggregate(&scan.observations, &context)
+    }
+
+    pub(super) fn category_of(&self, observation: &Observation) -> Category {
+        self.catalog.rules()[observation.rule].spec.category
+    }
+
+    pub(super) fn push_detector(
+        &self,
+        out: &mut Vec<Observation>,
+        seen: &mut SubjectCategories,
+        detector: Detector,
+        (event, related): (usize, Vec<usize>),
+        subject: &Subject,
+        details: BTreeMap<String, Value>,
+    ) {
+        if let Some(rule) = self.catalog.detector_rule(detector) {
+            seen.insert(subject, self.catalog.rules()[rule].spec.category);
+            out.push(Observation { rule, event, related, subject: subject.clone(), details });
+        }
+    }
+}

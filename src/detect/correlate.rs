@@ -1,0 +1,277 @@
+//! Step 2, correlation: what each invocation's platform records mean (out of memory, timeout,
+//! crash, memory pressure), failed and suppressed inits, and denials that recovered.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+
+use crate::detect::platform::{InitPhase, Report, Status};
+use crate::ingest::LogBatch;
+use crate::model::Category;
+use crate::rules::Detector;
+
+use super::analyzer::{
+    Analyzer, KILLED_WELL_BELOW_RATIO, MEMORY_PRESSURE_RATIO, Observation, PROPAGATION_WINDOW_SECONDS, Subject,
+};
+use super::scan::{PhaseFailure, Scan};
+
+/// The categories observed per subject.
+#[derive(Default)]
+pub(super) struct SubjectCategories(HashMap<Subject, Vec<Category>>);
+
+impl SubjectCategories {
+    pub(super) fn insert(&mut self, subject: &Subject, category: Category) {
+        let categories = self.0.entry(subject.clone()).or_default();
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+    }
+
+    pub(super) fn has(&self, subject: &Subject, categories: &[Category]) -> bool {
+        self.0.get(subject).is_some_and(|seen| categories.iter().any(|c| seen.contains(c)))
+    }
+}
+
+impl Analyzer {
+    /// Step 2: what each request's platform records mean.
+    pub(super) fn correlate(&self, scan: &mut Scan, batch: &LogBatch) {
+        // Which categories each subject already has, built once and kept up to date as the
+        // detectors add observations (a lookup per question, not a scan of every observation).
+        let mut seen = SubjectCategories::default();
+        for observation in &scan.observations {
+            seen.insert(&observation.subject, self.category_of(observation));
+        }
+        let mut new = Vec::new();
+        for subject in &scan.order {
+            let Some(state) = scan.requests.get(subject) else { continue };
+            let subject = subject.clone();
+            let outcome = state.outcome_events();
+            let Some(&first) = outcome.first() else { continue };
+            let shown = (first, outcome.clone());
+            let report = state.report.as_ref().map(|(_, r)| r);
+            let mut details = memory_details(report);
+            let at_limit = report.is_some_and(Report::at_memory_limit);
+            let oom_text = seen.has(&subject, &[Category::OutOfMemory]);
+            // A kill of the runtime is the memory limit unless the REPORT shows memory well
+            // below it (LOG-FORMATS.md 2.5 and 5); a REPORT at the limit is out of memory
+            // whatever its status (AWS's curated query `@maxMemoryUsed=@memorySize`).
+            let killed = state.exited.as_ref().is_some_and(|(_, reason)| is_kill(reason));
+            let well_below = report.and_then(Report::memory_ratio).is_some_and(|r| r < KILLED_WELL_BELOW_RATIO);
+            let is_oom =
+                oom_text || state.error_type() == Some("Runtime.OutOfMemory") || at_limit || (killed && !well_below);
+            if let Some(error_type) = state.error_type() {
+                details.insert("error_type".into(), json!(error_type));
+            }
+            if let Some((_, reason)) = &state.exited {
+                details.insert("exit_reason".into(), json!(reason));
+            }
+            if is_oom {
+                let reported_as = if state.timed_out() {
+                    "timeout"
+                } else if state.crashed() {
+                    "runtime exit"
+                } else if state.failed() || oom_text {
+                    "error"
+                } else {
+                    "no error status"
+                };
+                details.insert("reported_as".into(), json!(reported_as));
+                if let Some(status) = state.status() {
+                    details.insert("status".into(), json!(status_name(status)));
+                }
+                self.push_detector(&mut new, &mut seen, Detector::OutOfMemory, shown.clone(), &subject, details);
+            } else if state.timed_out() {
+                // A suppressed init that timed out inside this invocation explains its timeout.
+                if scan.phase_failures.iter().any(|f| f.subject == subject && f.status == Some(Status::Timeout)) {
+                    continue;
+                }
+                let detector = if state.cold_start { Detector::ColdStartTimeout } else { Detector::Timeout };
+                let seconds = state
+                    .timed_out
+                    .map(|(_, s)| s)
+                    .or_else(|| report.and_then(|r| r.duration_ms).map(|ms| (ms / 1000.0 * 100.0).round() / 100.0));
+                let mut details = BTreeMap::new();
+                if let Some(seconds) = seconds {
+                    details.insert("timeout_seconds".into(), json!(seconds));
+                }
+                if let Some(ms) = report.and_then(|r| r.duration_ms) {
+                    details.insert("duration_ms".into(), json!(ms));
+                }
+                details.insert("cold_start".into(), json!(state.cold_start));
+                if let Some(ms) = state.init_duration_ms {
+                    details.insert("init_duration_ms".into(), json!(ms));
+                }
+                if let Some(r) = report {
+                    details.extend(memory_details(Some(r)).into_iter().filter(|(k, _)| k.ends_with("_mb")));
+                }
+                self.push_detector(&mut new, &mut seen, detector, shown.clone(), &subject, details);
+            } else if state.crashed() {
+                if !seen.has(&subject, &[Category::RuntimeStartup, Category::RuntimeCrash]) {
+                    let exit_reason = state
+                        .exited
+                        .as_ref()
+                        .map(|(_, r)| r.clone())
+                        .unwrap_or_else(|| "process exited before completing the request".to_owned());
+                    details.insert("exit_reason".into(), json!(exit_reason));
+                    details.retain(|k, _| Detector::RuntimeExit.detail_names().contains(&k.as_str()));
+                    self.push_detector(&mut new, &mut seen, Detector::RuntimeExit, shown.clone(), &subject, details);
+                }
+            } else if state.succeeded()
+                && report.and_then(Report::memory_ratio).is_some_and(|r| r >= MEMORY_PRESSURE_RATIO)
+            {
+                self.push_detector(&mut new, &mut seen, Detector::MemoryPressure, shown.clone(), &subject, details);
+            }
+        }
+        for failure in &scan.phase_failures {
+            self.correlate_phase(failure, &mut new, &mut seen);
+        }
+        scan.observations.extend(new);
+        self.reclassify_recovered_denials(scan, batch);
+    }
+
+    /// A failed init or restore, or a suppressed init, unless a more specific finding (an
+    /// import error, an out-of-memory kill) already explains it.
+    fn correlate_phase(&self, failure: &PhaseFailure, new: &mut Vec<Observation>, seen: &mut SubjectCategories) {
+        let mut details = BTreeMap::new();
+        if let Some(status) = failure.status {
+            details.insert("status".into(), json!(status_name(status)));
+        }
+        if let Some(error_type) = &failure.error_type {
+            details.insert("error_type".into(), json!(error_type));
+        }
+        let shown = (failure.event, Vec::new());
+        if failure.restore {
+            if let Some(ms) = failure.duration_ms {
+                details.insert("restore_duration_ms".into(), json!(ms));
+            }
+            if !seen.has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
+                self.push_detector(new, seen, Detector::RestoreFailure, shown, &failure.subject, details);
+            }
+            return;
+        }
+        let suppressed = failure.phase == Some(InitPhase::Invoke);
+        details.insert("phase".into(), json!(if suppressed { "invoke" } else { "init" }));
+        if let Some(ms) = failure.duration_ms {
+            details.insert("init_duration_ms".into(), json!(ms));
+        }
+        if suppressed || failure.status != Some(Status::Error) {
+            details.insert("init_outcome".into(), json!(init_outcome(failure)));
+        }
+        let timed_out = match failure.status {
+            Some(Status::Timeout) => true,
+            Some(Status::Error) => false,
+            // A suppressed init without a failure: the first init did not complete. Past the
+            // 10 s limit it timed out; otherwise it failed and its cause is in earlier lines.
+            Some(Status::Success) | None => true,
+        };
+        if timed_out {
+            // An out-of-memory kill during a suppressed init is reported as out of memory.
+            if !seen.has(&failure.subject, &[Category::OutOfMemory]) {
+                self.push_detector(new, seen, Detector::InitTimeout, shown, &failure.subject, details);
+            }
+        } else if !seen
+            .has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash])
+        {
+            self.push_detector(new, seen, Detector::InitFailure, shown, &failure.subject, details);
+        }
+    }
+
+    /// A denial (implicit, parsed) followed in the batch by a successful invocation of the
+    /// same function is reported as propagation delay, not as a missing permission
+    /// (LOG-FORMATS.md section 7). Explicit denies and KMS denials stay as they are.
+    fn reclassify_recovered_denials(&self, scan: &mut Scan, batch: &LogBatch) {
+        let Some(target) = self.catalog.detector_rule(Detector::DenialThenSuccess) else { return };
+        let denied_requests: Vec<Subject> = scan
+            .observations
+            .iter()
+            .filter(|o| matches!(self.category_of(o), Category::SecretAccessDenied | Category::AccessDenied))
+            .filter(|o| matches!(o.subject, Subject::Request(_)))
+            .map(|o| o.subject.clone())
+            .collect();
+        for observation in &mut scan.observations {
+            let category = self.catalog.rules()[observation.rule].spec.category;
+            let implicit = observation.details.get("deny").and_then(Value::as_str) == Some("implicit");
+            if !matches!(category, Category::SecretAccessDenied | Category::AccessDenied) || !implicit {
+                continue;
+            }
+            let denied = &observation.subject;
+            if !matches!(denied, Subject::Request(_)) {
+                continue;
+            }
+            let Some(position) = scan.order.iter().position(|id| id == denied) else { continue };
+            let denied_at = batch.log_events[observation.event].timestamp;
+            let recovered = scan.order[position + 1..].iter().find_map(|subject| {
+                let Subject::Request(id) = subject else { return None };
+                let state = scan.requests.get(subject)?;
+                let (report_event, _) = state.report.as_ref()?;
+                let at = batch.log_events[*report_event].timestamp;
+                let in_window = at.saturating_sub(denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
+                (!denied_requests.contains(subject) && state.succeeded() && in_window).then_some((id, at))
+            });
+            let Some((recovered_id, recovered_at)) = recovered else { continue };
+            let denied_rule_id = self.catalog.rules()[observation.rule].id().to_owned();
+            observation.rule = target;
+            observation.details.insert("denied_rule_id".into(), json!(denied_rule_id));
+            observation.details.insert("recovered_request_id".into(), json!(recovered_id));
+            observation.details.insert(
+                "recovered_after_seconds".into(),
+                json!((recovered_at.saturating_sub(denied_at).max(0) as f64) / 1000.0),
+            );
+        }
+    }
+}
+
+/// A kill of the runtime process: `signal: killed` (SIGKILL) or `exit status 137` (128 + 9).
+fn is_kill(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    reason.contains("signal: killed") || reason.contains("exit status 137") || reason.contains("signal: 9")
+}
+
+/// On-demand init is limited to 10 s (LOG-FORMATS.md 2.4); an init that ran this long hit it.
+const INIT_LIMIT_MS: f64 = 9_500.0;
+
+/// What happened to an init phase, in words, from its phase, status and duration against the
+/// 10 s limit (LOG-FORMATS.md 2.4: `Phase: invoke` is a suppressed init, re-run inside the
+/// invocation under the function timeout after the first init failed or timed out).
+fn init_outcome(failure: &PhaseFailure) -> String {
+    let at_limit = failure.duration_ms.is_some_and(|ms| ms >= INIT_LIMIT_MS);
+    let error = failure.error_type.as_deref().unwrap_or("an error");
+    match (failure.phase == Some(InitPhase::Invoke), failure.status) {
+        (false, Some(Status::Timeout)) if at_limit => "init ran into the 10 s limit of the init phase".into(),
+        (false, Some(Status::Timeout)) => {
+            "init timed out before its 10 s limit ran out (provisioned concurrency and SnapStart have their own limit)"
+                .into()
+        }
+        (false, _) => format!("init failed with {error}"),
+        (true, Some(Status::Timeout)) => "the first init did not complete, Lambda ran it again inside the invocation (a suppressed init), and it timed out again under the function timeout".into(),
+        (true, Some(Status::Error)) => format!("the first init did not complete, Lambda ran it again inside the invocation (a suppressed init), and it failed with {error}"),
+        (true, _) if at_limit => "the first init did not complete: this suppressed init, run inside the invocation, took longer than the 10 s init limit, so the first init timed out".into(),
+        (true, _) => "the first init did not complete (it timed out or failed), so Lambda ran it again inside the invocation (a suppressed init)".into(),
+    }
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Success => "success",
+        Status::Error => "error",
+        Status::Timeout => "timeout",
+    }
+}
+
+fn memory_details(report: Option<&Report>) -> BTreeMap<String, Value> {
+    let mut details = BTreeMap::new();
+    let Some(report) = report else { return details };
+    if let Some(size) = report.memory_size_mb {
+        details.insert("memory_size_mb".into(), json!(size));
+    }
+    if let Some(used) = report.max_memory_used_mb {
+        details.insert("max_memory_used_mb".into(), json!(used));
+    }
+    if let Some(ratio) = report.memory_ratio() {
+        details.insert("memory_used_percent".into(), json!((ratio * 100.0).round() as u64));
+    }
+    if let Some(ms) = report.duration_ms {
+        details.insert("duration_ms".into(), json!(ms));
+    }
+    details
+}

@@ -1,0 +1,317 @@
+//! Step 1, the scan: each message once, as printed and unfolded, against the platform parser
+//! and the rule catalog; what the platform says is gathered per invocation.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+
+use crate::detect::normalize;
+use crate::detect::platform::{InitPhase, PlatformRecord, Report, Status};
+use crate::ingest::LogBatch;
+use crate::rules::{Hit, Parser, ScanScratch};
+
+use super::analyzer::{Analyzer, Observation, Subject};
+
+/// Where the scan stands in the stream: the request running and the execution environment.
+#[derive(Debug, Default)]
+pub(super) struct Cursor {
+    /// The request of the last START.
+    pub(super) current: Option<String>,
+    /// How many INIT_STARTs were seen: which execution environment lines belong to.
+    pub(super) epoch: usize,
+    /// An INIT_START was seen and no START yet: the next request is a cold start.
+    pub(super) pending_cold_start: bool,
+}
+
+impl Cursor {
+    /// Who a line without a request id of its own is about.
+    pub(super) fn subject(&self) -> Subject {
+        match &self.current {
+            Some(id) => Subject::Request(id.clone()),
+            None => Subject::Init(self.epoch),
+        }
+    }
+
+    /// The invocation a platform record is about: its own request id, the running request,
+    /// or an unnamed invocation at this event.
+    pub(super) fn invocation(&self, request_id: Option<String>, event: usize) -> Subject {
+        match request_id.or_else(|| self.current.clone()) {
+            Some(id) => Subject::Request(id),
+            None => Subject::Unnamed(event),
+        }
+    }
+}
+
+/// What the platform said about one request.
+#[derive(Debug, Default)]
+pub(super) struct RequestState {
+    pub(super) cold_start: bool,
+    pub(super) init_duration_ms: Option<f64>,
+    pub(super) report: Option<(usize, Report)>,
+    pub(super) timed_out: Option<(usize, f64)>,
+    pub(super) runtime_done: Option<(usize, Option<Status>, Option<String>)>,
+    pub(super) exited: Option<(usize, String)>,
+    pub(super) process_exited: Option<usize>,
+}
+
+impl RequestState {
+    pub(super) fn status(&self) -> Option<Status> {
+        self.report.as_ref().and_then(|(_, r)| r.status).or_else(|| self.runtime_done.as_ref().and_then(|(_, s, _)| *s))
+    }
+
+    pub(super) fn error_type(&self) -> Option<&str> {
+        self.report
+            .as_ref()
+            .and_then(|(_, r)| r.error_type.as_deref())
+            .or_else(|| self.runtime_done.as_ref().and_then(|(_, _, e)| e.as_deref()))
+    }
+
+    pub(super) fn timed_out(&self) -> bool {
+        self.timed_out.is_some() || self.status() == Some(Status::Timeout)
+    }
+
+    pub(super) fn crashed(&self) -> bool {
+        self.exited.is_some() || self.process_exited.is_some() || self.error_type() == Some("Runtime.ExitError")
+    }
+
+    pub(super) fn failed(&self) -> bool {
+        self.timed_out() || self.crashed() || self.status() == Some(Status::Error)
+    }
+
+    /// Completed with a report and no failure of any kind.
+    pub(super) fn succeeded(&self) -> bool {
+        self.report.is_some() && !self.failed()
+    }
+
+    /// Every event that shows the outcome, in batch order: failure lines and the REPORT.
+    pub(super) fn outcome_events(&self) -> Vec<usize> {
+        let mut events: Vec<usize> = [
+            self.timed_out.map(|(i, _)| i),
+            self.exited.as_ref().map(|(i, _)| *i),
+            self.process_exited,
+            self.runtime_done.as_ref().map(|(i, _, _)| *i),
+            self.report.as_ref().map(|(i, _)| *i),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        events.sort_unstable();
+        events
+    }
+}
+
+/// An INIT_REPORT or RESTORE_REPORT that failed, or an INIT_REPORT of a suppressed init
+/// (`Phase: invoke`: the first init did not complete, whatever this one's status).
+#[derive(Debug)]
+pub(super) struct PhaseFailure {
+    pub(super) event: usize,
+    pub(super) subject: Subject,
+    pub(super) restore: bool,
+    pub(super) status: Option<Status>,
+    pub(super) phase: Option<InitPhase>,
+    pub(super) error_type: Option<String>,
+    pub(super) duration_ms: Option<f64>,
+}
+
+#[derive(Default)]
+pub(super) struct Scan {
+    pub(super) requests: HashMap<Subject, RequestState>,
+    /// Invocations in the order they first appear in the batch.
+    pub(super) order: Vec<Subject>,
+    pub(super) observations: Vec<Observation>,
+    pub(super) phase_failures: Vec<PhaseFailure>,
+}
+
+impl Scan {
+    pub(super) fn request(&mut self, subject: &Subject) -> &mut RequestState {
+        if !self.requests.contains_key(subject) {
+            self.order.push(subject.clone());
+        }
+        self.requests.entry(subject.clone()).or_default()
+    }
+}
+
+impl Analyzer {
+    /// Step 1: platform records and rule hits, one pass.
+    ///
+    /// Each message is matched as printed; a message that holds a JSON document (with an
+    /// anchor or a platform phrase in it) or a backslash escape is also matched through its
+    /// unfolded text ([`normalize::unfold`]), where a platform record inside an error JSON is
+    /// found as well.
+    pub(super) fn scan(&self, batch: &LogBatch, region: &str) -> Scan {
+        let mut scan = Scan::default();
+        let mut cursor = Cursor::default();
+        let mut scratch = ScanScratch::default();
+        let mut hits: Vec<Hit> = Vec::new();
+        let mut more: Vec<Hit> = Vec::new();
+        let mut unfolded = String::new();
+        for (index, event) in batch.log_events.iter().enumerate() {
+            let message = event.message.as_str();
+            let mut record = self.platform.parse_start(message);
+            if let Some(PlatformRecord::InitStart | PlatformRecord::Start { .. } | PlatformRecord::End { .. }) = record
+            {
+                self.observe_record(&mut scan, &mut cursor, record, index);
+                continue;
+            }
+            hits.clear();
+            self.catalog.scan(message, &mut scratch, &mut hits);
+            // Platform phrases ride in the anchor pass: only a message that holds one is
+            // searched for a platform record behind a prefix.
+            let phrase = scratch.platform_phrase();
+            if record.is_none() && phrase {
+                record = self.platform.parse_embedded(message);
+            }
+            // Unfold only what may hide a failure: a message with a worded anchor or a platform
+            // phrase that holds a JSON document or an escape (numbers are not unfolded, so a
+            // numeric anchor alone is no reason).
+            if scratch.worded_anchor()
+                && (memchr::memchr(b'\\', message.as_bytes()).is_some() || normalize::json_start(message).is_some())
+            {
+                unfolded.clear();
+                let found = normalize::unfold(message, &mut unfolded);
+                if found.any {
+                    if record.is_none() && !found.informational {
+                        record = unfolded.lines().find_map(|line| self.platform.parse(line));
+                    }
+                    more.clear();
+                    self.catalog.scan(&unfolded, &mut scratch, &mut more);
+                    for hit in more.drain(..) {
+                        if !hits.iter().any(|h| h.rule == hit.rule) {
+                            hits.push(hit);
+                        }
+                    }
+                }
+            }
+            let subject_override = self.observe_record(&mut scan, &mut cursor, record, index);
+            if hits.is_empty() {
+                continue;
+            }
+            let subject = subject_override.unwrap_or_else(|| cursor.subject());
+            for hit in hits.drain(..) {
+                let rule = &self.catalog.rules()[hit.rule];
+                let mut details: BTreeMap<String, Value> =
+                    hit.captures.into_iter().map(|(name, text)| (name, capture_value(text))).collect();
+                if rule.spec.parser == Some(Parser::AccessDenied) {
+                    details.extend(self.access.details(message, region));
+                }
+                scan.observations.push(Observation {
+                    rule: hit.rule,
+                    event: index,
+                    related: Vec::new(),
+                    subject: subject.clone(),
+                    details,
+                });
+            }
+        }
+        scan
+    }
+
+    /// Notes what a platform record says about its request or environment; returns the
+    /// subject the record's event is about, when it names one.
+    fn observe_record(
+        &self,
+        scan: &mut Scan,
+        cursor: &mut Cursor,
+        record: Option<PlatformRecord>,
+        index: usize,
+    ) -> Option<Subject> {
+        let subject = match record? {
+            PlatformRecord::InitStart => {
+                cursor.epoch += 1;
+                cursor.pending_cold_start = true;
+                cursor.current = None;
+                return None;
+            }
+            PlatformRecord::Start { request_id } => {
+                let subject = Subject::Request(request_id.clone());
+                cursor.current = Some(request_id);
+                let state = scan.request(&subject);
+                if std::mem::take(&mut cursor.pending_cold_start) {
+                    state.cold_start = true;
+                }
+                return None;
+            }
+            PlatformRecord::End { request_id } => {
+                scan.request(&Subject::Request(request_id));
+                return None;
+            }
+            PlatformRecord::Report(report) => {
+                let subject = cursor.invocation(report.request_id.clone(), index);
+                let state = scan.request(&subject);
+                if report.init_duration_ms.is_some() {
+                    state.cold_start = true;
+                    state.init_duration_ms = report.init_duration_ms;
+                }
+                state.report = Some((index, report));
+                subject
+            }
+            PlatformRecord::RuntimeDone { request_id, status, error_type } => {
+                let subject = cursor.invocation(request_id, index);
+                scan.request(&subject).runtime_done = Some((index, status, error_type));
+                subject
+            }
+            PlatformRecord::TaskTimedOut { request_id, seconds } => {
+                let subject = cursor.invocation(request_id, index);
+                scan.request(&subject).timed_out = Some((index, seconds));
+                subject
+            }
+            PlatformRecord::RuntimeExited { request_id, reason } => {
+                let subject = cursor.invocation(request_id, index);
+                scan.request(&subject).exited = Some((index, reason));
+                subject
+            }
+            PlatformRecord::ProcessExited { request_id } => {
+                let subject = cursor.invocation(request_id, index);
+                scan.request(&subject).process_exited = Some(index);
+                subject
+            }
+            PlatformRecord::InitReport { phase, status, error_type, init_duration_ms } => {
+                let subject = match (phase, &cursor.current) {
+                    (Some(InitPhase::Invoke), Some(id)) => Subject::Request(id.clone()),
+                    _ => Subject::Init(cursor.epoch),
+                };
+                if let Subject::Request(_) = &subject {
+                    let state = scan.request(&subject);
+                    state.cold_start = true;
+                    state.init_duration_ms = state.init_duration_ms.or(init_duration_ms);
+                }
+                let failed = matches!(status, Some(Status::Error | Status::Timeout));
+                if failed || phase == Some(InitPhase::Invoke) {
+                    scan.phase_failures.push(PhaseFailure {
+                        event: index,
+                        subject: subject.clone(),
+                        restore: false,
+                        status,
+                        phase,
+                        error_type,
+                        duration_ms: init_duration_ms,
+                    });
+                }
+                subject
+            }
+            PlatformRecord::RestoreReport { status, error_type, restore_duration_ms } => {
+                let subject = Subject::Init(cursor.epoch);
+                if let Some(Status::Error | Status::Timeout) = status {
+                    scan.phase_failures.push(PhaseFailure {
+                        event: index,
+                        subject: subject.clone(),
+                        restore: true,
+                        status,
+                        phase: None,
+                        error_type,
+                        duration_ms: restore_duration_ms,
+                    });
+                }
+                subject
+            }
+        };
+        Some(subject)
+    }
+}
+
+fn capture_value(text: String) -> Value {
+    match text.parse::<u64>() {
+        Ok(number) if !text.starts_with('0') || text == "0" => json!(number),
+        _ => Value::String(text),
+    }
+}

@@ -1,0 +1,27 @@
+//! Detail keys more than one stage reads or writes: delivery writes them, every rendering
+//! says them in words.
+
+/// Detail set on a published finding when earlier repeats were held back: how many findings.
+pub const SUPPRESSED_FINDINGS: &str = "suppressed_findings";
+/// Detail set beside [`SUPPRESSED_FINDINGS`]: how many occurrences those findings counted.
+pub const SUPPRESSED_OCCURRENCES: &str = "suppressed_occurrences";
+/// Detail set beside [`SUPPRESSED_FINDINGS`]: the suppression window, in seconds.
+pub const SUPPRESS_WINDOW_SECONDS: &str = "suppress_window_seconds";
+
+/// The details the IAM denial parser fills ([`crate::detect::access`]); rule templates may
+/// name them (a rule with `parser = "access-denied"`).
+pub const ACCESS_DENIED: &[&str] = &[
+    "principal",
+    "role",
+    "role_arn",
+    "principal_account",
+    "action",
+    "resource",
+    "deny",
+    "policy_type",
+    "policy_arn",
+    "iam_statement",
+    "iam_command",
+    "policy_fix",
+    "denied_by",
+];

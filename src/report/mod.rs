@@ -1,0 +1,7 @@
+//! Reporting: what leaves the function, in words. [`redact`] scrubs secrets from every
+//! excerpt; [`render`] writes a finding as text, email, a Chatbot card and the SNS message;
+//! [`catalog_doc`] writes the rule catalog as tables (RULES.md, `troubleshooter rules`).
+
+pub mod catalog_doc;
+pub mod redact;
+pub mod render;

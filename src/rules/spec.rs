@@ -1,0 +1,212 @@
+//! A rule as written: the TOML shape of `rules/*.toml` and of `EXTRA_RULES_FILE`, the
+//! built-in detectors and parsers a rule can name, and the error that names a bad file and
+//! rule.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Category, Severity};
+
+/// Built-in detectors: conditions over parsed platform records, run by the correlator.
+/// A rule with `detector = "…"` is what that detector reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Detector {
+    /// Runtime.OutOfMemory, or Max Memory Used at Memory Size on a failed invocation.
+    OutOfMemory,
+    /// A successful invocation at 90% or more of its memory.
+    MemoryPressure,
+    /// A timed-out invocation on a warm environment.
+    Timeout,
+    /// A timed-out invocation that was a cold start.
+    ColdStartTimeout,
+    /// INIT_REPORT / initReport with status timeout.
+    InitTimeout,
+    /// INIT_REPORT / initReport with status error that no more specific rule explains.
+    InitFailure,
+    /// RESTORE_REPORT with status error or timeout (SnapStart).
+    RestoreFailure,
+    /// The runtime exited or was killed for a reason other than memory.
+    RuntimeExit,
+    /// An access denial followed by a successful invocation in the same batch: propagation.
+    DenialThenSuccess,
+}
+
+impl Detector {
+    /// The detail names this detector fills, for template validation.
+    pub fn detail_names(self) -> &'static [&'static str] {
+        const MEMORY: &[&str] = &[
+            "memory_size_mb",
+            "max_memory_used_mb",
+            "memory_used_percent",
+            "suggested_memory_mb",
+            "duration_ms",
+            "error_type",
+            "status",
+            "reported_as",
+            "exit_reason",
+        ];
+        match self {
+            Self::OutOfMemory | Self::MemoryPressure => MEMORY,
+            Self::Timeout | Self::ColdStartTimeout => &[
+                "timeout_seconds",
+                "duration_ms",
+                "cold_start",
+                "init_duration_ms",
+                "memory_size_mb",
+                "max_memory_used_mb",
+            ],
+            Self::InitTimeout | Self::InitFailure => {
+                &["phase", "init_duration_ms", "error_type", "status", "init_outcome"]
+            }
+            Self::RestoreFailure => &["restore_duration_ms", "error_type", "status"],
+            Self::RuntimeExit => &["exit_reason", "error_type", "memory_size_mb", "max_memory_used_mb"],
+            Self::DenialThenSuccess => &[
+                "principal",
+                "role",
+                "action",
+                "resource",
+                "denied_rule_id",
+                "recovered_request_id",
+                "recovered_after_seconds",
+            ],
+        }
+    }
+}
+
+/// Built-in parsers that add structured details to a rule's hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Parser {
+    /// The IAM "User: … is not authorized to perform: …" grammar (LOG-FORMATS.md 6.1).
+    AccessDenied,
+}
+
+impl Parser {
+    /// The detail names this parser can fill, for template validation.
+    pub fn detail_names(self) -> &'static [&'static str] {
+        match self {
+            Self::AccessDenied => crate::detect::access::DETAIL_NAMES,
+        }
+    }
+}
+
+/// Names every template may use, filled from the batch and the aggregate.
+pub const CONTEXT_NAMES: &[&str] = &["function", "log_group", "account", "region", "count"];
+
+/// A rule as written in TOML.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable kebab-case id, e.g. `lambda-out-of-memory`.
+    pub id: String,
+    /// One of DESIGN.md's categories.
+    pub category: Category,
+    /// How urgent a finding of this rule is.
+    pub severity: Severity,
+    /// A short title.
+    pub title: String,
+    /// One sentence with the numbers: a template (see [`Template`](super::Template)).
+    pub summary: String,
+    /// Why this happens, in two or three sentences.
+    pub cause: String,
+    /// The fix steps, most likely first; each a template, dropped when its values are missing.
+    pub fix: Vec<String>,
+    /// Documentation links.
+    #[serde(default)]
+    pub docs: Vec<String>,
+    /// Where the recognised formats come from (LOG-FORMATS.md sections, guides, docs).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Detail names whose values separate findings of this rule within a batch.
+    #[serde(default)]
+    pub key: Vec<String>,
+    /// The built-in detector that reports this rule, if any.
+    #[serde(default)]
+    pub detector: Option<Detector>,
+    /// A built-in parser run on matching messages, if any.
+    #[serde(default)]
+    pub parser: Option<Parser>,
+    /// The text match.
+    #[serde(default, rename = "match")]
+    pub matcher: Option<MatchSpec>,
+}
+
+/// How a rule matches message text.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSpec {
+    /// Literal strings, any of which selects the rule for its regex (or matches, without one).
+    pub anchors: Vec<String>,
+    /// Confirms the match; its named captures become details. A group named `name__2`
+    /// (`__3`, …) fills the same detail as `name`, for formats that put a value in different
+    /// places of an alternation.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Match anchors and regex ignoring ASCII case.
+    #[serde(default)]
+    pub case_insensitive: bool,
+    /// Literal strings that veto the match when the message contains any of them (another
+    /// rule owns those messages, or they mark a known near miss). Matched with the rule's case.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// Why a rule could not be loaded. Names the file and, where known, the rule id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {}{problem}", rule.as_ref().map(|id| format!("rule `{id}`: ")).unwrap_or_default())]
+pub struct RuleError {
+    /// The file the rule came from.
+    pub file: String,
+    /// The rule id, when the rule got far enough to have one.
+    pub rule: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// The `[[rule]]` list of one rule file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFileTable {
+    #[serde(default)]
+    rule: Vec<toml::Value>,
+}
+
+/// Parses one TOML rule file into specs.
+///
+/// # Errors
+///
+/// A [`RuleError`] naming the file and the rule (by id, or by position when it has no id).
+pub fn parse_rule_file(file: &str, text: &str) -> Result<Vec<RuleSpec>, RuleError> {
+    let error = |rule: Option<String>, problem: String| RuleError { file: file.to_owned(), rule, problem };
+    let table: RuleFileTable = toml::from_str(text).map_err(|e| error(None, e.to_string().trim().to_owned()))?;
+    table
+        .rule
+        .into_iter()
+        .enumerate()
+        .map(|(position, value)| {
+            let id = value
+                .get("id")
+                .and_then(toml::Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("#{} (no id)", position + 1));
+            RuleSpec::deserialize(value).map_err(|e| error(Some(id), e.to_string().trim().to_owned()))
+        })
+        .collect()
+}
+
+/// The detail a named group fills: its name without a `__N` suffix. The regex crate forbids
+/// duplicate group names, so `(?P<port>…)|(?P<port__2>…)` captures the same detail `port` in
+/// two branches of an alternation; the first group that took part wins.
+pub(super) fn detail_name(group: &str) -> &str {
+    match group.rsplit_once("__") {
+        Some((base, n)) if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => group,
+    }
+}
+
+pub(super) fn is_kebab_case(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
