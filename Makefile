@@ -55,4 +55,4 @@ invoke:
 ## Detection measured: recall per category and false positives over the whole rule corpus
 ## (tests/rules/, real lines with their sources in tests/rules/real/); also target/detection-report.md.
 detection-report:
-	cargo test --quiet --test rule_corpus recall_per_category -- --nocapture
+	cargo test --quiet --test it recall_per_category -- --nocapture

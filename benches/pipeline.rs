@@ -17,7 +17,7 @@ use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::{self, DEFAULT_MAX_DECOMPRESSED_BYTES};
 use serde_json::json;
 
-#[path = "../tests/support/choices.rs"]
+#[path = "../tests/it/support/choices.rs"]
 mod choices;
 use choices::Choices as Noise;
 

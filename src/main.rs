@@ -22,7 +22,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .without_time()
         .with_writer(std::io::stderr)
         .init();
-    let troubleshooter = Troubleshooter::new(Config::from_env()?)?;
+    // A bad configuration stops init with its message as written (not its Debug form), so the
+    // function's log says which variable is wrong and what it accepts.
+    let troubleshooter = match Config::from_env().and_then(Troubleshooter::new) {
+        Ok(troubleshooter) => troubleshooter,
+        Err(error) => {
+            tracing::error!(error = %error, "init failed: the function cannot start until this is fixed");
+            std::process::exit(1);
+        }
+    };
     match troubleshooter.config().topic_arn.clone() {
         Some(topic_arn) => serve(&troubleshooter, &SnsPublisher::from_env(&topic_arn).await).await,
         None => serve(&troubleshooter, &StdoutPublisher).await,

@@ -1,7 +1,5 @@
 //! Every file in events/ gives exactly the findings it was written to show, and bad input
 //! gives a clear error, never a panic, through the same handler the Lambda runs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
 use std::path::Path;
 use std::sync::Mutex;
 

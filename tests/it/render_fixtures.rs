@@ -3,11 +3,9 @@
 //! the message attributes, exactly as the SNS adapter publishes them.
 //!
 //! After an intended change, regenerate the files and review the diff:
-//! `UPDATE_EXPECT=1 cargo test --test render_fixtures`.
+//! `UPDATE_EXPECT=1 cargo test --test it render_fixtures`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod support;
+use crate::support;
 
 use std::path::Path;
 
@@ -38,7 +36,10 @@ fn check(name: &str, actual: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {} ({e}); create it with UPDATE_EXPECT=1 cargo test --test render_fixtures", path.display())
+        panic!(
+            "cannot read {} ({e}); create it with UPDATE_EXPECT=1 cargo test --test it render_fixtures",
+            path.display()
+        )
     });
     if expected != actual {
         let line = expected
@@ -48,7 +49,7 @@ fn check(name: &str, actual: &str) {
             .unwrap_or(expected.lines().count().min(actual.lines().count()));
         panic!(
             "{} differs from the rendering, first at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
-             --- actual rendering:\n{actual}\n(after an intended change: UPDATE_EXPECT=1 cargo test --test render_fixtures)",
+             --- actual rendering:\n{actual}\n(after an intended change: UPDATE_EXPECT=1 cargo test --test it render_fixtures)",
             display(&path),
             line + 1,
             expected.lines().nth(line).unwrap_or("<end>"),

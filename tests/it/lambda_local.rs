@@ -1,9 +1,7 @@
 //! The Lambda as Lambda runs it, locally: `cargo lambda watch` + `cargo lambda invoke
 //! --data-file events/…`, without TOPIC_ARN (findings go to stdout as JSON lines).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod support;
+use crate::support;
 
 use support::{LambdaWatch, project_file, rule_ids};
 

@@ -5,9 +5,7 @@
 //! the test; so does a finding that breaks SNS's limits or carries a planted secret out.
 //!
 //! The mutations come from fixed seeds, so a failure reproduces; its message names the batch
-//! and the seed. `ROBUSTNESS_CASES=5000 cargo test --release --test robustness` searches deeper.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
+//! and the seed. `ROBUSTNESS_CASES=5000 cargo test --release --test it robustness` searches deeper.
 use std::path::Path;
 
 use lambda_runtime::Diagnostic;
@@ -19,10 +17,8 @@ use lambda_troubleshooter::ingest::{self, Invocation, LogBatch, LogEvent};
 use lambda_troubleshooter::model::finding::Finding;
 use lambda_troubleshooter::report::render;
 
-#[path = "support/batch.rs"]
-mod batch;
-#[path = "support/choices.rs"]
-mod choices;
+use crate::support::batch;
+use crate::support::choices;
 use batch::batch;
 use choices::Choices;
 

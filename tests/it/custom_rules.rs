@@ -2,8 +2,6 @@
 //! does what the README says, and a broken EXTRA_RULES_FILE or DISABLED_RULES stops init with
 //! an error that names the file (or variable) and the rule id.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +12,7 @@ use lambda_troubleshooter::model::Severity;
 use lambda_troubleshooter::rules::Catalog;
 use serde_json::Value;
 
-#[path = "support/batch.rs"]
-mod batch;
+use crate::support::batch;
 use batch::batch;
 
 fn readme() -> String {

@@ -4,9 +4,7 @@
 //! attributes, the finding JSON) and on the raw message SNS got (the email and Chatbot
 //! renderings, which moto does not deliver anywhere we can read).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

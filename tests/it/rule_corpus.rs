@@ -17,8 +17,6 @@
 //!
 //! `tests/rules/ordinary-lines.toml` holds everyday INFO/DEBUG lines that fire no rule at all.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -28,8 +26,7 @@ use lambda_troubleshooter::model::finding::Finding;
 use lambda_troubleshooter::rules::{BUILTIN_RULE_FILES, Catalog};
 use serde::Deserialize;
 
-#[path = "support/batch.rs"]
-mod batch;
+use crate::support::batch;
 use batch::batch;
 
 #[derive(Deserialize)]

@@ -1,7 +1,5 @@
 //! The `troubleshooter` command line, run as a user runs it: scan every input kind, print for
 //! people or as JSON lines, exit 0 with or without findings, fail clearly on unreadable input.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+pub mod batch;
+pub mod choices;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

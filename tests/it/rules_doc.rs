@@ -1,7 +1,5 @@
 //! RULES.md and `troubleshooter rules`: generated from the catalog, and kept in sync with it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
 use std::path::Path;
 use std::process::Command;
 
