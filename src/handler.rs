@@ -11,7 +11,10 @@
 //!   ([`HandlerError::Ingest`]): a retry will not heal it, but the on-failure destination keeps
 //!   it for inspection instead of it vanishing;
 //! * a failed publish is an `Err` ([`HandlerError::Publish`]): a retry republishes the batch,
-//!   and because finding ids are stable, subscribers can drop the duplicates.
+//!   and because finding ids are stable, subscribers can drop the duplicates;
+//! * a publish that would run past the function's timeout is cut [`DEADLINE_MARGIN`] before
+//!   it ([`HandlerError::Deadline`], through [`Troubleshooter::handle_within`]), and retried
+//!   like a failed publish.
 //!
 //! Findings go through per-instance flood control ([`crate::deliver::suppress`]) before publishing; the
 //! suppression state changes only after the publish succeeded, so a failed, retried batch is
@@ -47,7 +50,20 @@ pub enum HandlerError {
     /// Findings could not be delivered.
     #[error("{0}")]
     Publish(#[from] PublishError),
+    /// The invocation would have run past the function's timeout: it stopped itself first, so
+    /// Lambda records a clean error (and retries the event) instead of a timeout.
+    #[error(
+        "stopped {margin_ms} ms before the function's timeout, with findings not yet published; Lambda retries the event"
+    )]
+    Deadline {
+        /// How long before the timeout it stopped.
+        margin_ms: u64,
+    },
 }
+
+/// How long before the function's timeout an invocation gives up, so that its error (and the
+/// log line saying why) is written before Lambda stops the process.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1_500);
 
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
@@ -56,6 +72,7 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::Ingest(IngestError::UnknownEvent(_)) => "Troubleshooter.UnknownEvent",
             HandlerError::Ingest(_) => "Troubleshooter.CorruptBatch",
             HandlerError::Publish(_) => "Troubleshooter.PublishFailed",
+            HandlerError::Deadline { .. } => "Troubleshooter.DeadlineExceeded",
         };
         Diagnostic { error_type: error_type.to_owned(), error_message: error.to_string() }
     }
@@ -131,6 +148,27 @@ impl Troubleshooter {
     /// [`HandlerError::Publish`] when findings could not be delivered.
     pub async fn handle(&self, payload: Value, publisher: &impl Publisher) -> Result<Value, HandlerError> {
         self.handle_at(payload, publisher, self.started.elapsed()).await
+    }
+
+    /// [`Self::handle`], finishing or failing cleanly [`DEADLINE_MARGIN`] before `remaining`
+    /// (the time left until the function's timeout) runs out. Publishing (SNS retries
+    /// included) is what can run long; a publish cut short commits nothing to flood control,
+    /// and the retried event publishes the same finding ids again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::handle`], and [`HandlerError::Deadline`] when the time runs out.
+    pub async fn handle_within(
+        &self,
+        payload: Value,
+        publisher: &impl Publisher,
+        remaining: Duration,
+    ) -> Result<Value, HandlerError> {
+        let budget = remaining.saturating_sub(DEADLINE_MARGIN);
+        let margin_ms = u64::try_from(remaining.min(DEADLINE_MARGIN).as_millis()).unwrap_or(u64::MAX);
+        tokio::time::timeout(budget, self.handle(payload, publisher))
+            .await
+            .unwrap_or(Err(HandlerError::Deadline { margin_ms }))
     }
 
     /// [`Self::handle`] at a given time on the suppression clock (a [`Duration`] since any fixed

@@ -39,9 +39,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn serve(troubleshooter: &Troubleshooter, publisher: &impl Publisher) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        troubleshooter.handle(event.payload, publisher).await.inspect_err(|e: &HandlerError| {
+        let remaining = time_left(event.context.deadline);
+        troubleshooter.handle_within(event.payload, publisher, remaining).await.inspect_err(|e: &HandlerError| {
             tracing::error!(error = %e, "invocation failed; Lambda retries it, then keeps the event in the on-failure destination");
         })
     }))
     .await
+}
+
+/// The time left until the invocation's deadline (epoch milliseconds, from the Runtime API).
+fn time_left(deadline_ms: u64) -> std::time::Duration {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    std::time::Duration::from_millis(deadline_ms).saturating_sub(now)
 }

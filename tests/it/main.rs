@@ -9,6 +9,7 @@
 
 mod cli;
 mod custom_rules;
+mod deadline;
 mod events;
 mod init;
 mod lambda_local;
