@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= events/mixed-batch.json
 
-.PHONY: scan test tools events bench rss watch invoke demo rules-doc detection-report
+.PHONY: scan test tools events bench rss watch invoke demo rules-doc detection-report rss-cap
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
 scan:
@@ -44,6 +44,12 @@ rss:
 	cargo bench --bench pipeline -- --list > /dev/null
 	cargo build --release --bin lambda-troubleshooter
 	"$$(scripts/setup-tools.sh)/python" scripts/peak-rss.py
+
+## The decompression cap at the template's default memory (128 MB): a batch just under it is
+## analysed within memory, one just above it is refused with Troubleshooter.BatchTooLarge.
+rss-cap:
+	cargo build --release --bin lambda-troubleshooter
+	"$$(scripts/setup-tools.sh)/python" scripts/peak-rss.py --at-cap
 
 ## Run the Lambda locally (in another terminal: make invoke).
 watch: tools
