@@ -78,15 +78,16 @@ fn nothing_found_is_still_success() {
 
 #[test]
 fn unreadable_input_fails_with_a_clear_message() {
-    for (args, stdin, expected) in [
-        (vec!["scan", "events/corrupt-batch.json"], None, "awslogs.data is not gzip"),
-        (vec!["scan", "no/such/file.json"], None, "cannot read no/such/file.json"),
-        (vec!["scan", "-"], Some(&[0xffu8, 0xfe, 0x00][..]), "not UTF-8"),
-        (vec!["scan", "-"], Some(&b"{\"unexpected\": true}"[..]), "unrecognised JSON input"),
-        (vec!["scan", "--min-severity", "urgent", "-"], Some(&b"x"[..]), "--min-severity"),
+    // Exit codes from sysexits.h: 65 bad input data, 66 no input, 2 usage.
+    for (args, stdin, expected, code) in [
+        (vec!["scan", "events/corrupt-batch.json"], None, "awslogs.data is not gzip", 65),
+        (vec!["scan", "no/such/file.json"], None, "cannot read no/such/file.json", 66),
+        (vec!["scan", "-"], Some(&[0xffu8, 0xfe, 0x00][..]), "not UTF-8", 65),
+        (vec!["scan", "-"], Some(&b"{\"unexpected\": true}"[..]), "unrecognised JSON input", 65),
+        (vec!["scan", "--min-severity", "urgent", "-"], Some(&b"x"[..]), "--min-severity", 2),
     ] {
         let out = troubleshooter(&args, stdin);
-        assert!(!out.status.success(), "{args:?} should fail");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with("troubleshooter: ") && err.contains(expected), "{args:?}: {err}");
     }

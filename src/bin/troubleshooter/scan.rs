@@ -1,0 +1,71 @@
+//! `troubleshooter scan`: any saved event, document or log file, analysed as the Lambda would.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use lambda_troubleshooter::config::Config;
+use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::ingest::input::{self, Origin};
+use lambda_troubleshooter::model::Severity;
+use lambda_troubleshooter::report::render;
+
+use crate::error::CliError;
+use crate::{Format, read_input};
+
+/// What `scan` was asked to do.
+pub struct ScanArgs {
+    /// The input file; `-` or nothing reads stdin.
+    pub file: Option<PathBuf>,
+    /// `--format` (see `--help`).
+    pub format: Format,
+    /// `--log-group` (see `--help`).
+    pub log_group: String,
+    /// `--region` (see `--help`).
+    pub region: Option<String>,
+    /// `--min-severity` (see `--help`).
+    pub min_severity: Option<String>,
+}
+
+/// Reads the input, analyses every batch in it and prints the findings.
+pub fn run(args: ScanArgs) -> Result<(), CliError> {
+    let mut config = Config::from_env()?;
+    if let Some(region) = args.region {
+        config.region = region;
+    }
+    if let Some(text) = args.min_severity {
+        config.min_severity = Severity::parse(&text).ok_or_else(|| {
+            CliError::Usage(format!("--min-severity {text:?}: expected one of low, medium, high, critical"))
+        })?;
+    }
+    let limit = config.max_decompressed_bytes;
+    let troubleshooter = Troubleshooter::new(config)?;
+    let bytes = read_input(args.file.as_ref())?;
+    let origin = Origin {
+        log_group: args.log_group,
+        log_stream: String::new(),
+        owner: String::new(),
+        base_timestamp_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    let batches = input::read_batches(&bytes, &origin, limit)?;
+    let mut out = std::io::stdout().lock();
+    let (mut events, mut total) = (0, 0);
+    for batch in &batches {
+        events += batch.log_events.len();
+        let outcome = troubleshooter.analyze_batch(batch);
+        total += outcome.findings.len();
+        for finding in &outcome.findings {
+            let text = match args.format {
+                Format::Json => render::json_line(finding)? + "\n",
+                Format::Text => render::text(finding) + "\n",
+            };
+            out.write_all(text.as_bytes())?;
+        }
+    }
+    if matches!(args.format, Format::Text) {
+        match total {
+            0 => writeln!(out, "No problems found in {events} log events.")?,
+            n => writeln!(out, "{n} finding(s) in {events} log events.")?,
+        }
+    }
+    Ok(())
+}
