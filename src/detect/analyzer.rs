@@ -38,17 +38,9 @@ pub const MAX_EVIDENCE_BYTES: usize = 2048;
 /// The most request and event ids a finding lists.
 pub const MAX_IDS: usize = 50;
 
-/// A successful invocation at or above this share of its memory is memory pressure.
-pub const MEMORY_PRESSURE_RATIO: f64 = 0.9;
-
 /// A denial followed by a success within this many seconds is propagation delay
 /// (LOG-FORMATS.md 7: about 2 minutes documented; invocations may be sparser than that).
 pub const PROPAGATION_WINDOW_SECONDS: i64 = 300;
-
-/// A runtime killed with its REPORT below this share of its memory was not killed by the
-/// memory limit. Max Memory Used is a sampled peak, and a burst can be killed before it is
-/// sampled, so only a REPORT well below the limit rules the memory out.
-pub const KILLED_WELL_BELOW_RATIO: f64 = 0.5;
 
 /// Who an observation is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

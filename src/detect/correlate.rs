@@ -5,14 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
 
-use crate::detect::platform::{InitPhase, Report, Status};
+use crate::detect::platform::{InitPhase, Status};
 use crate::ingest::LogBatch;
 use crate::model::Category;
 use crate::rules::Detector;
 
-use super::analyzer::{
-    Analyzer, KILLED_WELL_BELOW_RATIO, MEMORY_PRESSURE_RATIO, Observation, PROPAGATION_WINDOW_SECONDS, Subject,
-};
+use super::analyzer::{Analyzer, Observation, PROPAGATION_WINDOW_SECONDS, Subject};
+use super::invocation::{Context, classify, status_name};
 use super::scan::{PhaseFailure, Scan};
 
 /// The categories observed per subject.
@@ -43,83 +42,19 @@ impl Analyzer {
         }
         let mut new = Vec::new();
         for subject in &scan.order {
-            let Some(state) = scan.requests.get(subject) else { continue };
-            let subject = subject.clone();
-            let outcome = state.outcome_events();
+            let Some(invocation) = scan.requests.get(subject) else { continue };
+            let outcome = invocation.outcome_events();
             let Some(&first) = outcome.first() else { continue };
-            let shown = (first, outcome.clone());
-            let report = state.report.as_ref().map(|(_, r)| r);
-            let mut details = memory_details(report);
-            let at_limit = report.is_some_and(Report::at_memory_limit);
-            let oom_text = seen.has(&subject, &[Category::OutOfMemory]);
-            // A kill of the runtime is the memory limit unless the REPORT shows memory well
-            // below it (LOG-FORMATS.md 2.5 and 5); a REPORT at the limit is out of memory
-            // whatever its status (AWS's curated query `@maxMemoryUsed=@memorySize`).
-            let killed = state.exited.as_ref().is_some_and(|(_, reason)| is_kill(reason));
-            let well_below = report.and_then(Report::memory_ratio).is_some_and(|r| r < KILLED_WELL_BELOW_RATIO);
-            let is_oom =
-                oom_text || state.error_type() == Some("Runtime.OutOfMemory") || at_limit || (killed && !well_below);
-            if let Some(error_type) = state.error_type() {
-                details.insert("error_type".into(), json!(error_type));
-            }
-            if let Some((_, reason)) = &state.exited {
-                details.insert("exit_reason".into(), json!(reason));
-            }
-            if is_oom {
-                let reported_as = if state.timed_out() {
-                    "timeout"
-                } else if state.crashed() {
-                    "runtime exit"
-                } else if state.failed() || oom_text {
-                    "error"
-                } else {
-                    "no error status"
-                };
-                details.insert("reported_as".into(), json!(reported_as));
-                if let Some(status) = state.status() {
-                    details.insert("status".into(), json!(status_name(status)));
-                }
-                self.push_detector(&mut new, &mut seen, Detector::OutOfMemory, shown.clone(), &subject, details);
-            } else if state.timed_out() {
-                // A suppressed init that timed out inside this invocation explains its timeout.
-                if scan.phase_failures.iter().any(|f| f.subject == subject && f.status == Some(Status::Timeout)) {
-                    continue;
-                }
-                let detector = if state.cold_start { Detector::ColdStartTimeout } else { Detector::Timeout };
-                let seconds = state
-                    .timed_out
-                    .map(|(_, s)| s)
-                    .or_else(|| report.and_then(|r| r.duration_ms).map(|ms| (ms / 1000.0 * 100.0).round() / 100.0));
-                let mut details = BTreeMap::new();
-                if let Some(seconds) = seconds {
-                    details.insert("timeout_seconds".into(), json!(seconds));
-                }
-                if let Some(ms) = report.and_then(|r| r.duration_ms) {
-                    details.insert("duration_ms".into(), json!(ms));
-                }
-                details.insert("cold_start".into(), json!(state.cold_start));
-                if let Some(ms) = state.init_duration_ms {
-                    details.insert("init_duration_ms".into(), json!(ms));
-                }
-                if let Some(r) = report {
-                    details.extend(memory_details(Some(r)).into_iter().filter(|(k, _)| k.ends_with("_mb")));
-                }
-                self.push_detector(&mut new, &mut seen, detector, shown.clone(), &subject, details);
-            } else if state.crashed() {
-                if !seen.has(&subject, &[Category::RuntimeStartup, Category::RuntimeCrash]) {
-                    let exit_reason = state
-                        .exited
-                        .as_ref()
-                        .map(|(_, r)| r.clone())
-                        .unwrap_or_else(|| "process exited before completing the request".to_owned());
-                    details.insert("exit_reason".into(), json!(exit_reason));
-                    details.retain(|k, _| Detector::RuntimeExit.detail_names().contains(&k.as_str()));
-                    self.push_detector(&mut new, &mut seen, Detector::RuntimeExit, shown.clone(), &subject, details);
-                }
-            } else if state.succeeded()
-                && report.and_then(Report::memory_ratio).is_some_and(|r| r >= MEMORY_PRESSURE_RATIO)
-            {
-                self.push_detector(&mut new, &mut seen, Detector::MemoryPressure, shown.clone(), &subject, details);
+            let context = Context {
+                oom_text: seen.has(subject, &[Category::OutOfMemory]),
+                startup_or_crash_found: seen.has(subject, &[Category::RuntimeStartup, Category::RuntimeCrash]),
+                suppressed_init_timed_out: scan
+                    .phase_failures
+                    .iter()
+                    .any(|f| &f.subject == subject && f.status == Some(Status::Timeout)),
+            };
+            if let Some((detector, details)) = classify(invocation, context) {
+                self.push_detector(&mut new, &mut seen, detector, (first, outcome), subject, details);
             }
         }
         for failure in &scan.phase_failures {
@@ -203,8 +138,7 @@ impl Analyzer {
             let recovered = scan.order[position + 1..].iter().find_map(|subject| {
                 let Subject::Request(id) = subject else { return None };
                 let state = scan.requests.get(subject)?;
-                let (report_event, _) = state.report.as_ref()?;
-                let at = batch.log_events[*report_event].timestamp;
+                let at = batch.log_events[state.report.as_ref()?.event].timestamp;
                 let in_window = at.saturating_sub(denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
                 (!denied_requests.contains(subject) && state.succeeded() && in_window).then_some((id, at))
             });
@@ -219,12 +153,6 @@ impl Analyzer {
             );
         }
     }
-}
-
-/// A kill of the runtime process: `signal: killed` (SIGKILL) or `exit status 137` (128 + 9).
-fn is_kill(reason: &str) -> bool {
-    let reason = reason.to_ascii_lowercase();
-    reason.contains("signal: killed") || reason.contains("exit status 137") || reason.contains("signal: 9")
 }
 
 /// On-demand init is limited to 10 s (LOG-FORMATS.md 2.4); an init that ran this long hit it.
@@ -248,30 +176,4 @@ fn init_outcome(failure: &PhaseFailure) -> String {
         (true, _) if at_limit => "the first init did not complete: this suppressed init, run inside the invocation, took longer than the 10 s init limit, so the first init timed out".into(),
         (true, _) => "the first init did not complete (it timed out or failed), so Lambda ran it again inside the invocation (a suppressed init)".into(),
     }
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Success => "success",
-        Status::Error => "error",
-        Status::Timeout => "timeout",
-    }
-}
-
-fn memory_details(report: Option<&Report>) -> BTreeMap<String, Value> {
-    let mut details = BTreeMap::new();
-    let Some(report) = report else { return details };
-    if let Some(size) = report.memory_size_mb {
-        details.insert("memory_size_mb".into(), json!(size));
-    }
-    if let Some(used) = report.max_memory_used_mb {
-        details.insert("max_memory_used_mb".into(), json!(used));
-    }
-    if let Some(ratio) = report.memory_ratio() {
-        details.insert("memory_used_percent".into(), json!((ratio * 100.0).round() as u64));
-    }
-    if let Some(ms) = report.duration_ms {
-        details.insert("duration_ms".into(), json!(ms));
-    }
-    details
 }

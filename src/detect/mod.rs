@@ -10,13 +10,12 @@ pub mod access;
 mod aggregate;
 mod analyzer;
 mod correlate;
+mod invocation;
 pub mod normalize;
 pub mod platform;
 mod scan;
 
 pub use aggregate::suggest_memory;
 pub use analyzer::Analyzer;
-pub use analyzer::{
-    KILLED_WELL_BELOW_RATIO, MAX_EVIDENCE, MAX_EVIDENCE_BYTES, MAX_IDS, MEMORY_PRESSURE_RATIO,
-    PROPAGATION_WINDOW_SECONDS,
-};
+pub use analyzer::{MAX_EVIDENCE, MAX_EVIDENCE_BYTES, MAX_IDS, PROPAGATION_WINDOW_SECONDS};
+pub use invocation::{KILLED_WELL_BELOW_RATIO, MEMORY_PRESSURE_RATIO};

@@ -446,7 +446,13 @@ fn request_id_of(fields: &Fields<'_>, prefix: &str) -> Option<String> {
 /// True when `prefix` (the text before a platform phrase on its line) holds only what
 /// runtimes and log tools put there; see [`is_prefix_token`].
 pub fn is_prefix(prefix: &str) -> bool {
-    prefix.split_whitespace().all(is_prefix_token)
+    let mut after_request_id = false;
+    prefix.split_whitespace().all(|token| {
+        // Whatever follows `RequestId:` is the id, however short (`RequestId: 1c2d`).
+        let ok = after_request_id || is_prefix_token(token);
+        after_request_id = token.eq_ignore_ascii_case("RequestId:");
+        ok
+    })
 }
 
 /// A token runtimes and log tools print before a platform phrase: a timestamp
@@ -485,7 +491,9 @@ pub fn is_prefix_token(token: &str) -> bool {
         || (bare.starts_with('{') && bare.ends_with('}'))
         || (bare.contains('-') && bare.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'x' || b == b'X'));
     let error_type = ["Runtime.", "Sandbox.", "Function.", "Extension."].iter().any(|p| bare.starts_with(p));
-    timestamp || placeholder || error_type || looks_like_request_id(bare)
+    // A shortened request id in a copy (`b70435cc`): hex, at least 8 digits.
+    let short_id = bare.len() >= 8 && bare.bytes().all(|b| b.is_ascii_hexdigit());
+    timestamp || placeholder || error_type || short_id || looks_like_request_id(bare)
 }
 
 /// After `seconds`: nothing, punctuation, or an error type (`Sandbox.Timedout`).

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Value, json};
 
 use crate::detect::normalize;
-use crate::detect::platform::{InitPhase, PlatformRecord, Report, Status};
+use crate::detect::platform::{InitPhase, PlatformRecord, Status};
 use crate::ingest::LogBatch;
 use crate::rules::{Hit, Parser, ScanScratch};
 
 use super::analyzer::{Analyzer, Observation, Subject};
+use super::invocation::{At, Invocation, RuntimeDone};
 
 /// Where the scan stands in the stream: the request running and the execution environment.
 #[derive(Debug, Default)]
@@ -42,64 +43,6 @@ impl Cursor {
     }
 }
 
-/// What the platform said about one request.
-#[derive(Debug, Default)]
-pub(super) struct RequestState {
-    pub(super) cold_start: bool,
-    pub(super) init_duration_ms: Option<f64>,
-    pub(super) report: Option<(usize, Report)>,
-    pub(super) timed_out: Option<(usize, f64)>,
-    pub(super) runtime_done: Option<(usize, Option<Status>, Option<String>)>,
-    pub(super) exited: Option<(usize, String)>,
-    pub(super) process_exited: Option<usize>,
-}
-
-impl RequestState {
-    pub(super) fn status(&self) -> Option<Status> {
-        self.report.as_ref().and_then(|(_, r)| r.status).or_else(|| self.runtime_done.as_ref().and_then(|(_, s, _)| *s))
-    }
-
-    pub(super) fn error_type(&self) -> Option<&str> {
-        self.report
-            .as_ref()
-            .and_then(|(_, r)| r.error_type.as_deref())
-            .or_else(|| self.runtime_done.as_ref().and_then(|(_, _, e)| e.as_deref()))
-    }
-
-    pub(super) fn timed_out(&self) -> bool {
-        self.timed_out.is_some() || self.status() == Some(Status::Timeout)
-    }
-
-    pub(super) fn crashed(&self) -> bool {
-        self.exited.is_some() || self.process_exited.is_some() || self.error_type() == Some("Runtime.ExitError")
-    }
-
-    pub(super) fn failed(&self) -> bool {
-        self.timed_out() || self.crashed() || self.status() == Some(Status::Error)
-    }
-
-    /// Completed with a report and no failure of any kind.
-    pub(super) fn succeeded(&self) -> bool {
-        self.report.is_some() && !self.failed()
-    }
-
-    /// Every event that shows the outcome, in batch order: failure lines and the REPORT.
-    pub(super) fn outcome_events(&self) -> Vec<usize> {
-        let mut events: Vec<usize> = [
-            self.timed_out.map(|(i, _)| i),
-            self.exited.as_ref().map(|(i, _)| *i),
-            self.process_exited,
-            self.runtime_done.as_ref().map(|(i, _, _)| *i),
-            self.report.as_ref().map(|(i, _)| *i),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        events.sort_unstable();
-        events
-    }
-}
-
 /// An INIT_REPORT or RESTORE_REPORT that failed, or an INIT_REPORT of a suppressed init
 /// (`Phase: invoke`: the first init did not complete, whatever this one's status).
 #[derive(Debug)]
@@ -115,7 +58,7 @@ pub(super) struct PhaseFailure {
 
 #[derive(Default)]
 pub(super) struct Scan {
-    pub(super) requests: HashMap<Subject, RequestState>,
+    pub(super) requests: HashMap<Subject, Invocation>,
     /// Invocations in the order they first appear in the batch.
     pub(super) order: Vec<Subject>,
     pub(super) observations: Vec<Observation>,
@@ -123,7 +66,7 @@ pub(super) struct Scan {
 }
 
 impl Scan {
-    pub(super) fn request(&mut self, subject: &Subject) -> &mut RequestState {
+    pub(super) fn request(&mut self, subject: &Subject) -> &mut Invocation {
         if !self.requests.contains_key(subject) {
             self.order.push(subject.clone());
         }
@@ -242,22 +185,23 @@ impl Analyzer {
                     state.cold_start = true;
                     state.init_duration_ms = report.init_duration_ms;
                 }
-                state.report = Some((index, report));
+                state.report = Some(At { event: index, said: report });
                 subject
             }
             PlatformRecord::RuntimeDone { request_id, status, error_type } => {
                 let subject = cursor.invocation(request_id, index);
-                scan.request(&subject).runtime_done = Some((index, status, error_type));
+                scan.request(&subject).runtime_done =
+                    Some(At { event: index, said: RuntimeDone { status, error_type } });
                 subject
             }
             PlatformRecord::TaskTimedOut { request_id, seconds } => {
                 let subject = cursor.invocation(request_id, index);
-                scan.request(&subject).timed_out = Some((index, seconds));
+                scan.request(&subject).timed_out_after = Some(At { event: index, said: seconds });
                 subject
             }
             PlatformRecord::RuntimeExited { request_id, reason } => {
                 let subject = cursor.invocation(request_id, index);
-                scan.request(&subject).exited = Some((index, reason));
+                scan.request(&subject).exited = Some(At { event: index, said: reason });
                 subject
             }
             PlatformRecord::ProcessExited { request_id } => {
