@@ -44,9 +44,9 @@ pub enum PublishError {
         total: usize,
         /// The findings that were not delivered, and why.
         failed: Vec<FailedFinding>,
-        /// The SDK's error, when a whole request failed.
+        /// The adapter's own error, when a whole request failed (the port names no SDK type).
         #[source]
-        source: Option<aws_sdk_sns::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 }
 

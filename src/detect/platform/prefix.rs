@@ -1,0 +1,133 @@
+//! Platform phrases that appear after a prefix (`Task timed out after`, `Runtime exited`, …),
+//! and what may stand before them: what runtimes and log tools print, never an application's
+//! own words.
+
+use super::PlatformRecord;
+use super::text::Fields;
+
+/// What a phrase of [`PHRASES`] introduces.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Phrase {
+    /// A keyword line (`REPORT RequestId:`, `INIT_REPORT`, …) after a prefix.
+    Keyword,
+    /// `Task timed out after N seconds`.
+    TaskTimedOut,
+    /// `Runtime exited with error: …` / `Runtime exited without providing a reason`.
+    RuntimeExited,
+    /// `Process exited before completing request`.
+    ProcessExited,
+    /// `Max Memory Used:` of a REPORT copied without its head.
+    HeadlessReport,
+}
+
+/// Platform phrases recognised after a prefix (LOG-FORMATS.md 2.1-2.5), in the order of
+/// [`PLATFORM_PHRASES`](crate::rules::PLATFORM_PHRASES), which the catalog's anchor pass looks for (a test keeps them equal).
+pub(super) const PHRASES: &[(&str, Phrase)] = &[
+    ("Task timed out after ", Phrase::TaskTimedOut),
+    ("Runtime exited ", Phrase::RuntimeExited),
+    ("Process exited before completing request", Phrase::ProcessExited),
+    ("REPORT RequestId:", Phrase::Keyword),
+    ("START RequestId:", Phrase::Keyword),
+    ("END RequestId:", Phrase::Keyword),
+    ("INIT_REPORT ", Phrase::Keyword),
+    ("INIT_START ", Phrase::Keyword),
+    ("RESTORE_REPORT ", Phrase::Keyword),
+    ("Max Memory Used:", Phrase::HeadlessReport),
+];
+
+/// `Task timed out after 3.00 seconds`, after a prefix that [`is_prefix`] accepted:
+/// `<time> <id> `, `RequestId: <id> Error: `, a bare timestamp, or nothing. Text after
+/// `seconds` other than punctuation or an error type means the line is about something else.
+pub(super) fn task_timed_out(prefix: &str, phrase: &str) -> Option<PlatformRecord> {
+    let mut words = phrase["Task timed out after ".len()..].split_whitespace();
+    let seconds = words.next()?.parse().ok()?;
+    if !words.next()?.starts_with("second") || !words.all(is_trailer_token) {
+        return None;
+    }
+    let request_id = prefix.split_whitespace().rev().find(|t| looks_like_request_id(t)).map(str::to_owned);
+    Some(PlatformRecord::TaskTimedOut { request_id, seconds })
+}
+
+/// `Runtime exited with error: signal: killed`, the reason cut before the error type, which
+/// follows after a newline, a tab or a space in copies.
+pub(super) fn runtime_exited(prefix_fields: &Fields<'_>, phrase: &str) -> Option<PlatformRecord> {
+    let reason = phrase["Runtime exited".len()..].trim_start();
+    let reason = reason.strip_prefix("with error:").unwrap_or(reason).trim_start();
+    let reason = reason.split(['\n', '\t', '"']).next().unwrap_or("");
+    let reason = reason.split(" Runtime.").next().unwrap_or("").trim().trim_end_matches(['.', ',']);
+    if reason.is_empty() {
+        return None;
+    }
+    let request_id = prefix_fields.get("RequestId").map(str::to_owned);
+    Some(PlatformRecord::RuntimeExited { request_id, reason: reason.to_owned() })
+}
+
+pub(super) fn request_id_of(fields: &Fields<'_>, prefix: &str) -> Option<String> {
+    fields
+        .get("RequestId")
+        .or_else(|| prefix.split_whitespace().rev().find(|t| looks_like_request_id(t)))
+        .map(str::to_owned)
+}
+
+/// True when `prefix` (the text before a platform phrase on its line) holds only what
+/// runtimes and log tools put there; see [`is_prefix_token`].
+pub fn is_prefix(prefix: &str) -> bool {
+    let mut after_request_id = false;
+    prefix.split_whitespace().all(|token| {
+        // Whatever follows `RequestId:` is the id, however short (`RequestId: 1c2d`).
+        let ok = after_request_id || is_prefix_token(token);
+        after_request_id = token.eq_ignore_ascii_case("RequestId:");
+        ok
+    })
+}
+
+/// A token runtimes and log tools print before a platform phrase: a timestamp
+/// (`2024-03-04T17:22:38.033Z`, `2019/07/18`, `12:00:00,123`, `(+00:00)`), a log stream name
+/// (`2024/03/04/[$LATEST]94fa…`), a request id or a placeholder for one (`undefined`,
+/// `<request-id>`, `xxxxxxxx-xxxx-…`, a shortened `d440b814-…`), a level (`ERROR`,
+/// `[ERROR]`, `FATAL`), `RequestId:`, `Error:`, or an error type (`Runtime.ExitError`).
+pub fn is_prefix_token(token: &str) -> bool {
+    let bare = token.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ':' | ',' | ';' | '|'));
+    let bare = bare.trim_end_matches('…').trim_end_matches("...");
+    if bare.is_empty() {
+        return true;
+    }
+    let lower = bare.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "requestid"
+            | "request_id"
+            | "error"
+            | "err"
+            | "fatal"
+            | "critical"
+            | "undefined"
+            | "null"
+            | "none"
+            | "-"
+            | "utc"
+            | "gmt"
+    ) {
+        return true;
+    }
+    let first = bare.as_bytes()[0];
+    let timestamp = (first.is_ascii_digit() || first == b'+')
+        && (bare.bytes().all(|b| b.is_ascii_digit() || b"-:T.Z+/,_".contains(&b)) || bare.contains("/["));
+    let placeholder = (bare.starts_with('<') && bare.ends_with('>'))
+        || (bare.starts_with('{') && bare.ends_with('}'))
+        || (bare.contains('-') && bare.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'x' || b == b'X'));
+    let error_type = ["Runtime.", "Sandbox.", "Function.", "Extension."].iter().any(|p| bare.starts_with(p));
+    // A shortened request id in a copy (`b70435cc`): hex, at least 8 digits.
+    let short_id = bare.len() >= 8 && bare.bytes().all(|b| b.is_ascii_hexdigit());
+    timestamp || placeholder || error_type || short_id || looks_like_request_id(bare)
+}
+
+/// After `seconds`: nothing, punctuation, or an error type (`Sandbox.Timedout`).
+pub(super) fn is_trailer_token(token: &str) -> bool {
+    token.bytes().all(|b| b.is_ascii_punctuation()) || is_prefix_token(token)
+}
+
+/// A request id is a UUID-like token of hex digits and dashes.
+pub fn looks_like_request_id(token: &str) -> bool {
+    token.len() >= 4 && token.contains('-') && token.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}

@@ -1,0 +1,236 @@
+//! The text platform lines: `Key: value` fields in any order, keyword lines (`REPORT`,
+//! `INIT_REPORT`, …) and platform phrases behind a prefix.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+
+use super::json::{PLATFORM_TYPE, parse_json};
+use super::prefix::{PHRASES, Phrase, is_prefix, is_prefix_token, request_id_of, runtime_exited, task_timed_out};
+use super::{InitPhase, PlatformRecord, Report, Status};
+
+/// The `Key:` names of text platform lines. Longer keys that contain shorter ones are listed
+/// so that leftmost-longest matching never mistakes `Billed Duration` for `Duration`.
+const FIELD_KEYS: &[&str] = &[
+    "RequestId:",
+    "Duration:",
+    "Billed Duration:",
+    "Memory Size:",
+    "Max Memory Used:",
+    "Init Duration:",
+    "Restore Duration:",
+    "Billed Restore Duration:",
+    "Status:",
+    "Error Type:",
+    "Phase:",
+    "Version:",
+    "Runtime Version:",
+    "Runtime Version ARN:",
+];
+
+/// Parses platform records; build once and reuse (it owns a compiled automaton).
+#[derive(Debug, Clone)]
+pub struct PlatformParser {
+    keys: AhoCorasick,
+    /// The platform phrases that can appear after a prefix ([`PHRASES`]), in one automaton.
+    phrases: AhoCorasick,
+    /// `str::find` builds a searcher on every call; this one is built once.
+    platform_type: memchr::memmem::Finder<'static>,
+}
+
+impl Default for PlatformParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The fields of one text platform line, by key.
+#[derive(Default)]
+pub(super) struct Fields<'a> {
+    values: [Option<&'a str>; FIELD_KEYS.len()],
+}
+
+impl<'a> Fields<'a> {
+    pub(super) fn get(&self, key: &str) -> Option<&'a str> {
+        let index = FIELD_KEYS.iter().position(|k| k.trim_end_matches(':') == key)?;
+        self.values[index]
+    }
+
+    fn number(&self, key: &str) -> Option<f64> {
+        self.get(key)?.parse().ok()
+    }
+
+    fn megabytes(&self, key: &str) -> Option<u64> {
+        self.get(key)?.parse().ok()
+    }
+}
+
+impl PlatformParser {
+    /// Builds the parser.
+    ///
+    /// # Panics
+    ///
+    /// Never: the automaton is built from the constant key list above, tested below.
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        let keys = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(FIELD_KEYS)
+            .expect("constant platform keys always compile");
+        // Searched only in messages the anchor pass saw a phrase in: an NFA, cheap to build.
+        let phrases = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(PHRASES.iter().map(|(text, _)| text))
+            .expect("constant platform phrases always compile");
+        Self { keys, phrases, platform_type: memchr::memmem::Finder::new(PLATFORM_TYPE) }
+    }
+
+    /// Parses one log message; `None` when it is not a platform record.
+    ///
+    /// A record is recognised at the start of the message, or after a prefix that only
+    /// timestamps, log stream names, request ids (or their placeholders), levels such as
+    /// `[ERROR]` and `Error:` make up ([`is_prefix`]): the shapes runtimes, `sam logs`,
+    /// `aws logs tail` and console copies print. Anything else before the phrase (`INFO the
+    /// upstream said: Task timed out…`) is an application quoting it, not the platform.
+    pub fn parse(&self, message: &str) -> Option<PlatformRecord> {
+        self.parse_start(message).or_else(|| self.parse_embedded(message))
+    }
+
+    /// The record of a message that starts with it: a keyword line (`REPORT`, `START`, …) or
+    /// a JSON `platform.*` record. Cheap: it looks at the first bytes, and searches JSON for
+    /// `"platform.` only.
+    pub fn parse_start(&self, message: &str) -> Option<PlatformRecord> {
+        let line = message.trim_start();
+        if line.starts_with('{') {
+            return if self.platform_type.find(line.as_bytes()).is_some() { parse_json(line) } else { None };
+        }
+        self.keyword_record(line)
+    }
+
+    /// The record of a platform phrase inside a text message, after a prefix that
+    /// [`is_prefix`] accepts. Call it when the message holds a phrase ([`PLATFORM_PHRASES`](crate::rules::PLATFORM_PHRASES)).
+    pub fn parse_embedded(&self, message: &str) -> Option<PlatformRecord> {
+        let line = message.trim_start();
+        if line.starts_with('{') { None } else { self.embedded(line) }
+    }
+
+    /// The record of a line that starts with its keyword (`REPORT`, `START`, …).
+    fn keyword_record(&self, line: &str) -> Option<PlatformRecord> {
+        match line.as_bytes().first()? {
+            b'S' if line.starts_with("START ") => {
+                let fields = self.fields(&line[5..]);
+                Some(PlatformRecord::Start { request_id: fields.get("RequestId")?.to_owned() })
+            }
+            b'E' if line.starts_with("END ") => {
+                let fields = self.fields(&line[3..]);
+                Some(PlatformRecord::End { request_id: fields.get("RequestId")?.to_owned() })
+            }
+            b'R' if line.starts_with("REPORT ") => Some(self.report(&line[6..])),
+            b'R' if line.starts_with("RESTORE_REPORT") => {
+                let fields = self.fields(&line[14..]);
+                Some(PlatformRecord::RestoreReport {
+                    status: fields.get("Status").and_then(Status::parse),
+                    error_type: fields.get("Error Type").map(str::to_owned),
+                    restore_duration_ms: fields.number("Restore Duration"),
+                })
+            }
+            b'I' if line.starts_with("INIT_START") => Some(PlatformRecord::InitStart),
+            b'I' if line.starts_with("INIT_REPORT") => {
+                let fields = self.fields(&line[11..]);
+                Some(PlatformRecord::InitReport {
+                    phase: fields.get("Phase").and_then(parse_phase),
+                    status: fields.get("Status").and_then(Status::parse),
+                    error_type: fields.get("Error Type").map(str::to_owned),
+                    init_duration_ms: fields.number("Init Duration"),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// A platform phrase inside the message, after an acceptable prefix on its line.
+    fn embedded(&self, message: &str) -> Option<PlatformRecord> {
+        for found in self.phrases.find_iter(message) {
+            let line_start = message[..found.start()].rfind('\n').map_or(0, |at| at + 1);
+            let line_end = message[found.start()..].find('\n').map_or(message.len(), |at| found.start() + at);
+            let prefix = &message[line_start..found.start()];
+            let phrase = &message[found.start()..line_end];
+            let record = match PHRASES[found.pattern().as_usize()].1 {
+                Phrase::HeadlessReport => self.headless_report(message),
+                _ if !is_prefix(prefix) => None,
+                Phrase::Keyword => self.keyword_record(phrase),
+                Phrase::TaskTimedOut => task_timed_out(prefix, phrase),
+                Phrase::RuntimeExited => runtime_exited(&self.fields(prefix), phrase),
+                Phrase::ProcessExited => {
+                    Some(PlatformRecord::ProcessExited { request_id: request_id_of(&self.fields(prefix), prefix) })
+                }
+            };
+            if record.is_some() {
+                return record;
+            }
+        }
+        None
+    }
+
+    /// A REPORT copied without its `REPORT RequestId:` head: the message starts (after a
+    /// prefix) with one of the REPORT's keys and has both memory figures.
+    fn headless_report(&self, message: &str) -> Option<PlatformRecord> {
+        let mut rest = message.trim_start();
+        while let Some((token, after)) = rest.split_once(char::is_whitespace) {
+            if FIELD_KEYS.iter().any(|key| rest.starts_with(key)) || !is_prefix_token(token) {
+                break;
+            }
+            rest = after.trim_start();
+        }
+        if !FIELD_KEYS.iter().any(|key| rest.starts_with(key)) {
+            return None;
+        }
+        match self.report(rest) {
+            PlatformRecord::Report(report)
+                if report.memory_size_mb.is_some() && report.max_memory_used_mb.is_some() =>
+            {
+                Some(PlatformRecord::Report(report))
+            }
+            _ => None,
+        }
+    }
+
+    fn fields<'a>(&self, text: &'a str) -> Fields<'a> {
+        let mut fields = Fields::default();
+        let bytes = text.as_bytes();
+        for found in self.keys.find_iter(text) {
+            let at_boundary = found.start() == 0 || bytes[found.start() - 1].is_ascii_whitespace();
+            if !at_boundary {
+                continue;
+            }
+            let rest = text[found.end()..].trim_start();
+            let value = rest.split(|c: char| c.is_whitespace()).next().unwrap_or("");
+            let slot = &mut fields.values[found.pattern().as_usize()];
+            if slot.is_none() && !value.is_empty() {
+                *slot = Some(value);
+            }
+        }
+        fields
+    }
+
+    fn report(&self, text: &str) -> PlatformRecord {
+        let fields = self.fields(text);
+        PlatformRecord::Report(Report {
+            request_id: fields.get("RequestId").map(str::to_owned),
+            duration_ms: fields.number("Duration"),
+            memory_size_mb: fields.megabytes("Memory Size"),
+            max_memory_used_mb: fields.megabytes("Max Memory Used"),
+            init_duration_ms: fields.number("Init Duration"),
+            restore_duration_ms: fields.number("Restore Duration"),
+            status: fields.get("Status").and_then(Status::parse),
+            error_type: fields.get("Error Type").map(str::to_owned),
+        })
+    }
+}
+
+pub(super) fn parse_phase(text: &str) -> Option<InitPhase> {
+    match text {
+        "init" => Some(InitPhase::Init),
+        "invoke" => Some(InitPhase::Invoke),
+        _ => None,
+    }
+}
