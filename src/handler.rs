@@ -224,14 +224,7 @@ impl Troubleshooter {
         let keyed = findings
             .into_iter()
             .map(|finding| {
-                let fields = self
-                    .analyzer
-                    .catalog()
-                    .rules()
-                    .iter()
-                    .find(|rule| rule.id() == finding.rule_id)
-                    .map(|rule| rule.spec.key.as_slice())
-                    .unwrap_or_default();
+                let fields = self.analyzer.catalog().key_fields(&finding.rule_id);
                 (suppress::key(&finding, fields), finding)
             })
             .collect();

@@ -50,24 +50,7 @@ impl Analyzer {
     fn finding(&self, group: &Group<'_>, context: &BatchContext<'_>) -> Finding {
         let batch = context.batch;
         let rule = &self.catalog.rules()[group.rule];
-        let mut observations = group.observations.clone();
-        observations.sort_by_key(|o| o.event);
-        let mut subjects: Vec<&Subject> = Vec::new();
-        let mut details: BTreeMap<String, Value> = BTreeMap::new();
-        let mut events: Vec<usize> = Vec::new();
-        for o in &observations {
-            if !subjects.contains(&&o.subject) {
-                subjects.push(&o.subject);
-            }
-            for &event in std::iter::once(&o.event).chain(&o.related) {
-                if !events.contains(&event) {
-                    events.push(event);
-                }
-            }
-            for (name, value) in &o.details {
-                details.entry(name.clone()).or_insert_with(|| value.clone());
-            }
-        }
+        let Gathered { subjects, mut details, mut events } = gather(group);
         if let Some(size) = details.get("memory_size_mb").and_then(Value::as_u64) {
             details.entry("suggested_memory_mb".into()).or_insert_with(|| json!(suggest_memory(size)));
         }
@@ -146,6 +129,36 @@ impl Analyzer {
             console_url: console_url(context.region, &batch.log_group, &batch.log_stream),
         }
     }
+}
+
+/// What a group's observations add up to, before rendering.
+struct Gathered<'a> {
+    /// Who the observations are about, in order of first appearance.
+    subjects: Vec<&'a Subject>,
+    /// Every detail, the first value of each name winning.
+    details: BTreeMap<String, Value>,
+    /// Every event that shows the problem, without repeats.
+    events: Vec<usize>,
+}
+
+fn gather<'a>(group: &Group<'a>) -> Gathered<'a> {
+    let mut observations = group.observations.clone();
+    observations.sort_by_key(|o| o.event);
+    let mut gathered = Gathered { subjects: Vec::new(), details: BTreeMap::new(), events: Vec::new() };
+    for o in observations {
+        if !gathered.subjects.contains(&&o.subject) {
+            gathered.subjects.push(&o.subject);
+        }
+        for &event in std::iter::once(&o.event).chain(&o.related) {
+            if !gathered.events.contains(&event) {
+                gathered.events.push(event);
+            }
+        }
+        for (name, value) in &o.details {
+            gathered.details.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    gathered
 }
 
 /// The next memory size worth trying: double, rounded up to 64 MB, within Lambda's limit.

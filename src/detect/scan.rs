@@ -209,44 +209,8 @@ impl Analyzer {
                 scan.request(&subject).process_exited = Some(index);
                 subject
             }
-            PlatformRecord::InitReport { phase, status, error_type, init_duration_ms } => {
-                let subject = match (phase, &cursor.current) {
-                    (Some(InitPhase::Invoke), Some(id)) => Subject::Request(id.clone()),
-                    _ => Subject::Init(cursor.epoch),
-                };
-                if let Subject::Request(_) = &subject {
-                    let state = scan.request(&subject);
-                    state.cold_start = true;
-                    state.init_duration_ms = state.init_duration_ms.or(init_duration_ms);
-                }
-                let failed = matches!(status, Some(Status::Error | Status::Timeout));
-                if failed || phase == Some(InitPhase::Invoke) {
-                    scan.phase_failures.push(PhaseFailure {
-                        event: index,
-                        subject: subject.clone(),
-                        restore: false,
-                        status,
-                        phase,
-                        error_type,
-                        duration_ms: init_duration_ms,
-                    });
-                }
-                subject
-            }
-            PlatformRecord::RestoreReport { status, error_type, restore_duration_ms } => {
-                let subject = Subject::Init(cursor.epoch);
-                if let Some(Status::Error | Status::Timeout) = status {
-                    scan.phase_failures.push(PhaseFailure {
-                        event: index,
-                        subject: subject.clone(),
-                        restore: true,
-                        status,
-                        phase: None,
-                        error_type,
-                        duration_ms: restore_duration_ms,
-                    });
-                }
-                subject
+            record @ (PlatformRecord::InitReport { .. } | PlatformRecord::RestoreReport { .. }) => {
+                observe_phase(scan, cursor, record, index)
             }
         };
         Some(subject)
@@ -258,4 +222,41 @@ fn capture_value(text: String) -> Value {
         Ok(number) if !text.starts_with('0') || text == "0" => json!(number),
         _ => Value::String(text),
     }
+}
+
+/// An INIT_REPORT or RESTORE_REPORT: a failed phase, or a suppressed init (`Phase: invoke`),
+/// is kept for correlation. Returns the subject: the running request for a suppressed init,
+/// else the execution environment's init.
+fn observe_phase(scan: &mut Scan, cursor: &Cursor, record: PlatformRecord, event: usize) -> Subject {
+    let (restore, phase, status, error_type, duration_ms) = match record {
+        PlatformRecord::InitReport { phase, status, error_type, init_duration_ms } => {
+            (false, phase, status, error_type, init_duration_ms)
+        }
+        PlatformRecord::RestoreReport { status, error_type, restore_duration_ms } => {
+            (true, None, status, error_type, restore_duration_ms)
+        }
+        _ => return cursor.subject(),
+    };
+    let subject = match (phase, &cursor.current) {
+        (Some(InitPhase::Invoke), Some(id)) => Subject::Request(id.clone()),
+        _ => Subject::Init(cursor.epoch),
+    };
+    if let Subject::Request(_) = &subject {
+        let invocation = scan.request(&subject);
+        invocation.cold_start = true;
+        invocation.init_duration_ms = invocation.init_duration_ms.or(duration_ms);
+    }
+    let failed = matches!(status, Some(Status::Error | Status::Timeout));
+    if failed || phase == Some(InitPhase::Invoke) {
+        scan.phase_failures.push(PhaseFailure {
+            event,
+            subject: subject.clone(),
+            restore,
+            status,
+            phase,
+            error_type,
+            duration_ms,
+        });
+    }
+    subject
 }

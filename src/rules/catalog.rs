@@ -140,115 +140,23 @@ impl Catalog {
     pub fn compile(specs: Vec<(String, RuleSpec)>) -> Result<Self, RuleError> {
         let mut seen = HashSet::new();
         let mut rules = Vec::with_capacity(specs.len());
-        // The distinct anchors in lower case, their positions, and who owns each.
-        let mut distinct: Vec<String> = Vec::new();
-        let mut slot_of: HashMap<String, usize> = HashMap::new();
-        let mut owners: Vec<Vec<(usize, Option<String>)>> = Vec::new();
+        let mut table = AnchorTable::default();
         for (file, spec) in specs {
-            let error = |problem: String| RuleError { file: file.clone(), rule: Some(spec.id.clone()), problem };
-            if !is_kebab_case(&spec.id) {
-                return Err(error("the id must be kebab-case (a-z, 0-9 and single dashes)".into()));
-            }
             if !seen.insert(spec.id.clone()) {
-                return Err(error("duplicate rule id".into()));
+                return Err(RuleError { file, rule: Some(spec.id), problem: "duplicate rule id".into() });
             }
-            if spec.matcher.is_none() && spec.detector.is_none() {
-                return Err(error("a rule needs a [rule.match] with anchors, or a detector".into()));
-            }
-            if spec.fix.is_empty() {
-                return Err(error("a rule needs at least one fix step".into()));
-            }
-            let mut regex = None;
-            let mut exclude = None;
-            if let Some(matcher) = &spec.matcher {
-                if matcher.anchors.is_empty() || matcher.anchors.iter().any(|a| a.trim().is_empty()) {
-                    return Err(error("[rule.match] needs at least one non-empty anchor".into()));
-                }
-                if let Some(pattern) = &matcher.regex {
-                    regex = Some(
-                        CompiledRegex::new(pattern, matcher.case_insensitive)
-                            .map_err(|e| error(format!("invalid regex: {e}")))?,
-                    );
-                }
-                if !matcher.exclude.is_empty() {
-                    if matcher.exclude.iter().any(|e| e.trim().is_empty()) {
-                        return Err(error("[rule.match] exclude entries must not be empty".into()));
-                    }
-                    exclude = Some(
-                        AhoCorasick::builder()
-                            .ascii_case_insensitive(matcher.case_insensitive)
-                            .build(&matcher.exclude)
-                            .map_err(|e| error(format!("exclude does not compile: {e}")))?,
-                    );
-                }
-                let index = rules.len();
+            let rule = compile_rule(&file, spec)?;
+            if let Some(matcher) = &rule.spec.matcher {
                 for anchor in &matcher.anchors {
-                    let lowered = anchor.to_ascii_lowercase();
-                    let slot = *slot_of.entry(lowered.clone()).or_insert_with(|| {
-                        distinct.push(lowered);
-                        owners.push(Vec::new());
-                        distinct.len() - 1
-                    });
-                    owners[slot].push((index, (!matcher.case_insensitive).then(|| anchor.clone())));
+                    table.add(anchor, Some((rules.len(), (!matcher.case_insensitive).then(|| anchor.clone()))));
                 }
             }
-            let mut known: BTreeSet<&str> = CONTEXT_NAMES.iter().copied().collect();
-            known.extend(regex.iter().flat_map(|c| c.captures.iter().map(|(_, detail)| detail.as_str())));
-            if let Some(detector) = spec.detector {
-                known.extend(detector.detail_names());
-            }
-            if let Some(parser) = spec.parser {
-                known.extend(parser.detail_names());
-            }
-            let summary = Template::parse(&spec.summary).map_err(|e| error(format!("summary: {e}")))?;
-            let fix = spec
-                .fix
-                .iter()
-                .map(|step| Template::parse(step).map_err(|e| error(format!("fix: {e}"))))
-                .collect::<Result<Vec<_>, _>>()?;
-            for name in summary
-                .names()
-                .into_iter()
-                .chain(fix.iter().flat_map(Template::names))
-                .chain(spec.key.iter().map(String::as_str))
-            {
-                if !known.contains(name) {
-                    return Err(error(format!(
-                        "`{name}` is not a value this rule has (known: {})",
-                        known.iter().copied().collect::<Vec<_>>().join(", ")
-                    )));
-                }
-            }
-            rules.push(Rule { spec, summary, fix, regex, exclude });
+            rules.push(rule);
         }
         for phrase in PLATFORM_PHRASES {
-            let lowered = phrase.to_ascii_lowercase();
-            if !slot_of.contains_key(&lowered) {
-                slot_of.insert(lowered.clone(), distinct.len());
-                distinct.push(lowered);
-                owners.push(Vec::new());
-            }
+            table.add(phrase, None);
         }
-        let kinds = distinct
-            .iter()
-            .map(|anchor| {
-                let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
-                let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
-                (u8::from(platform) * PLATFORM_PHRASE) | (u8::from(worded) * WORDED)
-            })
-            .collect();
-        let anchors = if distinct.is_empty() {
-            None
-        } else {
-            // A match's value is the pattern's position in `distinct`, which indexes `owners`.
-            let automaton = DoubleArrayAhoCorasick::new(&distinct).map_err(|e| RuleError {
-                file: "(catalog)".into(),
-                rule: None,
-                problem: format!("anchors do not compile: {e}"),
-            })?;
-            Some(Anchors { automaton, owners, kinds })
-        };
-        Ok(Self { rules, anchors })
+        Ok(Self { rules, anchors: Some(table.build()?) })
     }
 
     /// Loads the built-in catalog plus optional extra files, without the disabled rule ids,
@@ -294,6 +202,12 @@ impl Catalog {
     /// The compiled rules, in catalog order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The detail names that tell one finding of the rule `rule_id` from another (its `key`);
+    /// empty for an unknown rule.
+    pub fn key_fields(&self, rule_id: &str) -> &[String] {
+        self.rules.iter().find(|rule| rule.id() == rule_id).map(|rule| rule.spec.key.as_slice()).unwrap_or_default()
     }
 
     /// The index of the rule reported by `detector`, unless it was disabled.
@@ -351,5 +265,106 @@ impl Catalog {
             }
         }
         true
+    }
+}
+
+/// Checks one rule completely and compiles its regex, exclusions and templates.
+fn compile_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
+    let error = |problem: String| RuleError { file: file.to_owned(), rule: Some(spec.id.clone()), problem };
+    if !is_kebab_case(&spec.id) {
+        return Err(error("the id must be kebab-case (a-z, 0-9 and single dashes)".into()));
+    }
+    if spec.matcher.is_none() && spec.detector.is_none() {
+        return Err(error("a rule needs a [rule.match] with anchors, or a detector".into()));
+    }
+    if spec.fix.is_empty() {
+        return Err(error("a rule needs at least one fix step".into()));
+    }
+    let mut regex = None;
+    let mut exclude = None;
+    if let Some(matcher) = &spec.matcher {
+        if matcher.anchors.is_empty() || matcher.anchors.iter().any(|a| a.trim().is_empty()) {
+            return Err(error("[rule.match] needs at least one non-empty anchor".into()));
+        }
+        if let Some(pattern) = &matcher.regex {
+            regex = Some(
+                CompiledRegex::new(pattern, matcher.case_insensitive)
+                    .map_err(|e| error(format!("invalid regex: {e}")))?,
+            );
+        }
+        if !matcher.exclude.is_empty() {
+            if matcher.exclude.iter().any(|e| e.trim().is_empty()) {
+                return Err(error("[rule.match] exclude entries must not be empty".into()));
+            }
+            exclude = Some(
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(matcher.case_insensitive)
+                    .build(&matcher.exclude)
+                    .map_err(|e| error(format!("exclude does not compile: {e}")))?,
+            );
+        }
+    }
+    let mut known: BTreeSet<&str> = CONTEXT_NAMES.iter().copied().collect();
+    known.extend(regex.iter().flat_map(|c| c.captures.iter().map(|(_, detail)| detail.as_str())));
+    known.extend(spec.detector.map(Detector::detail_names).unwrap_or_default());
+    known.extend(spec.parser.map(|p| p.detail_names()).unwrap_or_default());
+    let summary = Template::parse(&spec.summary).map_err(|e| error(format!("summary: {e}")))?;
+    let fix = spec
+        .fix
+        .iter()
+        .map(|step| Template::parse(step).map_err(|e| error(format!("fix: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names = summary.names().into_iter().chain(fix.iter().flat_map(Template::names));
+    if let Some(name) = names.chain(spec.key.iter().map(String::as_str)).find(|name| !known.contains(name)) {
+        return Err(error(format!(
+            "`{name}` is not a value this rule has (known: {})",
+            known.iter().copied().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(Rule { spec, summary, fix, regex, exclude })
+}
+
+/// The distinct anchors in lower case as they are added, and who owns each.
+#[derive(Default)]
+struct AnchorTable {
+    distinct: Vec<String>,
+    slot_of: HashMap<String, usize>,
+    owners: Vec<Vec<(usize, Option<String>)>>,
+}
+
+impl AnchorTable {
+    /// Adds an anchor of a rule (`(rule, exact text when case-sensitive)`), or a platform
+    /// phrase (`None`).
+    fn add(&mut self, anchor: &str, owner: Option<(usize, Option<String>)>) {
+        let lowered = anchor.to_ascii_lowercase();
+        let slot = match self.slot_of.get(&lowered) {
+            Some(&slot) => slot,
+            None => {
+                self.slot_of.insert(lowered.clone(), self.distinct.len());
+                self.distinct.push(lowered);
+                self.owners.push(Vec::new());
+                self.distinct.len() - 1
+            }
+        };
+        self.owners[slot].extend(owner);
+    }
+
+    fn build(self) -> Result<Anchors, RuleError> {
+        let kinds = self
+            .distinct
+            .iter()
+            .map(|anchor| {
+                let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
+                let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
+                (u8::from(platform) * PLATFORM_PHRASE) | (u8::from(worded) * WORDED)
+            })
+            .collect();
+        // A match's value is the pattern's position in `distinct`, which indexes `owners`.
+        let automaton = DoubleArrayAhoCorasick::new(&self.distinct).map_err(|e| RuleError {
+            file: "(catalog)".into(),
+            rule: None,
+            problem: format!("anchors do not compile: {e}"),
+        })?;
+        Ok(Anchors { automaton, owners: self.owners, kinds })
     }
 }
