@@ -8,6 +8,7 @@ export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 echo "== unit, corpus, events and integration tests (cargo lambda, moto)"
 cargo test --no-fail-fast
