@@ -695,16 +695,16 @@ class FunctionAndTopic(unittest.TestCase):
 
 class Readme(unittest.TestCase):
     def test_the_deploy_section_documents_every_parameter_with_its_default(self) -> None:
-        readme = (ROOT / "README.md").read_text()
-        table = readme[readme.index("### Parameters") : readme.index("### What the stack creates")]
+        readme = (ROOT / "docs" / "deploy.md").read_text()
+        table = readme[readme.index("## Parameters") : readme.index("## What the stack creates")]
         rows = dict(re.findall(r"^\| `([A-Za-z0-9]+)` \| ([^|]*) \|", table, re.M))
         parameters = TEMPLATE["Parameters"]
-        self.assertEqual(set(rows), set(parameters), "README's parameter table and template.yaml differ")
+        self.assertEqual(set(rows), set(parameters), "docs/deploy.md's parameter table and template.yaml differ")
         for name, parameter in parameters.items():
             default = str(parameter.get("Default", "")).strip()
             shown = rows[name].strip().strip("`")
             if default:
-                self.assertEqual(shown, default, f"README shows {name}'s default as {rows[name]!r}")
+                self.assertEqual(shown, default, f"docs/deploy.md shows {name}'s default as {rows[name]!r}")
 
 
 class Samconfig(unittest.TestCase):
