@@ -13,6 +13,7 @@ mod deadline;
 mod events;
 mod init;
 mod lambda_local;
+mod limits;
 mod render_fixtures;
 mod robustness;
 mod rule_corpus;
