@@ -33,9 +33,6 @@ pub fn json_start(message: &str) -> Option<usize> {
 pub struct Unfolded {
     /// Text was appended.
     pub any: bool,
-    /// The message is a JSON log document whose level says it is informational (INFO, DEBUG,
-    /// TRACE; pino's numeric levels up to 30). Quoting a failure there is not a failure.
-    pub informational: bool,
 }
 
 /// Appends the normalised text of `message` to `out`, one field per line.
@@ -46,11 +43,9 @@ pub struct Unfolded {
 /// with the escapes undone. Anything else appends nothing.
 pub fn unfold(message: &str, out: &mut String) -> Unfolded {
     let start = out.len();
-    let mut informational = false;
     if let Some(at) = json_start(message) {
         let mut documents = serde_json::Deserializer::from_str(&message[at..]).into_iter::<Value>();
         if let Some(Ok(document)) = documents.next() {
-            informational = is_informational(&document);
             push_texts(&document, out, 0);
         }
     }
@@ -58,7 +53,7 @@ pub fn unfold(message: &str, out: &mut String) -> Unfolded {
         unescape_into(message, out);
         out.push('\n');
     }
-    Unfolded { any: out.len() > start, informational }
+    Unfolded { any: out.len() > start }
 }
 
 fn push_texts(value: &Value, out: &mut String, depth: usize) {
@@ -89,24 +84,6 @@ fn push_string(text: &str, out: &mut String, depth: usize) {
         out.push_str(text);
     }
     out.push('\n');
-}
-
-/// The level fields of the common JSON loggers: Lambda, Powertools, winston, bunyan, pino
-/// (`level`), structlog and Python logging (`levelname`), zap and GCP (`severity`), ECS
-/// (`log.level`), Serilog (`@l`, `Level`).
-const LEVEL_KEYS: &[&str] = &["level", "levelname", "severity", "log.level", "@l", "Level", "lvl"];
-
-fn is_informational(document: &Value) -> bool {
-    let Value::Object(fields) = document else { return false };
-    LEVEL_KEYS.iter().filter_map(|key| fields.get(*key)).any(|level| match level {
-        Value::String(name) => matches!(
-            name.to_ascii_lowercase().as_str(),
-            "info" | "information" | "debug" | "trace" | "verbose" | "notice"
-        ),
-        // pino and bunyan: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
-        Value::Number(number) => number.as_u64().is_some_and(|n| n <= 30),
-        _ => false,
-    })
 }
 
 /// Undoes JSON-style backslash escapes (`\n`, `\t`, `\"`, `\\`, `\/`, `\uXXXX`) and `\'`;
@@ -157,7 +134,7 @@ mod tests {
         let (text, found) = unfolded(
             r#"{"timestamp":"2024-05-20T16:29:45.009Z","level":"ERROR","errorType":"MemoryError","errorMessage":"","stackTrace":["  File \"/var/task/app.py\", line 9, in handler\n","MemoryError"]}"#,
         );
-        assert!(found.any && !found.informational);
+        assert!(found.any);
         assert!(text.lines().any(|l| l == "MemoryError"), "{text}");
         assert!(text.contains("  File \"/var/task/app.py\", line 9, in handler\n"), "{text}");
     }
@@ -185,22 +162,6 @@ mod tests {
         let (text, _) = unfolded(r"Traceback (most recent call last):\n  File \u0027app.py\u0027\nMemoryError");
         assert!(text.lines().any(|l| l == "MemoryError"), "{text}");
         assert!(text.contains("File 'app.py'"), "{text}");
-    }
-
-    #[test]
-    fn levels_of_common_loggers() {
-        for info in [
-            r#"{"level":"INFO","message":"x"}"#,
-            r#"{"level":30,"msg":"x"}"#,
-            r#"{"levelname":"DEBUG","message":"x"}"#,
-            r#"{"@l":"Information","@mt":"x"}"#,
-            r#"{"severity":"info","msg":"x"}"#,
-        ] {
-            assert!(unfolded(info).1.informational, "{info}");
-        }
-        for error in [r#"{"level":"ERROR","message":"x"}"#, r#"{"level":50,"msg":"x"}"#, r#"{"message":"x"}"#] {
-            assert!(!unfolded(error).1.informational, "{error}");
-        }
     }
 
     #[test]

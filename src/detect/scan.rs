@@ -113,7 +113,9 @@ impl Analyzer {
                 unfolded.clear();
                 let found = normalize::unfold(message, &mut unfolded);
                 if found.any {
-                    if record.is_none() && !found.informational {
+                    // Whatever level a shipper gave it (apex/up logs REPORT and `Task timed
+                    // out` at "info"): the prefix rules keep applications' own words out.
+                    if record.is_none() {
                         record = unfolded.lines().find_map(|line| self.platform.parse(line));
                     }
                     more.clear();

@@ -117,9 +117,11 @@ pub fn is_prefix_token(token: &str) -> bool {
         || (bare.starts_with('{') && bare.ends_with('}'))
         || (bare.contains('-') && bare.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'x' || b == b'X'));
     let error_type = ["Runtime.", "Sandbox.", "Function.", "Extension."].iter().any(|p| bare.starts_with(p));
+    // A log group name, as tools that merge groups print it (`[/aws/lambda/orders-api]`).
+    let log_group = bare.starts_with("/aws/");
     // A shortened request id in a copy (`b70435cc`): hex, at least 8 digits.
     let short_id = bare.len() >= 8 && bare.bytes().all(|b| b.is_ascii_hexdigit());
-    timestamp || placeholder || error_type || short_id || looks_like_request_id(bare)
+    timestamp || placeholder || error_type || log_group || short_id || looks_like_request_id(bare)
 }
 
 /// After `seconds`: nothing, punctuation, or an error type (`Sandbox.Timedout`).
