@@ -16,6 +16,11 @@ pub const MEMORY_PRESSURE_RATIO: f64 = 0.9;
 /// memory limit. Max Memory Used is a sampled peak, and a burst can be killed before it is
 /// sampled, so only a REPORT well below the limit rules the memory out.
 pub const KILLED_WELL_BELOW_RATIO: f64 = 0.5;
+/// A failed (timed-out, errored, killed) invocation at or above this share of its memory hit
+/// the limit: Max Memory Used is a sampled peak and often stops a megabyte or two short of
+/// it (DataDog/datadog-lambda-extension#1237: 127 of 128 MB, 252-254 of 256 MB, then a
+/// timeout).
+pub const FAILED_AT_LIMIT_RATIO: f64 = 0.98;
 
 /// Something the platform said, and the event that said it.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,9 +122,12 @@ impl Invocation {
     fn out_of_memory(&self, context: Context) -> bool {
         let report = self.report();
         let well_below = report.and_then(Report::memory_ratio).is_some_and(|r| r < KILLED_WELL_BELOW_RATIO);
+        let failed_near_limit =
+            self.failed() && report.and_then(Report::memory_ratio).is_some_and(|r| r >= FAILED_AT_LIMIT_RATIO);
         context.oom_text
             || self.error_type() == Some("Runtime.OutOfMemory")
             || report.is_some_and(Report::at_memory_limit)
+            || failed_near_limit
             || (self.killed() && !well_below)
     }
 }
@@ -274,6 +282,10 @@ mod tests {
             (&["RequestId: 2ea49a23 Error: Runtime exited with error: signal: killed", "REPORT RequestId: 2ea49a23\tDuration: 3012.11 ms\tBilled Duration: 3013 ms\tMemory Size: 512 MB\tMax Memory Used: 40 MB"], none, Some(RuntimeExit), None),
             // A REPORT at the limit with no failure status (AWS's curated OOM query).
             (&["REPORT RequestId: 6234bffe\tDuration: 46.84 ms\tBilled Duration: 47 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB"], none, Some(OutOfMemory), Some("no error status")),
+            // A timeout within 2% of the limit (#1237, a REPORT pasted without its head).
+            (&["Memory Size: 128 MB\nMax Memory Used: 127 MB\nStatus: timeout"], none, Some(OutOfMemory), Some("timeout")),
+            // A success near the limit is pressure, not a kill.
+            (&["REPORT RequestId: 6234bffe\tDuration: 46.84 ms\tBilled Duration: 47 ms\tMemory Size: 128 MB\tMax Memory Used: 127 MB"], none, Some(MemoryPressure), None),
             // A runtime's OOM text beside an ordinary REPORT.
             (&["REPORT RequestId: 6234bffe\tDuration: 46.84 ms\tBilled Duration: 47 ms\tMemory Size: 1024 MB\tMax Memory Used: 700 MB"], oom_text, Some(OutOfMemory), Some("error")),
             // Timeouts: old style, new style, JSON, warm and cold.
