@@ -64,6 +64,17 @@ pub(super) struct Context {
 }
 
 impl Invocation {
+    /// Takes what `other` knows and this one does not (the same invocation, seen twice).
+    pub(super) fn merge(&mut self, other: Invocation) {
+        self.cold_start |= other.cold_start;
+        self.init_duration_ms = self.init_duration_ms.or(other.init_duration_ms);
+        self.report = self.report.take().or(other.report);
+        self.timed_out_after = self.timed_out_after.take().or(other.timed_out_after);
+        self.runtime_done = self.runtime_done.take().or(other.runtime_done);
+        self.exited = self.exited.take().or(other.exited);
+        self.process_exited = self.process_exited.or(other.process_exited);
+    }
+
     pub(super) fn report(&self) -> Option<&Report> {
         self.report.as_ref().map(|at| &at.said)
     }

@@ -22,6 +22,9 @@ pub(super) struct Cursor {
     pub(super) epoch: usize,
     /// An INIT_START was seen and no START yet: the next request is a cold start.
     pub(super) pending_cold_start: bool,
+    /// The last invocation a platform record named without a START before it, and where:
+    /// an unnamed failure line next to it is that invocation's (see [`pair`]).
+    pub(super) last_seen: Option<(Subject, usize)>,
 }
 
 impl Cursor {
@@ -66,6 +69,19 @@ pub(super) struct Scan {
 }
 
 impl Scan {
+    /// Moves what was gathered about `from` onto `to` (platform records and observations).
+    fn adopt(&mut self, from: &Subject, to: &Subject) {
+        if let Some(gathered) = self.requests.remove(from) {
+            self.request(to).merge(gathered);
+        }
+        self.order.retain(|subject| subject != from);
+        for observation in &mut self.observations {
+            if &observation.subject == from {
+                observation.subject = to.clone();
+            }
+        }
+    }
+
     pub(super) fn request(&mut self, subject: &Subject) -> &mut Invocation {
         if !self.requests.contains_key(subject) {
             self.order.push(subject.clone());
@@ -212,10 +228,10 @@ impl Analyzer {
                 subject
             }
             record @ (PlatformRecord::InitReport { .. } | PlatformRecord::RestoreReport { .. }) => {
-                observe_phase(scan, cursor, record, index)
+                return Some(observe_phase(scan, cursor, record, index));
             }
         };
-        Some(subject)
+        Some(pair(scan, cursor, subject, index))
     }
 }
 
@@ -261,4 +277,33 @@ fn observe_phase(scan: &mut Scan, cursor: &Cursor, record: PlatformRecord, event
         });
     }
     subject
+}
+
+/// Events apart within which an unnamed failure line and a named record are one invocation.
+const PAIRING_DISTANCE: usize = 3;
+
+/// Without START lines (a copy, a filtered export), a `Task timed out` or `Runtime exited`
+/// line without a request id and the REPORT just before or after it are one invocation: the
+/// unnamed one joins the named one, with its observations.
+fn pair(scan: &mut Scan, cursor: &mut Cursor, subject: Subject, event: usize) -> Subject {
+    if cursor.current.is_some() {
+        return subject;
+    }
+    let near = |at: usize| event.abs_diff(at) <= PAIRING_DISTANCE;
+    match (&subject, cursor.last_seen.take()) {
+        (Subject::Unnamed(_), Some((named @ Subject::Request(_), at))) if near(at) => {
+            scan.adopt(&subject, &named);
+            cursor.last_seen = Some((named.clone(), event));
+            named
+        }
+        (Subject::Request(_), Some((unnamed @ Subject::Unnamed(_), at))) if near(at) => {
+            scan.adopt(&unnamed, &subject);
+            cursor.last_seen = Some((subject.clone(), event));
+            subject
+        }
+        _ => {
+            cursor.last_seen = Some((subject.clone(), event));
+            subject
+        }
+    }
 }
