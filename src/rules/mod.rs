@@ -71,6 +71,12 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
     /// `load` compiles and checks every built-in rule (regex, captures, template names) as it
     /// does `EXTRA_RULES_FILE`, so a broken built-in regex fails init instead of never matching.
     #[test]
+    fn every_builtin_regex_compiles_within_the_size_limit() {
+        let failures = Catalog::load(&[], &[]).unwrap().regexes_that_do_not_compile();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    #[test]
     fn a_broken_builtin_regex_fails_the_load() {
         assert!(Catalog::load(&[], &[]).is_ok());
         let (file, text) = BUILTIN_RULE_FILES.iter().find(|(f, _)| f.ends_with("network.toml")).unwrap();
