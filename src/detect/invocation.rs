@@ -122,9 +122,11 @@ impl Invocation {
         events
     }
 
-    /// The runtime was killed (SIGKILL), not exited on its own.
+    /// The runtime was killed (SIGKILL), not exited on its own; `Process exited before
+    /// completing request` is the older wording for an out-of-memory kill or a crash
+    /// (LOG-FORMATS.md 2.5 and 5), judged the same way: OOM unless the REPORT is well below.
     fn killed(&self) -> bool {
-        self.exited.as_ref().is_some_and(|at| is_kill(&at.said))
+        self.exited.as_ref().is_some_and(|at| is_kill(&at.said)) || self.process_exited.is_some()
     }
 
     /// Out of memory: a runtime's own text; `Runtime.OutOfMemory`; a REPORT at the limit

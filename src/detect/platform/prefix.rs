@@ -72,6 +72,7 @@ pub(super) fn request_id_of(fields: &Fields<'_>, prefix: &str) -> Option<String>
 /// True when `prefix` (the text before a platform phrase on its line) holds only what
 /// runtimes and log tools put there; see [`is_prefix_token`].
 pub fn is_prefix(prefix: &str) -> bool {
+    let prefix = without_labels(prefix);
     let mut after_request_id = false;
     prefix.split_whitespace().all(|token| {
         // Whatever follows `RequestId:` is the id, however short (`RequestId: 1c2d`).
@@ -81,13 +82,46 @@ pub fn is_prefix(prefix: &str) -> bool {
     })
 }
 
+/// `prefix` without the bracketed labels log tools add (`[/aws/lambda/orders-api]`,
+/// `[           thumbnailer-dbb2a35]` from `pulumi logs`); a bracketed level other than an
+/// error level (`[INFO]`) is kept, so that an informational line stays an application's.
+fn without_labels(prefix: &str) -> std::borrow::Cow<'_, str> {
+    if !prefix.contains('[') {
+        return std::borrow::Cow::Borrowed(prefix);
+    }
+    let mut out = String::with_capacity(prefix.len());
+    let mut rest = prefix;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']').map(|at| open + at) else { break };
+        let label = rest[open + 1..close].trim();
+        if label.starts_with('$') {
+            // A log stream's version (`2024/03/04/[$LATEST]94fa…`) is part of its token.
+            out.push_str(&rest[..=close]);
+            rest = &rest[close + 1..];
+            continue;
+        }
+        let level =
+            matches!(label.to_ascii_lowercase().as_str(), "info" | "debug" | "trace" | "notice" | "warn" | "warning");
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        if level {
+            out.push_str(label);
+            out.push(' ');
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// A token runtimes and log tools print before a platform phrase: a timestamp
 /// (`2024-03-04T17:22:38.033Z`, `2019/07/18`, `12:00:00,123`, `(+00:00)`), a log stream name
 /// (`2024/03/04/[$LATEST]94fa…`), a request id or a placeholder for one (`undefined`,
 /// `<request-id>`, `xxxxxxxx-xxxx-…`, a shortened `d440b814-…`), a level (`ERROR`,
 /// `[ERROR]`, `FATAL`), `RequestId:`, `Error:`, or an error type (`Runtime.ExitError`).
 pub fn is_prefix_token(token: &str) -> bool {
-    let bare = token.trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | ':' | ',' | ';' | '|'));
+    let bare = token
+        .trim_matches(|c: char| matches!(c, '[' | ']' | '(' | ')' | '{' | '}' | ':' | ',' | ';' | '|' | '"' | '\''));
     let bare = bare.trim_end_matches('…').trim_end_matches("...");
     if bare.is_empty() {
         return true;
@@ -95,7 +129,10 @@ pub fn is_prefix_token(token: &str) -> bool {
     let lower = bare.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
+        // `"errorMessage": "…` is the field of an error JSON copied without its braces.
         "requestid"
+            | "errormessage"
+            | "exception"
             | "request_id"
             | "error"
             | "err"
