@@ -158,6 +158,7 @@ pub const PLATFORM_PHRASES: &[&str] = &[
     "INIT_START ",
     "RESTORE_REPORT ",
     "Max Memory Used:",
+    "Sandbox.Timedout",
 ];
 
 impl fmt::Debug for Anchors {

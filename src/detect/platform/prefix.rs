@@ -18,6 +18,8 @@ pub(super) enum Phrase {
     ProcessExited,
     /// `Max Memory Used:` of a REPORT copied without its head.
     HeadlessReport,
+    /// `Sandbox.Timedout`: the error type Lambda gives a timed-out invocation.
+    SandboxTimedOut,
 }
 
 /// Platform phrases recognised after a prefix (LOG-FORMATS.md 2.1-2.5), in the order of
@@ -33,6 +35,7 @@ pub(super) const PHRASES: &[(&str, Phrase)] = &[
     ("INIT_START ", Phrase::Keyword),
     ("RESTORE_REPORT ", Phrase::Keyword),
     ("Max Memory Used:", Phrase::HeadlessReport),
+    ("Sandbox.Timedout", Phrase::SandboxTimedOut),
 ];
 
 /// `Task timed out after 3.00 seconds`, after a prefix that [`is_prefix`] accepted:
@@ -132,6 +135,8 @@ pub fn is_prefix_token(token: &str) -> bool {
         // `"errorMessage": "…` is the field of an error JSON copied without its braces.
         "requestid"
             | "errormessage"
+            | "errortype"
+            | "unhandlederrortype"
             | "exception"
             | "request_id"
             | "error"

@@ -314,3 +314,29 @@ fn never_panics_on_truncated_lines() {
         let _ = parse(line);
     }
 }
+
+#[test]
+fn the_emulators_fields_and_sandbox_timedout() {
+    assert_eq!(
+        parse(
+            "time=\"2021-03-04T10:00:32.36\" level=warning msg=\"Process 13(bootstrap) exited: Runtime exited with error: signal: killed\""
+        ),
+        Some(PlatformRecord::RuntimeExited { request_id: None, reason: "signal: killed".into() })
+    );
+    assert_eq!(
+        parse("Invoke failed error=Runtime exited with error: signal: segmentation fault InvokeID=76ea8eec"),
+        Some(PlatformRecord::RuntimeExited {
+            request_id: None,
+            reason: "signal: segmentation fault InvokeID=76ea8eec".into()
+        })
+    );
+    assert_eq!(
+        parse("  unhandledErrorType : \"Sandbox.Timedout\","),
+        Some(PlatformRecord::RuntimeDone {
+            request_id: None,
+            status: Some(Status::Timeout),
+            error_type: Some("Sandbox.Timedout".into())
+        })
+    );
+    assert_eq!(parse("INFO we map Sandbox.Timedout to a 504"), None);
+}

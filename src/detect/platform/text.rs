@@ -109,8 +109,9 @@ impl PlatformParser {
     /// The record of a platform phrase inside a text message, after a prefix that
     /// [`is_prefix`] accepts. Call it when the message holds a phrase ([`PLATFORM_PHRASES`](crate::rules::PLATFORM_PHRASES)).
     pub fn parse_embedded(&self, message: &str) -> Option<PlatformRecord> {
-        let line = message.trim_start();
-        if line.starts_with('{') { None } else { self.embedded(line) }
+        // JSON too: the phrase's own line decides (a pretty-printed error JSON's
+        // `"errorMessage": "…Task timed out…"`), and an application's JSON line fails the prefix.
+        self.embedded(message.trim_start())
     }
 
     /// The record of a line that starts with its keyword (`REPORT`, `START`, …).
@@ -156,10 +157,17 @@ impl PlatformParser {
             let phrase = &message[found.start()..line_end];
             let record = match PHRASES[found.pattern().as_usize()].1 {
                 Phrase::HeadlessReport => self.headless_report(message),
-                _ if !is_prefix(prefix) => None,
+                _ if !is_prefix(prefix) && !is_emulator_field(prefix) => None,
                 Phrase::Keyword => self.keyword_record(phrase),
                 Phrase::TaskTimedOut => task_timed_out(prefix, phrase),
                 Phrase::RuntimeExited => runtime_exited(&self.fields(prefix), phrase),
+                // The runtime's own view of the invocation: it timed out (an invoke response,
+                // AppSync's unhandledErrorType, a Step Functions cause).
+                Phrase::SandboxTimedOut => Some(PlatformRecord::RuntimeDone {
+                    request_id: None,
+                    status: Some(Status::Timeout),
+                    error_type: Some("Sandbox.Timedout".to_owned()),
+                }),
                 Phrase::ProcessExited => {
                     Some(PlatformRecord::ProcessExited { request_id: request_id_of(&self.fields(prefix), prefix) })
                 }
@@ -233,4 +241,12 @@ pub(super) fn parse_phase(text: &str) -> Option<InitPhase> {
         "invoke" => Some(InitPhase::Invoke),
         _ => None,
     }
+}
+
+/// The runtime interface emulator (`sam local`, the Lambda base images) logs the platform's
+/// words as a logfmt field (`… error="Runtime exited with error: signal: killed"`) or after
+/// its process line (`msg="Process 13(bootstrap) exited: Runtime exited …`).
+fn is_emulator_field(prefix: &str) -> bool {
+    let prefix = prefix.trim_end();
+    prefix.ends_with("error=") || prefix.ends_with("error=\"") || prefix.ends_with(") exited:")
 }
