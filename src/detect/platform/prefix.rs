@@ -44,7 +44,11 @@ pub(super) const PHRASES: &[(&str, Phrase)] = &[
 pub(super) fn task_timed_out(prefix: &str, phrase: &str) -> Option<PlatformRecord> {
     let mut words = phrase["Task timed out after ".len()..].split_whitespace();
     let seconds = words.next()?.parse().ok()?;
-    if !words.next()?.starts_with("second") || !words.all(is_trailer_token) {
+    // `seconds`, or what a copy left of it (`secon…`); a new sentence after it is another
+    // tool's (API Gateway's `. Lambda request id: …`).
+    let unit = words.next()?;
+    let sentence_ends = unit.ends_with('.');
+    if !unit.starts_with("sec") || (!sentence_ends && !words.all(is_trailer_token)) {
         return None;
     }
     let request_id = prefix.split_whitespace().rev().find(|t| looks_like_request_id(t)).map(str::to_owned);
@@ -75,6 +79,18 @@ pub(super) fn request_id_of(fields: &Fields<'_>, prefix: &str) -> Option<String>
 /// True when `prefix` (the text before a platform phrase on its line) holds only what
 /// runtimes and log tools put there; see [`is_prefix_token`].
 pub fn is_prefix(prefix: &str) -> bool {
+    ends_with_platform_stamp(prefix) || only_prefix_tokens(prefix)
+}
+
+/// Lambda's own `<time> <request id>` right before the phrase, whatever a log viewer put in
+/// front of it (`  6:55:25am INFO 2017-10-30T08:55:46.064Z 137f9168-… Task timed out…`).
+fn ends_with_platform_stamp(prefix: &str) -> bool {
+    let mut tokens = prefix.split_whitespace().rev();
+    let (Some(id), Some(time)) = (tokens.next(), tokens.next()) else { return false };
+    looks_like_request_id(id) && time.len() >= 20 && time.contains('T') && time.ends_with('Z') && is_prefix_token(time)
+}
+
+fn only_prefix_tokens(prefix: &str) -> bool {
     let prefix = without_labels(prefix);
     let mut after_request_id = false;
     prefix.split_whitespace().all(|token| {
@@ -155,9 +171,10 @@ pub fn is_prefix_token(token: &str) -> bool {
     let first = bare.as_bytes()[0];
     let timestamp = (first.is_ascii_digit() || first == b'+')
         && (bare.bytes().all(|b| b.is_ascii_digit() || b"-:T.Z+/,_".contains(&b)) || bare.contains("/["));
+    // A placeholder or a redacted id: `<request-id>`, `xxxxxxxx-…`, `593a3a89-????`.
     let placeholder = (bare.starts_with('<') && bare.ends_with('>'))
         || (bare.starts_with('{') && bare.ends_with('}'))
-        || (bare.contains('-') && bare.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'x' || b == b'X'));
+        || (bare.contains('-') && bare.bytes().all(|b| b.is_ascii_hexdigit() || b"-xX?*".contains(&b)));
     let error_type = ["Runtime.", "Sandbox.", "Function.", "Extension."].iter().any(|p| bare.starts_with(p));
     // A log group name, as tools that merge groups print it (`[/aws/lambda/orders-api]`).
     let log_group = bare.starts_with("/aws/");

@@ -340,3 +340,19 @@ fn the_emulators_fields_and_sandbox_timedout() {
     );
     assert_eq!(parse("INFO we map Sandbox.Timedout to a 504"), None);
 }
+
+#[test]
+fn a_viewers_words_before_lambdas_own_stamp_and_api_gateways_quote() {
+    let timed_out = |line: &str| matches!(parse(line), Some(PlatformRecord::TaskTimedOut { .. }));
+    assert!(timed_out(
+        "  6:55:25am INFO 2017-10-30T08:55:46.064Z 137f9168-bd50-11e7-973f-2f07cefa3cfe Task timed out after 18.02 seconds"
+    ));
+    assert!(timed_out(
+        "Lambda execution failed with status 200 due to customer function error: 2021-04-2... 593a3a89-???? Task timed out after 10.01 seconds. Lambda request id: ??-????-914d"
+    ));
+    // Still an application's own words.
+    assert!(!timed_out("INFO upstream replied: Task timed out after 3.00 seconds, retrying"));
+    assert!(!timed_out(
+        "2024-03-04T17:22:38.033Z INFO the docs say: Task timed out after 3.00 seconds means the limit"
+    ));
+}

@@ -247,6 +247,13 @@ pub(super) fn parse_phase(text: &str) -> Option<InitPhase> {
 /// words as a logfmt field (`… error="Runtime exited with error: signal: killed"`) or after
 /// its process line (`msg="Process 13(bootstrap) exited: Runtime exited …`).
 fn is_emulator_field(prefix: &str) -> bool {
-    let prefix = prefix.trim_end();
-    prefix.ends_with("error=") || prefix.ends_with("error=\"") || prefix.ends_with(") exited:")
+    let trimmed = prefix.trim_end();
+    if trimmed.ends_with("error=") || trimmed.ends_with("error=\"") || trimmed.ends_with(") exited:") {
+        return true;
+    }
+    // API Gateway's test console and execution log quote the function's error after its own
+    // words: `Lambda execution failed with status 200 due to customer function error: …`.
+    prefix.split_once(CUSTOMER_FUNCTION_ERROR).is_some_and(|(_, rest)| is_prefix(rest))
 }
+
+const CUSTOMER_FUNCTION_ERROR: &str = "due to customer function error:";
