@@ -105,9 +105,20 @@ fn only_prefix_tokens(prefix: &str) -> bool {
 /// `[           thumbnailer-dbb2a35]` from `pulumi logs`); a bracketed level other than an
 /// error level (`[INFO]`) is kept, so that an informational line stays an application's.
 fn without_labels(prefix: &str) -> std::borrow::Cow<'_, str> {
-    if !prefix.contains('[') {
+    if !prefix.contains('[') && !prefix.contains('<') {
         return std::borrow::Cow::Borrowed(prefix);
     }
+    // A placeholder of several words (`<redacted from snapshot>`) stands for one id.
+    let mut unplaced = String::with_capacity(prefix.len());
+    let mut rest = prefix;
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>').map(|at| open + at) else { break };
+        unplaced.push_str(&rest[..open]);
+        unplaced.push_str(" <id> ");
+        rest = &rest[close + 1..];
+    }
+    unplaced.push_str(rest);
+    let prefix = unplaced.as_str();
     let mut out = String::with_capacity(prefix.len());
     let mut rest = prefix;
     while let Some(open) = rest.find('[') {
