@@ -159,6 +159,7 @@ pub const PLATFORM_PHRASES: &[&str] = &[
     "RESTORE_REPORT ",
     "Max Memory Used:",
     "Sandbox.Timedout",
+    "Lambda:ExecutionTimeoutException",
 ];
 
 impl fmt::Debug for Anchors {

@@ -18,7 +18,8 @@ pub(super) enum Phrase {
     ProcessExited,
     /// `Max Memory Used:` of a REPORT copied without its head.
     HeadlessReport,
-    /// `Sandbox.Timedout`: the error type Lambda gives a timed-out invocation.
+    /// `Sandbox.Timedout`: the error type Lambda gives a timed-out invocation, or
+    /// `Lambda:ExecutionTimeoutException`, AppSync's for a Lambda resolver that timed out.
     SandboxTimedOut,
 }
 
@@ -36,6 +37,7 @@ pub(super) const PHRASES: &[(&str, Phrase)] = &[
     ("RESTORE_REPORT ", Phrase::Keyword),
     ("Max Memory Used:", Phrase::HeadlessReport),
     ("Sandbox.Timedout", Phrase::SandboxTimedOut),
+    ("Lambda:ExecutionTimeoutException", Phrase::SandboxTimedOut),
 ];
 
 /// `Task timed out after 3.00 seconds`, after a prefix that [`is_prefix`] accepted:
@@ -48,7 +50,9 @@ pub(super) fn task_timed_out(prefix: &str, phrase: &str) -> Option<PlatformRecor
     // tool's (API Gateway's `. Lambda request id: …`).
     let unit = words.next()?;
     let sentence_ends = unit.ends_with('.');
-    if !unit.starts_with("sec") || (!sentence_ends && !words.all(is_trailer_token)) {
+    // An emulator's logger may add its fields after the text (`date=… pid=…`, lambda-local).
+    let logfmt_fields = words.clone().next().is_some_and(is_logfmt_pair);
+    if !unit.starts_with("sec") || (!sentence_ends && !logfmt_fields && !words.all(is_trailer_token)) {
         return None;
     }
     let request_id = prefix.split_whitespace().rev().find(|t| looks_like_request_id(t)).map(str::to_owned);
@@ -165,6 +169,8 @@ pub fn is_prefix_token(token: &str) -> bool {
             | "errortype"
             | "unhandlederrortype"
             | "exception"
+            | "uncaughtexception"
+            | "type"
             | "request_id"
             | "error"
             | "err"
@@ -192,6 +198,13 @@ pub fn is_prefix_token(token: &str) -> bool {
     // A shortened request id in a copy (`b70435cc`): hex, at least 8 digits.
     let short_id = bare.len() >= 8 && bare.bytes().all(|b| b.is_ascii_hexdigit());
     timestamp || placeholder || error_type || log_group || short_id || looks_like_request_id(bare)
+}
+
+/// `key=value` with an identifier for key, as logfmt loggers print fields (`date=Mon`).
+fn is_logfmt_pair(token: &str) -> bool {
+    token.split_once('=').is_some_and(|(key, value)| {
+        !key.is_empty() && !value.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
 }
 
 /// After `seconds`: nothing, punctuation, or an error type (`Sandbox.Timedout`).

@@ -339,6 +339,35 @@ fn the_emulators_fields_and_sandbox_timedout() {
         })
     );
     assert_eq!(parse("INFO we map Sandbox.Timedout to a 504"), None);
+    // aws/aws-appsync-community#386: AppSync's error for a Lambda resolver that timed out.
+    assert_eq!(
+        parse(
+            "{\n  unhandledErrorType : null,\n  message : \"Execution timed out.\",\n  type : \"Lambda:ExecutionTimeoutException\"\n}"
+        ),
+        Some(PlatformRecord::RuntimeDone {
+            request_id: None,
+            status: Some(Status::Timeout),
+            error_type: Some("Lambda:ExecutionTimeoutException".into())
+        })
+    );
+    assert_eq!(parse("INFO resolvers retry on Lambda:ExecutionTimeoutException"), None);
+}
+
+#[test]
+fn a_timeout_followed_by_an_emulators_logfmt_fields_is_still_a_timeout() {
+    let timed_out = |line: &str| match parse(line) {
+        Some(PlatformRecord::TaskTimedOut { request_id, seconds }) => Some((request_id, seconds)),
+        _ => None,
+    };
+    // ashiina/lambda-local#173: Node's `uncaughtException:` label, winston's fields after it.
+    assert_eq!(
+        timed_out(
+            "uncaughtException: Task timed out after 3.00 seconds date=Mon Jan 07 2019 10:02:17 GMT+0000 (UTC), pid=17229"
+        ),
+        Some((None, 3.0))
+    );
+    assert_eq!(timed_out("INFO upstream: Task timed out after 3.00 seconds attempt=2"), None);
+    assert_eq!(timed_out("Task timed out after 3.00 seconds, retrying with attempt=2"), None);
 }
 
 #[test]

@@ -166,7 +166,7 @@ impl PlatformParser {
                 Phrase::SandboxTimedOut => Some(PlatformRecord::RuntimeDone {
                     request_id: None,
                     status: Some(Status::Timeout),
-                    error_type: Some("Sandbox.Timedout".to_owned()),
+                    error_type: phrase.split(['"', '\'', ',', ' ', '}']).next().map(str::to_owned),
                 }),
                 Phrase::ProcessExited => {
                     Some(PlatformRecord::ProcessExited { request_id: request_id_of(&self.fields(prefix), prefix) })
