@@ -383,3 +383,24 @@ fn recall_per_category_and_false_positives_over_the_whole_corpus() {
         false_positives.join("\n")
     );
 }
+
+/// The five lines issue 9 quotes as giving no finding: each now gives the finding a user
+/// expects, with no other.
+#[test]
+fn the_lines_issue_9_quoted_give_the_expected_finding() {
+    let analyzer = analyzer();
+    let quoted = [
+        ("Task timed out after 12.34 seconds", "lambda-timeout"),
+        ("2025-02-03T04:05:06.789Z  Task timed out after 20.02 seconds", "lambda-timeout"),
+        (
+            r#"{"errorMessage": "2025-02-03T04:05:06.789Z 0f0e0d0c-0b0a-4990-8887-766554433221 Task timed out after 6.01 seconds"}"#,
+            "lambda-timeout",
+        ),
+        ("Error: Runtime exited with error: signal: killed Runtime.ExitError", "lambda-out-of-memory"),
+        ("Unable to import module 'app': No module named 'requests'", "lambda-import-module-error"),
+    ];
+    for (line, expected) in quoted {
+        let found: Vec<String> = findings(&analyzer, &[line]).into_iter().map(|f| f.rule_id).collect();
+        assert_eq!(found, [expected], "{line}");
+    }
+}
