@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= events/mixed-batch.json
 
-.PHONY: scan test tools events bench rss watch invoke demo rules-doc detection-report rss-cap
+.PHONY: scan test tools events bench callgrind rss watch invoke demo rules-doc detection-report rss-cap
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
 scan:
@@ -37,6 +37,12 @@ rules-doc:
 ## Throughput benchmark (criterion).
 bench:
 	cargo bench --bench pipeline
+
+## Instructions for one decode and three analyses of the worst-case batch (needs valgrind and
+## the event `make bench` writes); compare the summary line between two commits.
+callgrind:
+	cargo build --release --example profile_batch
+	valgrind --tool=callgrind --callgrind-out-file=target/callgrind.out target/release/examples/profile_batch
 
 ## Peak memory of the release Lambda on the worst-case batch, against moto SNS (DESIGN: <= 32 MiB).
 ## The benchmark writes the event; `--list` runs no measurement.
