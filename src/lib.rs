@@ -11,7 +11,7 @@
 //! use lambda_troubleshooter::detect::Analyzer;
 //! use lambda_troubleshooter::ingest::{LogBatch, LogEvent};
 //! use lambda_troubleshooter::model::Severity;
-//! use lambda_troubleshooter::rules::{Catalog, parse_rule_file};
+//! use lambda_troubleshooter::rules::Catalog;
 //!
 //! let toml = r#"
 //! [[rule]]
@@ -26,8 +26,7 @@
 //! anchors = ["ECONNREFUSED"]
 //! regex = 'ECONNREFUSED (?P<host>[\d.]+):(?P<port>\d+)'
 //! "#;
-//! let specs = parse_rule_file("my-rules.toml", toml)?;
-//! let catalog = Catalog::compile(specs.into_iter().map(|s| ("my-rules.toml".to_owned(), s)).collect())?;
+//! let catalog = Catalog::from_file_text("my-rules.toml", toml)?;
 //! let analyzer = Analyzer::new(catalog, Severity::Low);
 //!
 //! let batch = LogBatch {

@@ -117,11 +117,9 @@ pub fn markdown(catalog: &Catalog) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::parse_rule_file;
 
     fn catalog(toml: &str) -> Catalog {
-        let specs = parse_rule_file("t.toml", toml).unwrap();
-        Catalog::compile(specs.into_iter().map(|s| ("t.toml".to_owned(), s)).collect()).unwrap()
+        Catalog::from_file_text("t.toml", toml).unwrap()
     }
 
     const RULE: &str = r#"

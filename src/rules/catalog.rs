@@ -221,6 +221,18 @@ impl Catalog {
         Ok(Self { rules, anchors: Some(table.build()?) })
     }
 
+    /// One rules file's text, parsed and compiled as by [`Catalog::compile`], without the
+    /// built-in rules: the catalog a library user or a test builds from its own rules.
+    ///
+    /// # Errors
+    ///
+    /// A [`RuleError`] naming `file`, as [`parse_rule_file`](super::parse_rule_file) and
+    /// [`Catalog::compile`] give it.
+    pub fn from_file_text(file: &str, text: &str) -> Result<Self, RuleError> {
+        let specs = super::parse_rule_file(file, text)?;
+        Self::compile(specs.into_iter().map(|spec| (file.to_owned(), spec)).collect())
+    }
+
     /// Loads the built-in catalog plus optional extra files, without the disabled rule ids,
     /// checked and compiled completely as by [`Catalog::compile`]: a built-in rule that does
     /// not compile fails init like an extra one (about 3 ms for the whole catalog).

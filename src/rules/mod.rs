@@ -43,8 +43,7 @@ mod tests {
     use super::*;
 
     fn one(toml: &str) -> Result<Catalog, RuleError> {
-        let specs = parse_rule_file("test.toml", toml)?;
-        Catalog::compile(specs.into_iter().map(|s| ("test.toml".to_owned(), s)).collect())
+        Catalog::from_file_text("test.toml", toml)
     }
 
     const GOOD: &str = r#"
