@@ -217,6 +217,7 @@ mod tests {
             log_stream: "stream".into(),
             function: "orders-api".into(),
             count,
+            requests: None,
             first_seen: String::new(),
             last_seen: String::new(),
             request_ids: vec![],

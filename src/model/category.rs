@@ -147,6 +147,22 @@ impl Category {
         }
     }
 
+    /// True for failures that end the invocation (or init attempt) they happen in: it can
+    /// happen once per invocation, so its occurrences are the invocations that showed it, however
+    /// many lines each printed (an error line and its REPORT). Other problems occur once per log
+    /// event: a function retrying a throttled call 2,000 times throttled 2,000 times.
+    pub fn ends_the_invocation(self) -> bool {
+        matches!(
+            self,
+            Self::OutOfMemory
+                | Self::MemoryPressure
+                | Self::Timeout
+                | Self::InitTimeout
+                | Self::RuntimeStartup
+                | Self::RuntimeCrash
+        )
+    }
+
     /// Words for people: `out_of_memory` becomes "out of memory".
     pub fn words(self) -> String {
         self.as_str().replace('_', " ")

@@ -11,6 +11,7 @@ mod cli;
 mod custom_rules;
 mod deadline;
 mod events;
+mod grouping;
 mod init;
 mod lambda_local;
 mod limits;
