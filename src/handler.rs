@@ -16,9 +16,12 @@
 //!   it ([`HandlerError::Deadline`], through [`Troubleshooter::handle_within`]), and retried
 //!   like a failed publish.
 //!
-//! Findings go through per-instance flood control ([`crate::deliver::suppress`]) before publishing; the
-//! suppression state changes only after the publish succeeded, so a failed, retried batch is
-//! decided again exactly as the first time.
+//! Findings go through flood control and mutes ([`crate::deliver::suppress`]) before publishing:
+//! per instance in memory, or shared by every instance through the SUPPRESS_TABLE DynamoDB
+//! table. A finding's claim is released when its publish fails (or the deadline cuts it short),
+//! so the retried batch sends the same findings; repeats are counted only once the publish
+//! succeeded. A table that cannot be reached fails open: the findings are sent and the reason
+//! logged.
 //!
 //! From a **Kinesis** event source mapping, a record that cannot be decoded is returned as a
 //! batch item failure (ReportBatchItemFailures), so the mapping retries, bisects and finally
@@ -27,7 +30,7 @@
 //! findings.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -35,7 +38,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, ConfigError};
 use crate::deliver::publish::{PublishError, Publisher};
-use crate::deliver::suppress::{self, Plan, Suppressor, Verdict};
+use crate::deliver::suppress::{Key, MemoryStore, Plan, Suppression, SuppressionStore, Verdict, Windows};
 use crate::detect::Analyzer;
 use crate::ingest::{self, IngestError, Invocation, LogBatch};
 use crate::model::finding::Finding;
@@ -79,14 +82,14 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// The function's state, built once at init: configuration, the compiled catalog, and the
-/// instance's suppression state (shared by clones).
+/// suppression (shared by clones).
 #[derive(Debug, Clone)]
 pub struct Troubleshooter {
     config: Config,
     analyzer: Analyzer,
-    suppressor: Arc<Mutex<Suppressor>>,
-    /// The origin of the suppression clock.
-    started: Instant,
+    suppression: Suppression,
+    /// The claims of findings being published, released if the deadline cuts the publish short.
+    in_flight: Arc<Mutex<Vec<(Key, String)>>>,
 }
 
 /// What one batch gave.
@@ -113,8 +116,17 @@ impl Troubleshooter {
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let catalog = Catalog::load(&config.extra_rule_files()?, &config.disabled_rules)?;
         let analyzer = Analyzer::new(catalog, config.min_severity);
-        let suppressor = Arc::new(Mutex::new(Suppressor::new(Duration::from_secs(config.suppress_seconds))));
-        Ok(Self { config, analyzer, suppressor, started: Instant::now() })
+        let windows = Windows::from_seconds(config.suppress_seconds, &config.suppress_category_seconds);
+        let suppression = Suppression::new(Arc::new(MemoryStore::new()), windows);
+        Ok(Self { config, analyzer, suppression, in_flight: Arc::default() })
+    }
+
+    /// Keeps suppression state and reads mutes in `store` (the shared DynamoDB table) instead of
+    /// this instance's memory.
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn SuppressionStore>) -> Self {
+        self.suppression = Suppression::new(store, self.suppression.windows().clone());
+        self
     }
 
     /// The configuration.
@@ -147,7 +159,8 @@ impl Troubleshooter {
     /// [`HandlerError::Ingest`] for an awslogs batch that cannot be decoded;
     /// [`HandlerError::Publish`] when findings could not be delivered.
     pub async fn handle(&self, payload: Value, publisher: &impl Publisher) -> Result<Value, HandlerError> {
-        self.handle_at(payload, publisher, self.started.elapsed()).await
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.handle_at(payload, publisher, now).await
     }
 
     /// [`Self::handle`], finishing or failing cleanly [`DEADLINE_MARGIN`] before `remaining`
@@ -166,13 +179,21 @@ impl Troubleshooter {
     ) -> Result<Value, HandlerError> {
         let budget = remaining.saturating_sub(DEADLINE_MARGIN);
         let margin_ms = u64::try_from(remaining.min(DEADLINE_MARGIN).as_millis()).unwrap_or(u64::MAX);
-        tokio::time::timeout(budget, self.handle(payload, publisher))
-            .await
-            .unwrap_or(Err(HandlerError::Deadline { margin_ms }))
+        match tokio::time::timeout(budget, self.handle(payload, publisher)).await {
+            Ok(result) => result,
+            Err(_) => {
+                // What was being published may or may not have gone out: release its claims,
+                // so the retried event sends it (subscribers drop a repeat by its finding id).
+                let claims = std::mem::take(&mut *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner));
+                let release = self.suppression.release_all(&claims);
+                let _ = tokio::time::timeout(remaining.min(DEADLINE_MARGIN) / 2, release).await;
+                Err(HandlerError::Deadline { margin_ms })
+            }
+        }
     }
 
-    /// [`Self::handle`] at a given time on the suppression clock (a [`Duration`] since any fixed
-    /// origin), so flood control is tested without waiting.
+    /// [`Self::handle`] at a given time (a [`Duration`] since the Unix epoch), so flood control
+    /// is tested without waiting.
     ///
     /// # Errors
     ///
@@ -213,8 +234,8 @@ impl Troubleshooter {
         }
     }
 
-    /// Applies flood control, publishes what it lets through, and records that only once the
-    /// publish succeeded.
+    /// Applies mutes and flood control, publishes what they let through, and records that
+    /// (sent, or released for the retry) once the publish is done.
     async fn publish(
         &self,
         findings: Vec<Finding>,
@@ -223,24 +244,37 @@ impl Troubleshooter {
     ) -> Result<Plan, PublishError> {
         let keyed = findings
             .into_iter()
-            .map(|finding| {
-                let fields = self.analyzer.catalog().key_fields(&finding.rule_id);
-                (suppress::key(&finding, fields), finding)
-            })
+            .map(|finding| (Key::of(&finding, self.analyzer.catalog().key_fields(&finding.rule_id)), finding))
             .collect();
-        let plan = self.suppressor.lock().unwrap_or_else(PoisonError::into_inner).plan(keyed, now);
-        publisher.publish(&plan.to_publish()).await?;
-        let (suppressed, duplicates) = (plan.count(Verdict::Suppressed), plan.count(Verdict::Duplicate));
-        if suppressed + duplicates > 0 {
+        let plan = self.suppression.decide(keyed, now).await;
+        for reason in &plan.failed_open {
+            tracing::warn!(reason = %reason, "suppression table unavailable: publishing without flood control (fails open)");
+        }
+        *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner) = plan
+            .findings
+            .iter()
+            .filter(|(_, _, v)| *v == Verdict::Publish)
+            .map(|(key, finding, _)| (key.clone(), finding.id.clone()))
+            .collect();
+        let published = publisher.publish(&plan.to_publish()).await;
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        if let Err(error) = published {
+            self.suppression.undelivered(&plan).await;
+            return Err(error);
+        }
+        self.suppression.delivered(&plan).await;
+        let held = [Verdict::Suppressed, Verdict::Duplicate, Verdict::Muted].map(|v| plan.count(v));
+        if held.iter().any(|n| *n > 0) {
             tracing::info!(
                 published = plan.count(Verdict::Publish),
-                suppressed,
-                duplicates,
+                suppressed = held[0],
+                duplicates = held[1],
+                muted = held[2],
                 suppress_seconds = self.config.suppress_seconds,
-                "repeats held back by this instance's flood control"
+                shared = self.config.suppress_table.is_some(),
+                "findings held back by flood control or mutes"
             );
         }
-        self.suppressor.lock().unwrap_or_else(PoisonError::into_inner).commit(&plan);
         Ok(plan)
     }
 
@@ -261,7 +295,7 @@ fn response(outcomes: &[BatchOutcome], plan: &Plan) -> Value {
     let findings: Vec<Value> = plan
         .findings
         .iter()
-        .map(|(f, verdict)| {
+        .map(|(_, f, verdict)| {
             json!({"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "count": f.count, "summary": f.summary, "delivery": verdict.as_str()})
         })
         .collect();
@@ -337,8 +371,8 @@ mod tests {
         let repeat = troubleshooter.handle_at(event("oom-json"), &publisher, secs(10)).await.unwrap();
         assert_eq!(deliveries(&repeat), [("lambda-out-of-memory".to_owned(), "suppressed".to_owned())]);
 
-        // After the window, the next one goes out and counts it.
-        let later = troubleshooter.handle_at(event("mixed-batch"), &publisher, secs(400)).await.unwrap();
+        // After the window (six hours for out of memory), the next one goes out and counts it.
+        let later = troubleshooter.handle_at(event("mixed-batch"), &publisher, secs(6 * 3_600 + 1)).await.unwrap();
         assert!(deliveries(&later).iter().all(|(_, d)| d == "published"), "{later}");
         let published = publisher.published.lock().unwrap();
         assert_eq!(published.len(), 4);

@@ -46,7 +46,7 @@ impl fmt::Display for Severity {
 }
 
 /// The fixed category vocabulary of DESIGN.md: rules are many, categories are few.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Category {
@@ -161,6 +161,11 @@ impl Category {
                 | Self::RuntimeStartup
                 | Self::RuntimeCrash
         )
+    }
+
+    /// The category named `text` (`out_of_memory`), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text.trim())
     }
 
     /// Words for people: `out_of_memory` becomes "out of memory".

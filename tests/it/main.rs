@@ -10,6 +10,7 @@
 mod cli;
 mod custom_rules;
 mod deadline;
+mod dynamodb_moto;
 mod events;
 mod grouping;
 mod init;

@@ -123,6 +123,8 @@ fn lambda_env(moto: &MotoServer, topic_arn: &str, suppress_seconds: u64) -> Vec<
     let mut env = moto.aws_env();
     env.push(("TOPIC_ARN", topic_arn.to_owned()));
     env.push(("SUPPRESS_SECONDS", suppress_seconds.to_string()));
+    // Out of memory has a window of hours by default; these tests wait for the window to pass.
+    env.push(("SUPPRESS_CATEGORY_SECONDS", format!("out_of_memory={suppress_seconds}")));
     env
 }
 

@@ -189,7 +189,7 @@ fn suppression_note(finding: &Finding) -> Option<String> {
         if held == 1 { "was" } else { "were" },
     );
     if let Some(window) = window {
-        let _ = write!(note, " (SUPPRESS_SECONDS={window}, counted by this function instance)");
+        let _ = write!(note, " (suppression window: {window} s)");
     }
     note.push('.');
     Some(note)
