@@ -111,36 +111,98 @@ impl Publisher for Recording {
     }
 }
 
-#[tokio::test]
-async fn a_muted_rule_sends_nothing_and_an_unreachable_table_fails_open() {
-    let moto = MotoServer::start();
-    let table = Arc::new(create_table(&moto, "troubleshooter-state").await);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    table
-        .put_mute(&Mute {
-            function: "orders-api".into(),
-            rule: Some("lambda-out-of-memory".into()),
-            until: now + 3_600,
-            reason: None,
-            created: now,
-        })
-        .await
-        .unwrap();
-    let troubleshooter = Troubleshooter::new(Config::default()).unwrap().with_store(table);
-    let event: Value =
-        serde_json::from_str(&std::fs::read_to_string(project_file("events/mixed-batch.json")).unwrap()).unwrap();
-    let publisher = Recording::default();
-    let response = troubleshooter.handle(event.clone(), &publisher).await.unwrap();
-    let deliveries: BTreeMap<String, String> = response["findings"]
+/// `troubleshooter ARGS` with moto's endpoint and the table in the environment.
+fn cli(moto: &MotoServer, table: &str, args: &[&str]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_troubleshooter"));
+    command.args(args).env("SUPPRESS_TABLE", table).env_remove("AWS_PROFILE");
+    for (name, value) in moto.aws_env() {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+}
+
+fn mixed_batch() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(project_file("events/mixed-batch.json")).unwrap()).unwrap()
+}
+
+/// The deliveries of a response by rule.
+fn deliveries(response: &Value) -> BTreeMap<String, String> {
+    response["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| (f["rule_id"].as_str().unwrap().to_owned(), f["delivery"].as_str().unwrap().to_owned()))
-        .collect();
-    assert_eq!(deliveries["lambda-out-of-memory"], "muted");
-    assert_eq!(deliveries["lambda-timeout"], "published");
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rule_muted_from_the_command_line_sends_nothing_until_unmuted() {
+    let moto = MotoServer::start();
+    let table = Arc::new(create_table(&moto, "troubleshooter-state").await);
+    let name = table.table().to_owned();
+    let (code, out, err) = cli(
+        &moto,
+        &name,
+        &[
+            "mute",
+            "--function",
+            "orders-api",
+            "--rule",
+            "lambda-out-of-memory",
+            "--for",
+            "2h",
+            "--reason",
+            "fix deploying",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Muted orders-api (rule lambda-out-of-memory) until 20"), "{out}");
+    assert!(out.trim_end().ends_with(": fix deploying"), "{out}");
+    let (code, out, _) = cli(&moto, &name, &["mutes"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("orders-api (rule lambda-out-of-memory)  until ") && out.contains("fix deploying"), "{out}");
+    assert!(out.contains("(2h left)") || out.contains("(1h 59m left)"), "{out}");
+    let (_, json, _) = cli(&moto, &name, &["mutes", "--json"]);
+    let listed: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(
+        (listed["function"].as_str(), listed["rule"].as_str()),
+        (Some("orders-api"), Some("lambda-out-of-memory"))
+    );
+
+    // The function honours it: out of memory is muted, the rest goes out.
+    let troubleshooter = Troubleshooter::new(Config::default()).unwrap().with_store(table.clone());
+    let publisher = Recording::default();
+    let response = troubleshooter.handle(mixed_batch(), &publisher).await.unwrap();
+    let delivered = deliveries(&response);
+    assert_eq!(delivered["lambda-out-of-memory"], "muted");
+    assert_eq!(delivered["lambda-timeout"], "published");
     assert!(publisher.0.lock().unwrap().iter().all(|f| f.rule_id != "lambda-out-of-memory"));
 
+    let (code, out, err) = cli(&moto, &name, &["unmute", "--function", "orders-api", "--rule", "lambda-out-of-memory"]);
+    assert_eq!((code, out.trim()), (0, "Unmuted orders-api (rule lambda-out-of-memory)"), "{err}");
+    assert_eq!(cli(&moto, &name, &["mutes"]).1.trim(), "No mutes in troubleshooter-state.");
+    // Unmuted, the same batch's out-of-memory finding goes out (the others were sent already).
+    let after = deliveries(&troubleshooter.handle(mixed_batch(), &publisher).await.unwrap());
+    assert_eq!(after["lambda-out-of-memory"], "published");
+    assert_eq!(after["lambda-timeout"], "duplicate");
+
+    // Clear errors: a bad duration, no table.
+    let (code, _, err) = cli(&moto, &name, &["mute", "--function", "f", "--for", "forever"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--for \"forever\": expected a duration"), "{err}");
+    let (code, _, err) = cli(&moto, "", &["mutes"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--table or SUPPRESS_TABLE"), "{err}");
+    let (code, _, err) = cli(&moto, "no-such-table", &["mutes"]);
+    assert_eq!(code, 69, "{err}");
+    assert!(err.contains("no-such-table"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_table_fails_open() {
+    let moto = MotoServer::start();
     // A table nobody answers for: every finding is published, none muted or held.
     let unreachable = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&moto.sdk_config().await)
@@ -151,7 +213,7 @@ async fn a_muted_rule_sends_nothing_and_an_unreachable_table_fails_open() {
         .unwrap()
         .with_store(Arc::new(SuppressionTable::new(unreachable, "troubleshooter-state")));
     let publisher = Recording::default();
-    let response = troubleshooter.handle(event, &publisher).await.unwrap();
+    let response = troubleshooter.handle(mixed_batch(), &publisher).await.unwrap();
     let findings = response["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 3);
     assert!(findings.iter().all(|f| f["delivery"] == "published"), "{response}");
