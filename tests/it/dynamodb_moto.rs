@@ -19,7 +19,7 @@ use lambda_troubleshooter::model::finding::Finding;
 use serde_json::Value;
 
 use crate::grouping::storm_event;
-use crate::support::{LambdaWatch, MotoServer, free_port, project_file};
+use crate::support::{LambdaWatch, MotoServer, deliveries, free_port, project_file};
 
 /// Creates the table as template.yaml does (keys, on-demand, TTL) and returns the adapter.
 pub async fn create_table(moto: &MotoServer, name: &str) -> SuppressionTable {
@@ -128,13 +128,8 @@ fn mixed_batch() -> Value {
 }
 
 /// The deliveries of a response by rule.
-fn deliveries(response: &Value) -> BTreeMap<String, String> {
-    response["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["rule_id"].as_str().unwrap().to_owned(), f["delivery"].as_str().unwrap().to_owned()))
-        .collect()
+fn delivered(response: &Value) -> BTreeMap<String, String> {
+    deliveries(response).into_iter().collect()
 }
 
 #[tokio::test]
@@ -175,16 +170,16 @@ async fn a_rule_muted_from_the_command_line_sends_nothing_until_unmuted() {
     let troubleshooter = Troubleshooter::new(Config::default()).unwrap().with_store(table.clone());
     let publisher = Recording::default();
     let response = troubleshooter.handle(mixed_batch(), &publisher).await.unwrap();
-    let delivered = deliveries(&response);
-    assert_eq!(delivered["lambda-out-of-memory"], "muted");
-    assert_eq!(delivered["lambda-timeout"], "published");
+    let by_rule = delivered(&response);
+    assert_eq!(by_rule["lambda-out-of-memory"], "muted");
+    assert_eq!(by_rule["lambda-timeout"], "published");
     assert!(publisher.0.lock().unwrap().iter().all(|f| f.rule_id != "lambda-out-of-memory"));
 
     let (code, out, err) = cli(&moto, &name, &["unmute", "--function", "orders-api", "--rule", "lambda-out-of-memory"]);
     assert_eq!((code, out.trim()), (0, "Unmuted orders-api (rule lambda-out-of-memory)"), "{err}");
     assert_eq!(cli(&moto, &name, &["mutes"]).1.trim(), "No mutes in troubleshooter-state.");
     // Unmuted, the same batch's out-of-memory finding goes out (the others were sent already).
-    let after = deliveries(&troubleshooter.handle(mixed_batch(), &publisher).await.unwrap());
+    let after = delivered(&troubleshooter.handle(mixed_batch(), &publisher).await.unwrap());
     assert_eq!(after["lambda-out-of-memory"], "published");
     assert_eq!(after["lambda-timeout"], "duplicate");
 

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::deliver::suppress::{Claim, Claimed, Key, Mute, STALE_CLAIM, StoreError, StoreFuture, SuppressionStore};
@@ -105,20 +106,21 @@ impl SuppressionTable {
         StoreError { table: self.table.clone(), operation, message: DisplayErrorContext(error).to_string() }
     }
 
-    fn key(&self, key: &Key) -> (AttributeValue, AttributeValue) {
-        (s(&key.partition), s(&key.sort))
+    /// An `UpdateItem` of `key`'s item, with `#state` naming the `state` attribute.
+    fn update(&self, key: &Key) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&key.partition))
+            .key("sk", s(&key.sort))
+            .expression_attribute_names("#state", "state")
     }
 
     /// The first claim of a window: wins when the item is absent or its window has passed.
     async fn claim_window(&self, claim: &Claim) -> Result<Option<Claimed>, StoreError> {
-        let (pk, sk) = self.key(&claim.key);
         let window_start = millis(claim.now.saturating_sub(claim.window));
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+            .update(&claim.key)
             .condition_expression("attribute_not_exists(finding_id) OR claimed_at <= :window_start")
             // The counts held back so far become the claimed finding's to report (every
             // operand reads the item as it was before this update).
@@ -128,7 +130,6 @@ impl SuppressionTable {
                  held_findings = :zero, held_occurrences = :zero, \
                  finding_id = :id, #state = :sending, claimed_at = :now, expires_at = :expires",
             )
-            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":window_start", n(window_start))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":id", s(&claim.finding_id))
@@ -154,13 +155,12 @@ impl SuppressionTable {
     /// After a lost window claim: a repeat (held), the same finding being or already sent
     /// (duplicate), or the same finding released or stale, which claims again.
     async fn claim_again(&self, claim: &Claim) -> Result<Claimed, StoreError> {
-        let (pk, sk) = self.key(&claim.key);
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", pk.clone())
-            .key("sk", sk.clone())
+            .key("pk", s(&claim.key.partition))
+            .key("sk", s(&claim.key.sort))
             .consistent_read(true)
             .send()
             .await
@@ -177,14 +177,9 @@ impl SuppressionTable {
         }
         // Optimistic: only if nobody re-claimed it since we read it.
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+            .update(&claim.key)
             .condition_expression("finding_id = :id AND #state = :seen_state AND claimed_at = :seen_at")
             .update_expression("SET #state = :sending, claimed_at = :now")
-            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":id", s(&claim.finding_id))
             .expression_attribute_values(":seen_state", s(state))
             .expression_attribute_values(":seen_at", n(claimed_at))
@@ -204,16 +199,10 @@ impl SuppressionTable {
 
     /// Sets the state of `finding_id`'s claim, if it is still the claimed finding.
     async fn set_state(&self, key: &Key, finding_id: &str, state: &str) -> Result<(), StoreError> {
-        let (pk, sk) = self.key(key);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+            .update(key)
             .condition_expression("finding_id = :id")
             .update_expression("SET #state = :state")
-            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":id", s(finding_id))
             .expression_attribute_values(":state", s(state))
             .send()
@@ -335,12 +324,11 @@ impl SuppressionStore for SuppressionTable {
 
     fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let (pk, sk) = self.key(key);
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .key("pk", pk)
-                .key("sk", sk)
+                .key("pk", s(&key.partition))
+                .key("sk", s(&key.sort))
                 .update_expression("ADD held_findings :one, held_occurrences :occurrences SET expires_at = :expires")
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":occurrences", n(occurrences))

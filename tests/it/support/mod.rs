@@ -343,6 +343,27 @@ impl Drop for LambdaWatch {
     }
 }
 
+/// `(rule_id, delivery)` of an invoke response's findings, sorted: what became of each
+/// (`published`, `suppressed`, `duplicate`, `muted`).
+pub fn deliveries(response: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = response["findings"]
+        .as_array()
+        .map(|findings| {
+            findings
+                .iter()
+                .map(|f| {
+                    (
+                        f["rule_id"].as_str().unwrap_or_default().to_owned(),
+                        f["delivery"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
 /// The rule ids of an invoke response's findings, sorted.
 pub fn rule_ids(response: &serde_json::Value) -> Vec<String> {
     let mut ids: Vec<String> = response["findings"]
