@@ -16,7 +16,10 @@ use sha2::{Digest, Sha256};
 
 use crate::detect::access;
 use crate::model::details;
-use crate::model::finding::{Evidence, Finding, SCHEMA, console_url, excerpt, rfc3339_millis};
+use crate::model::finding::{
+    Evidence, Finding, LONGEST_INVOCATION_MS, MAX_INSIGHTS_REQUEST_IDS, SCHEMA, console_url, excerpt, insights_query,
+    insights_url, rfc3339_millis,
+};
 use crate::rules::Parser;
 
 /// The most values of a varying detail a finding lists in `details.values`; `total` says how
@@ -156,11 +159,21 @@ impl Analyzer {
             requests,
             first_seen: rfc3339_millis(first_event.timestamp),
             last_seen: rfc3339_millis(last_event.timestamp),
-            request_ids,
+            request_ids: request_ids.clone(),
             event_ids,
             evidence,
             details,
             console_url: console_url(context.region, &batch.log_group, &batch.log_stream),
+            insights_url: (!request_ids.is_empty()).then(|| {
+                let ids: Vec<String> = request_ids.iter().take(MAX_INSIGHTS_REQUEST_IDS).cloned().collect();
+                insights_url(
+                    context.region,
+                    &batch.log_group,
+                    first_event.timestamp.saturating_sub(LONGEST_INVOCATION_MS),
+                    last_event.timestamp.saturating_add(60_000),
+                    &insights_query(&ids),
+                )
+            }),
         }
     }
 }

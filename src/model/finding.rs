@@ -77,6 +77,11 @@ pub struct Finding {
     pub details: BTreeMap<String, Value>,
     /// A link to the log stream in the CloudWatch console.
     pub console_url: String,
+    /// A link that opens CloudWatch Logs Insights on the log group, over the finding's time
+    /// window, with a query for its request ids: every line of the failed invocations. Set when
+    /// the finding has request ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insights_url: Option<String>,
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, ending in `…` when cut: how
@@ -131,6 +136,67 @@ pub fn console_url(region: &str, log_group: &str, log_stream: &str) -> String {
     url
 }
 
+/// How far before its first line a failed invocation may have started: Lambda's longest
+/// timeout, 15 minutes.
+pub const LONGEST_INVOCATION_MS: i64 = 15 * 60 * 1000;
+
+/// The most request ids an Insights link queries (the console keeps the query in the URL).
+pub const MAX_INSIGHTS_REQUEST_IDS: usize = 10;
+
+/// A value of the Insights console's `queryDetail` fragment: letters, digits, `-` and `.` as
+/// they are, everything else as `*` and its UTF-8 bytes in hex (the console's own encoding:
+/// percent-encoding with `*` for `%`).
+fn insights_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("*{byte:02x}"));
+        }
+    }
+    out
+}
+
+/// The Logs Insights query for these request ids: every line that names one of them, in
+/// time order.
+pub fn insights_query(request_ids: &[String]) -> String {
+    // Ids are literal text in a /regex/: every ASCII punctuation but `-` (literal outside a
+    // class, and in every UUID) gets its backslash, `/` included.
+    let escape = |id: &String| -> String {
+        id.chars()
+            .flat_map(|c| {
+                let quote = c.is_ascii_punctuation() && c != '-';
+                quote.then_some('\\').into_iter().chain(std::iter::once(c))
+            })
+            .collect()
+    };
+    let ids: Vec<String> = request_ids.iter().map(escape).collect();
+    format!(
+        "fields @timestamp, @logStream, @message\n| filter @message like /{}/\n| sort @timestamp asc\n| limit 1000",
+        ids.join("|")
+    )
+}
+
+/// A link that opens CloudWatch Logs Insights on `log_group` from `start_ms` to `end_ms` with
+/// `query`. The console reads its state from the fragment `logs-insights?queryDetail=…`: an
+/// object written `~(key~value~…)`, strings prefixed with `'` and escaped by
+/// [`insights_value`], the whole percent-encoded twice with `$` for `%` (so `~` is `$257E`).
+pub fn insights_url(region: &str, log_group: &str, start_ms: i64, end_ms: i64, query: &str) -> String {
+    let string = |text: &str| format!("'{}", insights_value(text));
+    let detail = format!(
+        "~(end~{}~start~{}~timeType~'ABSOLUTE~tz~'UTC~editorString~{}~source~(~{}))",
+        string(&rfc3339_millis(end_ms)),
+        string(&rfc3339_millis(start_ms)),
+        string(query),
+        string(log_group),
+    );
+    let detail = detail.replace('~', "$257E").replace('(', "$2528").replace(')', "$2529").replace('\'', "$2527");
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D{detail}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +206,73 @@ mod tests {
         assert_eq!(
             console_url("us-east-1", "/aws/lambda/orders-api", "2024/03/04/[$LATEST]94fa"),
             "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Forders-api/log-events/2024$252F03$252F04$252F$255B$2524LATEST$255D94fa"
+        );
+    }
+
+    /// Undoes one level of `%XX`.
+    fn percent_decode(text: &str, marker: char) -> String {
+        let mut bytes = Vec::new();
+        let mut chars = text.char_indices().peekable();
+        let raw = text.as_bytes();
+        while let Some((i, c)) = chars.next() {
+            if c == marker && i + 2 < raw.len() + 1 && u8::from_str_radix(&text[i + 1..i + 3], 16).is_ok() {
+                bytes.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+                chars.next();
+                chars.next();
+            } else {
+                bytes.extend(c.to_string().as_bytes());
+            }
+        }
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// Reads the console's `queryDetail` back: `(key, value)` pairs, strings decoded.
+    fn open_insights_url(url: &str) -> Vec<(String, String)> {
+        let fragment = url.split_once("#logsV2:logs-insights").unwrap().1;
+        let once = percent_decode(&fragment.replace('$', "%"), '%');
+        let twice = percent_decode(&once, '%');
+        let detail = twice.strip_prefix("?queryDetail=~(").unwrap().strip_suffix(')').unwrap();
+        let parts: Vec<&str> = detail.split('~').collect();
+        let mut pairs = Vec::new();
+        let mut i = 0;
+        while i + 1 < parts.len() {
+            let (key, mut value) = (parts[i].to_owned(), parts[i + 1].to_owned());
+            i += 2;
+            if value == "(" {
+                // A list: `~(~'a)`.
+                value = percent_decode(parts[i].trim_start_matches('\'').trim_end_matches(')'), '*');
+                i += 1;
+            } else {
+                value = percent_decode(value.trim_start_matches('\''), '*');
+            }
+            pairs.push((key, value));
+        }
+        pairs
+    }
+
+    #[test]
+    fn the_insights_link_opens_the_log_group_over_the_window_with_the_query() {
+        let ids =
+            vec!["b70435cc-1111-4a6b-9c2d-0e1f2a3b4c5d".to_owned(), "2ea49a23-ff39-4bf5-8761-439f99b7c5f6".to_owned()];
+        let query = insights_query(&ids);
+        let url = insights_url("eu-west-1", "/aws/lambda/orders-api", 1_709_572_958_033, 1_709_573_101_910, &query);
+        assert!(url.starts_with(
+            "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:logs-insights$3FqueryDetail$3D$257E$2528end$257E$2527"
+        ));
+        let pairs = open_insights_url(&url);
+        let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap();
+        assert_eq!(get("start"), "2024-03-04T17:22:38.033Z");
+        assert_eq!(get("end"), "2024-03-04T17:25:01.910Z");
+        assert_eq!(get("timeType"), "ABSOLUTE");
+        assert_eq!(get("source"), "/aws/lambda/orders-api");
+        assert_eq!(
+            get("editorString"),
+            "fields @timestamp, @logStream, @message\n| filter @message like /b70435cc-1111-4a6b-9c2d-0e1f2a3b4c5d|2ea49a23-ff39-4bf5-8761-439f99b7c5f6/\n| sort @timestamp asc\n| limit 1000"
+        );
+        // Nothing in the link breaks out of the fragment or the console's own syntax.
+        assert!(
+            url.split_once('#').unwrap().1.bytes().all(|b| b.is_ascii_alphanumeric() || b"$*-._:".contains(&b)),
+            "{url}"
         );
     }
 

@@ -40,6 +40,7 @@ pub fn finding(log_group: &str, id: &str, count: u64) -> Finding {
         evidence: vec![],
         details: BTreeMap::new(),
         console_url: String::new(),
+        insights_url: None,
     }
 }
 

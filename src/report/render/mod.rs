@@ -100,6 +100,9 @@ pub fn text(finding: &Finding) -> String {
     }
     let _ = writeln!(out, "  Rule: {} ({})", finding.rule_id, finding.category.as_str());
     let _ = writeln!(out, "  Logs: {}", finding.console_url);
+    if let Some(url) = &finding.insights_url {
+        let _ = writeln!(out, "  Every line of these invocations (Logs Insights): {url}");
+    }
     if let Some(doc) = finding.docs.first() {
         let _ = writeln!(out, "  Docs: {doc}");
     }
@@ -257,6 +260,11 @@ pub fn email(finding: &Finding) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "Open the log stream in the CloudWatch console:");
     let _ = writeln!(out, "{}", finding.console_url);
+    if let Some(url) = &finding.insights_url {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Every line of these invocations, in CloudWatch Logs Insights:");
+        let _ = writeln!(out, "{url}");
+    }
     if !finding.docs.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "Documentation:");
@@ -353,12 +361,17 @@ pub fn chatbot(finding: &Finding) -> Value {
         description.push_str("```\n");
     }
     let footer = format!(
-        "\n*Account* {} · *Region* {} · *Log group* `{}` · *Seen* {}\n*Logs:* {}",
+        "\n*Account* {} · *Region* {} · *Log group* `{}` · *Seen* {}\n*Logs:* {}{}",
         if finding.account.is_empty() { "unknown" } else { &finding.account },
         finding.region,
         finding.log_group,
         seen(finding),
-        finding.console_url
+        finding.console_url,
+        finding
+            .insights_url
+            .as_ref()
+            .map(|url| format!("\n*Every line of these invocations:* {url}"))
+            .unwrap_or_default()
     );
     // Room for the footer, and for closing a code block the cut left open.
     let room = MAX_CHATBOT_DESCRIPTION_CHARS.saturating_sub(footer.chars().count() + 4);
