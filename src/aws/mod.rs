@@ -1,5 +1,7 @@
 //! Adapters to AWS services, behind the ports of [`crate::deliver`]: [`sns`] publishes findings;
-//! [`dynamodb`] keeps the suppression state and mutes every instance shares.
+//! [`dynamodb`] keeps the suppression state and mutes every instance shares; [`logs`] reads
+//! CloudWatch Logs (`troubleshooter pull`).
 
 pub mod dynamodb;
+pub mod logs;
 pub mod sns;
