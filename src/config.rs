@@ -22,6 +22,11 @@ pub const MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
 /// Seconds during which a repeat of a finding (same rule, log group and key) is held back and
 /// counted instead of published again; `0` switches suppression off.
 pub const SUPPRESS_SECONDS: &str = "SUPPRESS_SECONDS";
+/// `true` adds the analysed function as a dimension of the findings metrics (a billed custom
+/// metric per function); `false` (the default) leaves it out.
+pub const METRICS_PER_FUNCTION: &str = "METRICS_PER_FUNCTION";
+/// Set by Lambda: the function's own name, the `Troubleshooter` dimension of its metrics.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// Set by Lambda: the function's own log group, which is never analysed (that would loop).
 pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 /// Set by Lambda: the region the function runs in.
@@ -99,6 +104,10 @@ pub struct Config {
     pub suppress_seconds: u64,
     /// The function's own log group, never analysed. Set by Lambda.
     pub own_log_group: Option<String>,
+    /// Whether the findings metrics carry the analysed function as a dimension. Default: false.
+    pub metrics_per_function: bool,
+    /// The function's own name, which labels its metrics. Set by Lambda.
+    pub own_function_name: Option<String>,
     /// The region for links and ARNs. Default: `us-east-1`.
     pub region: String,
 }
@@ -113,6 +122,8 @@ impl Default for Config {
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
             suppress_seconds: DEFAULT_SUPPRESS_SECONDS,
             own_log_group: None,
+            metrics_per_function: false,
+            own_function_name: None,
             region: DEFAULT_REGION.to_owned(),
         }
     }
@@ -185,6 +196,18 @@ impl Config {
             })?,
             None => defaults.suppress_seconds,
         };
+        let metrics_per_function = match get(METRICS_PER_FUNCTION) {
+            Some(text) if text.eq_ignore_ascii_case("true") => true,
+            Some(text) if text.eq_ignore_ascii_case("false") => false,
+            Some(text) => {
+                return Err(ConfigError::Invalid {
+                    variable: METRICS_PER_FUNCTION,
+                    value: text,
+                    accepted: "true or false (default false)".into(),
+                });
+            }
+            None => defaults.metrics_per_function,
+        };
         Ok(Self {
             topic_arn,
             min_severity,
@@ -193,6 +216,8 @@ impl Config {
             max_decompressed_bytes,
             suppress_seconds,
             own_log_group: get(AWS_LAMBDA_LOG_GROUP_NAME),
+            metrics_per_function,
+            own_function_name: get(AWS_LAMBDA_FUNCTION_NAME),
             region: get(AWS_REGION).unwrap_or(defaults.region),
         })
     }
@@ -240,6 +265,7 @@ mod tests {
         assert_eq!(decompression_cap_for(10_240), 2560 * 1024 * 1024);
         assert_eq!(c.min_severity, Severity::Low);
         assert_eq!(c.suppress_seconds, 300);
+        assert!(!c.metrics_per_function);
     }
 
     #[test]
@@ -252,6 +278,8 @@ mod tests {
             (SUPPRESS_SECONDS, "0"),
             (AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/troubleshooter"),
             (AWS_REGION, "eu-west-1"),
+            (METRICS_PER_FUNCTION, "TRUE"),
+            (AWS_LAMBDA_FUNCTION_NAME, "prod-troubleshooter"),
         ])
         .unwrap();
         assert_eq!(c.topic_arn.as_deref(), Some("arn:aws:sns:eu-west-1:123456789012:findings"));
@@ -261,6 +289,9 @@ mod tests {
         assert_eq!(c.suppress_seconds, 0);
         assert_eq!(c.own_log_group.as_deref(), Some("/aws/lambda/troubleshooter"));
         assert_eq!(c.region, "eu-west-1");
+        assert!(c.metrics_per_function);
+        assert_eq!(c.own_function_name.as_deref(), Some("prod-troubleshooter"));
+        assert!(!config(&[(METRICS_PER_FUNCTION, "false")]).unwrap().metrics_per_function);
     }
 
     #[test]
@@ -273,6 +304,7 @@ mod tests {
             (SUPPRESS_SECONDS, "5m", "whole number of seconds"),
             (SUPPRESS_SECONDS, "-1", "from 0 (no suppression)"),
             (SUPPRESS_SECONDS, "86401", "to 86400"),
+            (METRICS_PER_FUNCTION, "yes", "true or false"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err().to_string();
             assert!(err.starts_with(variable), "{err}");

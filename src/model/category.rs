@@ -46,7 +46,8 @@ impl fmt::Display for Severity {
 }
 
 /// The fixed category vocabulary of DESIGN.md: rules are many, categories are few.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Ordered as DESIGN.md lists them (metrics and summaries sort by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Category {

@@ -14,6 +14,7 @@ mod events;
 mod init;
 mod lambda_local;
 mod limits;
+mod metrics;
 mod render_fixtures;
 mod robustness;
 mod rule_corpus;

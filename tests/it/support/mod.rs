@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod choices;
+pub mod emf;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -196,6 +197,7 @@ const SCRUBBED: &[&str] = &[
     "EXTRA_RULES_FILE",
     "MAX_DECOMPRESSED_BYTES",
     "SUPPRESS_SECONDS",
+    "METRICS_PER_FUNCTION",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_SNS",
     "AWS_PROFILE",
