@@ -84,6 +84,18 @@ fn each_invocation_writes_its_metrics_as_emf_on_stdout_even_when_it_fails() {
     assert_eq!(document["Findings"].as_u64(), Some(oom["findings"].as_array().unwrap().len() as u64));
     assert_eq!(document["Occurrences"], oom["findings"][0]["count"], "{document}");
     assert!(!document["Troubleshooter"].as_str().unwrap().is_empty(), "{document}");
+    // The finding's own log line, with the fields where the dashboard's Logs Insights widgets
+    // query them (fields.rule_id, fields.summary, …).
+    let log = watch.log();
+    let line = log.lines().find(|l| l.contains(r#""message":"finding""#)).expect("a finding log line");
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["level"], "INFO", "{line}");
+    let fields = &record["fields"];
+    assert_eq!(fields["rule_id"], "lambda-out-of-memory", "{line}");
+    assert_eq!((&fields["category"], &fields["severity"]), (&"out_of_memory".into(), &"critical".into()));
+    assert_eq!((&fields["function"], &fields["count"]), (&"orders-api".into(), &oom["findings"][0]["count"]));
+    assert_eq!(fields["summary"], oom["findings"][0]["summary"], "{line}");
+    assert_eq!(fields["delivery"], "published", "{line}");
 
     // A corrupt batch fails the invocation, and its document is written all the same.
     let (status, _, _) = watch.invoke(&project_file("events/corrupt-batch.json"));
