@@ -363,7 +363,7 @@ impl Troubleshooter {
 
 /// One INFO line per finding, the fields the dashboard's Logs Insights widgets query
 /// (template.yaml; tests/template/test_template.py checks they are the fields logged here).
-/// The summary is built from redacted values only; no log line is ever logged.
+/// The summary is built from redacted values only, and no line of the analysed logs is logged.
 fn log_findings(plan: &Plan, published: bool) {
     for (finding, verdict) in &plan.findings {
         let delivery = match verdict {
