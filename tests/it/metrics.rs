@@ -331,3 +331,39 @@ fn the_readme_prices_the_kinds_the_catalog_can_report() {
         assert!(readme.contains(&claim), "README.md, Metrics and dashboard, should say {claim:?} ({n} pairs today)");
     }
 }
+
+#[test]
+fn every_kind_and_a_thousand_functions_still_give_valid_documents() {
+    // EMF allows 100 metrics a directive and 30 dimensions a set, and one value per dimension
+    // in a document: a batch with every kind of finding from many functions spreads over
+    // documents instead of breaking those limits.
+    use lambda_troubleshooter::model::{Category, Severity};
+    let template: Finding = serde_json::from_value(json!({
+        "schema": "lambda-troubleshooter/finding/v1", "id": "i", "rule_id": "r", "category": "network",
+        "severity": "low", "title": "t", "summary": "s", "cause": "c", "fix": [], "docs": [], "account": "1",
+        "region": "us-east-1", "log_group": "g", "log_stream": "s", "function": "f", "count": 2,
+        "first_seen": "", "last_seen": "", "request_ids": [], "event_ids": [], "evidence": [], "details": {},
+        "console_url": ""
+    }))
+    .unwrap();
+    let mut metrics = InvocationMetrics { batches: 100, ..InvocationMetrics::default() };
+    for (n, (category, severity)) in
+        Category::ALL.iter().flat_map(|c| Severity::ALL.iter().map(move |s| (*c, *s))).enumerate()
+    {
+        for f in 0..15 {
+            let finding = Finding { category, severity, function: format!("fn-{}", n * 15 + f), ..template.clone() };
+            metrics.findings.add(&finding);
+        }
+    }
+    let kinds = Category::ALL.len() * Severity::ALL.len();
+    assert_eq!(metrics.findings.by_function.len(), kinds * 15);
+    for per_function in [false, true] {
+        let options = emf::MetricsOptions { troubleshooter: "t".into(), per_function };
+        let documents = emf::documents(&metrics, &options, 1_709_572_958_033);
+        let expected = kinds + if per_function { kinds * 15 } else { 0 };
+        assert_eq!(documents.len(), expected);
+        documents.iter().for_each(spec::assert_valid);
+        assert_eq!(by_kind(&documents).len(), kinds);
+        assert!(by_kind(&documents).values().all(|&tally| tally == (15, 30)));
+    }
+}

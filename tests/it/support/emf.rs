@@ -2,17 +2,23 @@
 //! specification's JSON schema (tests/fixtures/emf/schema.json, with its source), plus the
 //! specification's rules the schema does not express.
 
+use std::sync::OnceLock;
+
 use serde_json::Value;
 
 /// The specification's limits the schema leaves out.
 const MAX_METRICS_PER_DIRECTIVE: usize = 100;
 const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
 
-fn validator() -> jsonschema::Validator {
-    let path = super::project_file("tests/fixtures/emf/schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    // Draft 7: the schema's `$id`s are JSON-pointer fragments, which later drafts refuse.
-    jsonschema::draft7::new(&schema).unwrap_or_else(|e| panic!("{} does not compile: {e}", path.display()))
+/// The schema, compiled once for all the tests.
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let path = super::project_file("tests/fixtures/emf/schema.json");
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // Draft 7: the schema's `$id`s are JSON-pointer fragments, which later drafts refuse.
+        jsonschema::draft7::new(&schema).unwrap_or_else(|e| panic!("{} does not compile: {e}", path.display()))
+    })
 }
 
 /// Every way `document` breaks the specification; empty when CloudWatch would accept it.
