@@ -7,11 +7,16 @@ export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= events/mixed-batch.json
 
-.PHONY: scan test tools events bench callgrind rss watch invoke demo rules-doc detection-report rss-cap
+.PHONY: storm scan test tools events bench callgrind rss watch invoke demo rules-doc detection-report rss-cap
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
 scan:
 	cargo run --quiet --bin troubleshooter -- scan $(EVENT)
+
+## Issue 10's storm: 10,000 error lines of five kinds from one function, and the five findings they give.
+storm:
+	python3 scripts/storm.py > target/storm.json
+	cargo run --quiet --bin troubleshooter -- scan target/storm.json
 
 ## Every test: formatting, lints, unit and integration tests (cargo lambda, moto), template checks.
 test:

@@ -3,10 +3,11 @@
 //! A bad value stops the function at init with a [`ConfigError`] that names the variable and
 //! the values it accepts, rather than failing on the first batch (DESIGN.md, Configuration).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::ingest::DEFAULT_MAX_DECOMPRESSED_BYTES;
-use crate::model::Severity;
+use crate::model::{Category, Severity};
 use crate::rules::RuleError;
 
 /// SNS topic for findings; unset means findings go to stdout as JSON lines.
@@ -22,6 +23,12 @@ pub const MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
 /// Seconds during which a repeat of a finding (same rule, log group and key) is held back and
 /// counted instead of published again; `0` switches suppression off.
 pub const SUPPRESS_SECONDS: &str = "SUPPRESS_SECONDS";
+/// Per-category windows that replace SUPPRESS_SECONDS for their category:
+/// `out_of_memory=21600,timeout=600`.
+pub const SUPPRESS_CATEGORY_SECONDS: &str = "SUPPRESS_CATEGORY_SECONDS";
+/// The DynamoDB table that holds suppression and mutes for every instance; unset keeps
+/// suppression in the memory of each instance (local runs, `cargo lambda watch`).
+pub const SUPPRESS_TABLE: &str = "SUPPRESS_TABLE";
 /// `true` adds the analysed function as a dimension of the findings metrics (a billed custom
 /// metric per function); `false` (the default) leaves it out.
 pub const METRICS_PER_FUNCTION: &str = "METRICS_PER_FUNCTION";
@@ -40,9 +47,21 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// The default SUPPRESS_SECONDS: five minutes, so a function failing on every invocation sends
 /// one message per problem every five minutes, with the count of what was held back.
 pub const DEFAULT_SUPPRESS_SECONDS: u64 = 300;
-/// The largest accepted SUPPRESS_SECONDS (a day): suppression lives in one warm instance, which
-/// does not live longer than hours, so a longer window would mean "never again", not flood control.
-const MAX_SUPPRESS_SECONDS: u64 = 86_400;
+/// The largest accepted window (a week): longer would mean "never again", not flood control;
+/// a mute (`troubleshooter mute`) is the tool for that.
+const MAX_SUPPRESS_SECONDS: u64 = 7 * 86_400;
+
+/// The windows users expect to be longer than five minutes, unless SUPPRESS_CATEGORY_SECONDS
+/// says otherwise: a function that runs out of memory or cannot start keeps doing so on every
+/// invocation until someone deploys a fix, and one message every few hours says all there is
+/// to say (the Serverless Framework dashboard alerts on out of memory at most once per 48
+/// hours); a warning such as memory pressure, once a day.
+pub const DEFAULT_CATEGORY_SECONDS: &[(Category, u64)] = &[
+    (Category::OutOfMemory, 6 * 3_600),
+    (Category::MemoryPressure, 24 * 3_600),
+    (Category::RuntimeStartup, 3_600),
+    (Category::InitTimeout, 3_600),
+];
 
 /// The smallest accepted MAX_DECOMPRESSED_BYTES: one CloudWatch Logs event can be 256 KiB.
 const MIN_DECOMPRESSED_BYTES: usize = 256 * 1024;
@@ -99,9 +118,15 @@ pub struct Config {
     pub extra_rules_file: Option<PathBuf>,
     /// Refuse batches that inflate past this. Default: 64 MiB.
     pub max_decompressed_bytes: usize,
-    /// Repeats of a finding within this many seconds are held back and counted (per warm
-    /// instance); `0` publishes every finding. Default: 300.
+    /// Repeats of a finding within this many seconds are held back and counted; `0` publishes
+    /// every finding (and switches the per-category windows off too). Default: 300.
     pub suppress_seconds: u64,
+    /// The windows of categories that differ from `suppress_seconds`. Default:
+    /// [`DEFAULT_CATEGORY_SECONDS`], overridden per category by SUPPRESS_CATEGORY_SECONDS.
+    pub suppress_category_seconds: BTreeMap<Category, u64>,
+    /// The DynamoDB table shared by every instance for suppression and mutes; `None` keeps
+    /// suppression per instance, in memory.
+    pub suppress_table: Option<String>,
     /// The function's own log group, never analysed. Set by Lambda.
     pub own_log_group: Option<String>,
     /// Whether the findings metrics carry the analysed function as a dimension. Default: false.
@@ -121,6 +146,8 @@ impl Default for Config {
             extra_rules_file: None,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
             suppress_seconds: DEFAULT_SUPPRESS_SECONDS,
+            suppress_category_seconds: DEFAULT_CATEGORY_SECONDS.iter().copied().collect(),
+            suppress_table: None,
             own_log_group: None,
             metrics_per_function: false,
             own_function_name: None,
@@ -196,6 +223,28 @@ impl Config {
             })?,
             None => defaults.suppress_seconds,
         };
+        let mut suppress_category_seconds = defaults.suppress_category_seconds;
+        if let Some(text) = get(SUPPRESS_CATEGORY_SECONDS) {
+            suppress_category_seconds.extend(parse_category_seconds(&text).ok_or_else(|| ConfigError::Invalid {
+                variable: SUPPRESS_CATEGORY_SECONDS,
+                value: text.clone(),
+                accepted: format!(
+                    "comma-separated CATEGORY=SECONDS pairs, e.g. out_of_memory=21600,timeout=600, with a category of {} and from 0 to {MAX_SUPPRESS_SECONDS} seconds",
+                    Category::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            })?);
+        }
+        let suppress_table = match get(SUPPRESS_TABLE) {
+            Some(name) if is_table_name(&name) => Some(name),
+            Some(name) => {
+                return Err(ConfigError::Invalid {
+                    variable: SUPPRESS_TABLE,
+                    value: name,
+                    accepted: "a DynamoDB table name: 3 to 255 letters, digits, '_', '-' and '.'".into(),
+                });
+            }
+            None => None,
+        };
         let metrics_per_function = match get(METRICS_PER_FUNCTION) {
             Some(text) if text.eq_ignore_ascii_case("true") => true,
             Some(text) if text.eq_ignore_ascii_case("false") => false,
@@ -215,6 +264,8 @@ impl Config {
             extra_rules_file: get(EXTRA_RULES_FILE).map(PathBuf::from),
             max_decompressed_bytes,
             suppress_seconds,
+            suppress_category_seconds,
+            suppress_table,
             own_log_group: get(AWS_LAMBDA_LOG_GROUP_NAME),
             metrics_per_function,
             own_function_name: get(AWS_LAMBDA_FUNCTION_NAME),
@@ -233,6 +284,26 @@ impl Config {
             std::fs::read_to_string(path).map_err(|source| ConfigError::ReadRules { path: path.clone(), source })?;
         Ok(vec![(path.display().to_string(), text)])
     }
+}
+
+/// `out_of_memory=21600, timeout=600` as pairs; `None` when any pair is malformed.
+fn parse_category_seconds(text: &str) -> Option<Vec<(Category, u64)>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (category, seconds) = pair.split_once('=')?;
+            let category = Category::parse(category.trim())?;
+            let seconds = seconds.trim().parse::<u64>().ok().filter(|n| *n <= MAX_SUPPRESS_SECONDS)?;
+            Some((category, seconds))
+        })
+        .collect()
+}
+
+/// DynamoDB's rule for table names.
+fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 #[cfg(test)]
@@ -276,6 +347,8 @@ mod tests {
             (DISABLED_RULES, " lambda-memory-pressure, ,lambda-timeout "),
             (MAX_DECOMPRESSED_BYTES, "1048576"),
             (SUPPRESS_SECONDS, "0"),
+            (SUPPRESS_CATEGORY_SECONDS, "timeout=600, out_of_memory=60"),
+            (SUPPRESS_TABLE, "troubleshooter-state"),
             (AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/troubleshooter"),
             (AWS_REGION, "eu-west-1"),
             (METRICS_PER_FUNCTION, "TRUE"),
@@ -287,6 +360,10 @@ mod tests {
         assert_eq!(c.disabled_rules, vec!["lambda-memory-pressure", "lambda-timeout"]);
         assert_eq!(c.max_decompressed_bytes, 1_048_576);
         assert_eq!(c.suppress_seconds, 0);
+        assert_eq!(c.suppress_table.as_deref(), Some("troubleshooter-state"));
+        assert_eq!(c.suppress_category_seconds[&Category::Timeout], 600);
+        assert_eq!(c.suppress_category_seconds[&Category::OutOfMemory], 60);
+        assert_eq!(c.suppress_category_seconds[&Category::MemoryPressure], 86_400, "defaults stay");
         assert_eq!(c.own_log_group.as_deref(), Some("/aws/lambda/troubleshooter"));
         assert_eq!(c.region, "eu-west-1");
         assert!(c.metrics_per_function);
@@ -303,8 +380,11 @@ mod tests {
             (TOPIC_ARN, "findings", "SNS topic ARN"),
             (SUPPRESS_SECONDS, "5m", "whole number of seconds"),
             (SUPPRESS_SECONDS, "-1", "from 0 (no suppression)"),
-            (SUPPRESS_SECONDS, "86401", "to 86400"),
             (METRICS_PER_FUNCTION, "yes", "true or false"),
+            (SUPPRESS_SECONDS, "604801", "to 604800"),
+            (SUPPRESS_CATEGORY_SECONDS, "oom=60", "CATEGORY=SECONDS"),
+            (SUPPRESS_CATEGORY_SECONDS, "out_of_memory=1h", "out_of_memory=21600"),
+            (SUPPRESS_TABLE, "a b", "DynamoDB table name"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err().to_string();
             assert!(err.starts_with(variable), "{err}");

@@ -16,9 +16,12 @@
 //!   it ([`HandlerError::Deadline`], through [`Troubleshooter::handle_within`]), and retried
 //!   like a failed publish.
 //!
-//! Findings go through per-instance flood control ([`crate::deliver::suppress`]) before publishing; the
-//! suppression state changes only after the publish succeeded, so a failed, retried batch is
-//! decided again exactly as the first time.
+//! Findings go through flood control and mutes ([`crate::deliver::suppress`]) before publishing:
+//! per instance in memory, or shared by every instance through the SUPPRESS_TABLE DynamoDB
+//! table. A finding's claim is released when its publish fails (or the deadline cuts it short),
+//! so the retried batch sends the same findings; repeats are counted only once the publish
+//! succeeded. A table that cannot be reached fails open: the findings are sent and the reason
+//! logged.
 //!
 //! From a **Kinesis** event source mapping, a record that cannot be decoded is returned as a
 //! batch item failure (ReportBatchItemFailures), so the mapping retries, bisects and finally
@@ -46,7 +49,7 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, ConfigError};
 use crate::deliver::publish::{PublishError, Publisher};
-use crate::deliver::suppress::{self, Plan, Suppressor, Verdict};
+use crate::deliver::suppress::{Key, MemoryStore, Plan, Suppression, SuppressionStore, Verdict, Windows};
 use crate::detect::Analyzer;
 use crate::ingest::{self, IngestError, Invocation, LogBatch};
 use crate::model::finding::Finding;
@@ -104,14 +107,14 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// The function's state, built once at init: configuration, the compiled catalog, and the
-/// instance's suppression state (shared by clones).
+/// suppression (shared by clones).
 #[derive(Debug, Clone)]
 pub struct Troubleshooter {
     config: Config,
     analyzer: Analyzer,
-    suppressor: Arc<Mutex<Suppressor>>,
-    /// The origin of the suppression clock.
-    started: Instant,
+    suppression: Suppression,
+    /// The claims of findings being published, released if the deadline cuts the publish short.
+    in_flight: Arc<Mutex<Vec<(Key, String)>>>,
 }
 
 /// What one batch gave.
@@ -138,8 +141,17 @@ impl Troubleshooter {
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let catalog = Catalog::load(&config.extra_rule_files()?, &config.disabled_rules)?;
         let analyzer = Analyzer::new(catalog, config.min_severity);
-        let suppressor = Arc::new(Mutex::new(Suppressor::new(Duration::from_secs(config.suppress_seconds))));
-        Ok(Self { config, analyzer, suppressor, started: Instant::now() })
+        let windows = Windows::from_seconds(config.suppress_seconds, &config.suppress_category_seconds);
+        let suppression = Suppression::new(Arc::new(MemoryStore::new()), windows);
+        Ok(Self { config, analyzer, suppression, in_flight: Arc::default() })
+    }
+
+    /// Keeps suppression state and reads mutes in `store` (the shared DynamoDB table) instead of
+    /// this instance's memory.
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn SuppressionStore>) -> Self {
+        self.suppression = Suppression::new(store, self.suppression.windows().clone());
+        self
     }
 
     /// The configuration.
@@ -172,7 +184,8 @@ impl Troubleshooter {
     /// [`HandlerError::Ingest`] for an awslogs batch that cannot be decoded;
     /// [`HandlerError::Publish`] when findings could not be delivered.
     pub async fn handle(&self, payload: Value, publisher: &impl Publisher) -> Result<Value, HandlerError> {
-        self.handle_at(payload, publisher, self.started.elapsed()).await
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.handle_at(payload, publisher, now).await
     }
 
     /// [`Self::handle`], finishing or failing cleanly [`DEADLINE_MARGIN`] before `remaining`
@@ -202,16 +215,26 @@ impl Troubleshooter {
         remaining: Option<Duration>,
     ) -> Measured {
         let started = Instant::now();
-        let now = self.started.elapsed();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let mut metrics = InvocationMetrics::default();
         let result = match remaining {
             None => self.handle_counting(payload, publisher, now, &mut metrics).await,
             Some(remaining) => {
                 let budget = remaining.saturating_sub(DEADLINE_MARGIN);
                 let margin_ms = u64::try_from(remaining.min(DEADLINE_MARGIN).as_millis()).unwrap_or(u64::MAX);
-                tokio::time::timeout(budget, self.handle_counting(payload, publisher, now, &mut metrics))
-                    .await
-                    .unwrap_or(Err(HandlerError::Deadline { margin_ms }))
+                match tokio::time::timeout(budget, self.handle_counting(payload, publisher, now, &mut metrics)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        // What was being published may or may not have gone out: release its
+                        // claims, so the retried event sends it (subscribers drop a repeat by its
+                        // finding id).
+                        let claims =
+                            std::mem::take(&mut *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner));
+                        let release = self.suppression.release_all(&claims);
+                        let _ = tokio::time::timeout(remaining.min(DEADLINE_MARGIN) / 2, release).await;
+                        Err(HandlerError::Deadline { margin_ms })
+                    }
+                }
             }
         };
         metrics.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -236,8 +259,8 @@ impl Troubleshooter {
         metrics::write_documents(&metrics::documents(metrics, &options, now_ms), out)
     }
 
-    /// [`Self::handle`] at a given time on the suppression clock (a [`Duration`] since any fixed
-    /// origin), so flood control is tested without waiting.
+    /// [`Self::handle`] at a given time (a [`Duration`] since the Unix epoch), so flood control
+    /// is tested without waiting.
     ///
     /// # Errors
     ///
@@ -300,9 +323,10 @@ impl Troubleshooter {
         }
     }
 
-    /// Applies flood control, publishes what it lets through, and records that only once the
-    /// publish succeeded. Counts the findings (a redelivered one was counted when it was first
-    /// published) and what was held back or not delivered into `metrics`.
+    /// Applies mutes and flood control, publishes what they let through, and records that
+    /// (sent, or released for the retry) once the publish is done. Counts the findings (a
+    /// redelivered one was counted when it was first published) and what was held back, muted
+    /// or not delivered into `metrics`.
     async fn publish(
         &self,
         findings: Vec<Finding>,
@@ -312,22 +336,30 @@ impl Troubleshooter {
     ) -> Result<Plan, PublishError> {
         let keyed = findings
             .into_iter()
-            .map(|finding| {
-                let fields = self.analyzer.catalog().key_fields(&finding.rule_id);
-                (suppress::key(&finding, fields), finding)
-            })
+            .map(|finding| (Key::of(&finding, self.analyzer.catalog().key_fields(&finding.rule_id)), finding))
             .collect();
-        let plan = self.suppressor.lock().unwrap_or_else(PoisonError::into_inner).plan(keyed, now);
-        for (finding, _) in plan.findings.iter().filter(|(_, verdict)| *verdict != Verdict::Duplicate) {
+        let plan = self.suppression.decide(keyed, now).await;
+        for reason in &plan.failed_open {
+            tracing::warn!(reason = %reason, "suppression table unavailable: publishing without flood control (fails open)");
+        }
+        for (_, finding, _) in plan.findings.iter().filter(|(_, _, verdict)| *verdict != Verdict::Duplicate) {
             metrics.findings.add(finding);
         }
         metrics.suppressed += plan.count(Verdict::Suppressed) as u64;
+        metrics.muted += plan.count(Verdict::Muted) as u64;
+        *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner) = plan
+            .findings
+            .iter()
+            .filter(|(_, _, v)| *v == Verdict::Publish)
+            .map(|(key, finding, _)| (key.clone(), finding.id.clone()))
+            .collect();
         // Counted as not delivered until the publish says otherwise: a publish the deadline
         // cuts short never returns.
         let to_publish = plan.to_publish();
         let failed_before = metrics.publish_failures;
         metrics.publish_failures = failed_before + to_publish.len() as u64;
         let published = publisher.publish(&to_publish).await;
+        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).clear();
         metrics.publish_failures = failed_before
             + match &published {
                 Ok(()) => 0,
@@ -335,18 +367,23 @@ impl Troubleshooter {
                 Err(_) => to_publish.len() as u64,
             };
         log_findings(&plan, published.is_ok());
-        published?;
-        let (suppressed, duplicates) = (plan.count(Verdict::Suppressed), plan.count(Verdict::Duplicate));
-        if suppressed + duplicates > 0 {
+        if let Err(error) = published {
+            self.suppression.undelivered(&plan).await;
+            return Err(error);
+        }
+        self.suppression.delivered(&plan).await;
+        let held = [Verdict::Suppressed, Verdict::Duplicate, Verdict::Muted].map(|v| plan.count(v));
+        if held.iter().any(|n| *n > 0) {
             tracing::info!(
                 published = plan.count(Verdict::Publish),
-                suppressed,
-                duplicates,
+                suppressed = held[0],
+                duplicates = held[1],
+                muted = held[2],
                 suppress_seconds = self.config.suppress_seconds,
-                "repeats held back by this instance's flood control"
+                shared = self.config.suppress_table.is_some(),
+                "findings held back by flood control or mutes"
             );
         }
-        self.suppressor.lock().unwrap_or_else(PoisonError::into_inner).commit(&plan);
         Ok(plan)
     }
 
@@ -365,7 +402,7 @@ impl Troubleshooter {
 /// (template.yaml; tests/template/test_template.py checks they are the fields logged here).
 /// The summary is built from redacted values only, and no line of the analysed logs is logged.
 fn log_findings(plan: &Plan, published: bool) {
-    for (finding, verdict) in &plan.findings {
+    for (_, finding, verdict) in &plan.findings {
         let delivery = match verdict {
             Verdict::Publish if !published => "undelivered",
             _ => verdict.as_str(),
@@ -391,7 +428,7 @@ fn response(outcomes: &[BatchOutcome], plan: &Plan) -> Value {
     let findings: Vec<Value> = plan
         .findings
         .iter()
-        .map(|(f, verdict)| {
+        .map(|(_, f, verdict)| {
             json!({"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "count": f.count, "summary": f.summary, "delivery": verdict.as_str()})
         })
         .collect();
@@ -467,8 +504,8 @@ mod tests {
         let repeat = troubleshooter.handle_at(event("oom-json"), &publisher, secs(10)).await.unwrap();
         assert_eq!(deliveries(&repeat), [("lambda-out-of-memory".to_owned(), "suppressed".to_owned())]);
 
-        // After the window, the next one goes out and counts it.
-        let later = troubleshooter.handle_at(event("mixed-batch"), &publisher, secs(400)).await.unwrap();
+        // After the window (six hours for out of memory), the next one goes out and counts it.
+        let later = troubleshooter.handle_at(event("mixed-batch"), &publisher, secs(6 * 3_600 + 1)).await.unwrap();
         assert!(deliveries(&later).iter().all(|(_, d)| d == "published"), "{later}");
         let published = publisher.published.lock().unwrap();
         assert_eq!(published.len(), 4);

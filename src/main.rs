@@ -1,7 +1,10 @@
 //! The Lambda function: read configuration, compile the catalog and build clients once, then
 //! serve invocations. Everything else lives in the library.
 
+use std::sync::Arc;
+
 use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_troubleshooter::aws::dynamodb::SuppressionTable;
 use lambda_troubleshooter::aws::sns::SnsPublisher;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::deliver::publish::{Publisher, StdoutPublisher};
@@ -30,6 +33,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             tracing::error!(error = %error, "init failed: the function cannot start until this is fixed");
             std::process::exit(1);
         }
+    };
+    // Flood control shared by every instance, when the stack gave a table.
+    let troubleshooter = match troubleshooter.config().suppress_table.clone() {
+        Some(table) => troubleshooter.with_store(Arc::new(SuppressionTable::from_env(&table).await)),
+        None => troubleshooter,
     };
     match troubleshooter.config().topic_arn.clone() {
         Some(topic_arn) => serve(&troubleshooter, &SnsPublisher::from_env(&topic_arn).await).await,

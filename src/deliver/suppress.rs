@@ -1,67 +1,165 @@
-//! Flood control across invocations of one warm instance: a function failing on every
-//! invocation must not send a message per batch.
+//! Flood control: one message per problem per window, however many batches and instances see
+//! it, and mutes.
 //!
-//! Aggregation already gives one finding per (rule, log group, key fields) per batch. Across
-//! batches, the [`Suppressor`] publishes the first finding of a [`key`] and holds back the
-//! repeats that arrive within the window (SUPPRESS_SECONDS), counting them. The next finding of
-//! that key after the window is published with the count in its details
-//! ([`details::SUPPRESSED_FINDINGS`] and friends), so the message says how many were held back.
+//! Aggregation gives one finding per problem per batch. Across batches, a finding's [`Key`]
+//! (account, log group, rule and the rule's key values) is *claimed* before it is sent: the
+//! first claim in a window wins and the finding is published; a finding of a key claimed
+//! within its window is *held back* and counted; the next finding after the window wins the
+//! claim and carries the count of what was held back ([`details::SUPPRESSED_FINDINGS`] and
+//! friends), so its message says how many repeats there were.
 //!
-//! **Per instance.** The state lives in the memory of one execution environment. Lambda runs
-//! several instances in parallel and replaces them at will, so each instance suppresses on its
-//! own: a flood is cut to about one message per key, per window, per concurrent instance, and a
-//! fresh instance starts with nothing held.
+//! **Where the state lives.** A [`SuppressionStore`] holds it: [`MemoryStore`] in the memory of
+//! one instance (local runs, `cargo lambda watch`, no SUPPRESS_TABLE), or a DynamoDB table
+//! shared by every instance ([`crate::aws::dynamodb`]), where a conditional write decides who
+//! sends, so exactly one instance sends per window however many run. Both follow the same
+//! claim rules ([`SuppressionStore::claim`]), tested on both.
 //!
-//! **Nothing is lost to a failed publish.** Deciding ([`Suppressor::plan`]) does not change the
-//! state; only [`Suppressor::commit`], called after the publish succeeded, does. A batch whose
-//! publish failed is retried by Lambda and decided again from the same state, so its findings
-//! are neither suppressed by their own first attempt nor counted twice.
+//! **Nothing lost, nothing twice.** A claim is *sending* until the publish succeeded
+//! ([`Suppression::delivered`] marks it sent and only then counts what was held back). When the
+//! publish fails ([`Suppression::undelivered`]) the claim is released: Lambda's retry of the
+//! batch gives the same finding ids, and a released (or stale, [`STALE_CLAIM`]) claim of the
+//! same finding id is claimed again, with the held-back count it carried. A finding id already
+//! sent, or being sent by another instance right now, is a [`Verdict::Duplicate`]: a
+//! redelivered batch, dropped and not counted.
 //!
-//! A finding whose id this instance already published for its key is a redelivery of the same
-//! batch (finding ids are stable): it is dropped, not counted.
+//! **Fails open.** A store that cannot be reached never silences a finding: it is published,
+//! and the reason is logged and counted ([`Plan::failed_open`]).
 //!
-//! Time is passed in (a [`Duration`] since any fixed origin), so all of this is unit-tested
+//! **Mutes.** `troubleshooter mute` writes a [`Mute`] for a function (and a rule, or all its
+//! rules) until a time; muted findings are dropped and counted ([`Verdict::Muted`]).
+//!
+//! Time is passed in (a [`Duration`] since the Unix epoch), so all of this is unit-tested
 //! without a clock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::model::details;
 use crate::model::finding::Finding;
+use crate::model::{Category, details};
 
-/// The most keys remembered. Past this, the keys published longest ago are forgotten (and with
-/// them any count not yet reported), so a function with unbounded distinct keys cannot grow the
-/// instance's memory without bound.
+/// How long a claim may stay *sending* before the same finding id may claim it again: an
+/// invocation that died mid-publish (a timeout, a crash) released nothing, and Lambda's retry
+/// comes a minute or more later. Shorter than that, a second delivery of the same batch is
+/// taken for what it is, a duplicate being sent right now by another instance.
+pub const STALE_CLAIM: Duration = Duration::from_secs(60);
+
+/// The most keys [`MemoryStore`] remembers. Past this, the keys claimed longest ago are
+/// forgotten (and with them any count not yet reported), so a function with unbounded distinct
+/// keys cannot grow the instance's memory without bound.
 pub const MAX_KEYS: usize = 10_000;
 
-/// The suppression key of a finding: account, log group, rule and the rule's key field values,
-/// the same identity aggregation uses within a batch. `key_fields` are the rule's `key` names.
-pub fn key(finding: &Finding, key_fields: &[String]) -> String {
-    let mut key = format!("{}\u{0}{}\u{0}{}", finding.account, finding.log_group, finding.rule_id);
-    for name in key_fields {
-        key.push('\u{0}');
-        match finding.details.get(name) {
-            Some(serde_json::Value::String(text)) => key.push_str(text),
-            Some(other) => key.push_str(&other.to_string()),
-            None => {}
-        }
-    }
-    key
+/// A future a store returns (object-safe, so the handler holds any store behind one type).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A store could not be read or written. Suppression fails open on it: the finding is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} on the suppression table {table} failed: {message}")]
+pub struct StoreError {
+    /// The table.
+    pub table: String,
+    /// The call that failed (`UpdateItem`, `Query`, …).
+    pub operation: &'static str,
+    /// What went wrong, as the SDK said it.
+    pub message: String,
 }
 
-/// What the instance remembers about one key.
+/// The identity of one problem across batches: account, log group, rule and the rule's key
+/// values. `partition` groups a log group's keys (the table's partition key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    /// `finding#ACCOUNT#LOG_GROUP`.
+    pub partition: String,
+    /// `RULE_ID`, then each key value after a `#`.
+    pub sort: String,
+}
+
+impl Key {
+    /// The key of `finding`, whose rule's `key` names are `key_fields`.
+    pub fn of(finding: &Finding, key_fields: &[String]) -> Self {
+        let mut sort = finding.rule_id.clone();
+        for name in key_fields {
+            sort.push('#');
+            match finding.details.get(name) {
+                Some(serde_json::Value::String(text)) => sort.push_str(text),
+                Some(other) => sort.push_str(&other.to_string()),
+                None => {}
+            }
+        }
+        Self { partition: format!("finding#{}#{}", finding.account, finding.log_group), sort }
+    }
+}
+
+/// What a store answers to a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// This finding may be sent; `held_findings` repeats (`held_occurrences` occurrences) were
+    /// held back since the key's previous message.
+    Won {
+        /// Findings held back since the previous message.
+        held_findings: u64,
+        /// Their occurrences.
+        held_occurrences: u64,
+    },
+    /// Another finding of the key was sent (or is being sent) within the window.
+    Held,
+    /// This very finding id was sent, or is being sent right now.
+    Duplicate,
+}
+
+/// A claim: may `finding_id` of `key` be sent at `now`, with this window?
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    /// When the last finding of this key was published.
-    last_sent: Duration,
-    /// The id of that finding.
-    last_id: String,
-    /// Findings held back since then.
-    held_findings: u64,
-    /// The occurrences (finding counts) those findings carried.
-    held_occurrences: u64,
+pub struct Claim {
+    /// The problem.
+    pub key: Key,
+    /// The finding (stable across retries of one batch).
+    pub finding_id: String,
+    /// The key's window.
+    pub window: Duration,
+    /// Now, since the Unix epoch.
+    pub now: Duration,
+}
+
+/// A mute: findings of `function` (of `rule`, or of all its rules) are dropped until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mute {
+    /// The function name.
+    pub function: String,
+    /// The rule id; `None` mutes every rule of the function.
+    pub rule: Option<String>,
+    /// Seconds since the Unix epoch when the mute ends.
+    pub until: u64,
+    /// Why, as the person who muted it said.
+    pub reason: Option<String>,
+    /// Seconds since the Unix epoch when it was created.
+    pub created: u64,
+}
+
+impl Mute {
+    /// True when the mute silences `finding` at `now` (seconds since the Unix epoch).
+    pub fn silences(&self, finding: &Finding, now: u64) -> bool {
+        self.until > now
+            && self.function == finding.function
+            && self.rule.as_ref().is_none_or(|r| *r == finding.rule_id)
+    }
+}
+
+/// Where suppression state lives; see the module docs for the claim rules every store follows.
+pub trait SuppressionStore: Send + Sync {
+    /// Claims a key for a finding (see the module docs). Changes the state only when it wins.
+    fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed>;
+    /// The claim of `finding_id` was published: it is sent.
+    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()>;
+    /// The claim of `finding_id` was not published: the same id may claim it again.
+    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()>;
+    /// A finding of `key` with `occurrences` was held back at `now`: count it.
+    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration) -> StoreFuture<'a, ()>;
+    /// The mutes of these functions (expired ones may be included; [`Mute::silences`] checks).
+    fn mutes<'a>(&'a self, functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>>;
 }
 
 /// What happens to one finding.
@@ -71,8 +169,10 @@ pub enum Verdict {
     Publish,
     /// Held back: a finding of the same key was published within the window.
     Suppressed,
-    /// Already published by this instance (same finding id): a redelivered batch.
+    /// Already published (same finding id): a redelivered batch.
     Duplicate,
+    /// Dropped by a mute.
+    Muted,
 }
 
 impl Verdict {
@@ -82,260 +182,303 @@ impl Verdict {
             Self::Publish => "published",
             Self::Suppressed => "suppressed",
             Self::Duplicate => "duplicate",
+            Self::Muted => "muted",
         }
     }
 }
 
-/// The decision for one invocation's findings, applied to the state only by
-/// [`Suppressor::commit`].
+/// The decision for one invocation's findings.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Every finding with its verdict, in the order given. Published findings carry the
-    /// suppression details.
-    pub findings: Vec<(Finding, Verdict)>,
+    /// Every finding with its key and verdict, in the order given. Published findings carry
+    /// the suppression details.
+    pub findings: Vec<(Key, Finding, Verdict)>,
+    /// Why the store could not be used, when it failed (the findings concerned were published).
+    pub failed_open: Vec<String>,
     now: Duration,
-    changes: HashMap<String, Entry>,
 }
 
 impl Plan {
     /// The findings to publish.
     pub fn to_publish(&self) -> Vec<Finding> {
-        self.findings.iter().filter(|(_, v)| *v == Verdict::Publish).map(|(f, _)| f.clone()).collect()
+        self.findings.iter().filter(|(_, _, v)| *v == Verdict::Publish).map(|(_, f, _)| f.clone()).collect()
     }
 
     /// How many findings have the verdict.
     pub fn count(&self, verdict: Verdict) -> usize {
-        self.findings.iter().filter(|(_, v)| *v == verdict).count()
+        self.findings.iter().filter(|(_, _, v)| *v == verdict).count()
     }
 }
 
-/// Per-instance suppression state; see the module docs.
-#[derive(Debug, Clone)]
-pub struct Suppressor {
+/// The windows: SUPPRESS_SECONDS, and the categories that differ from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Windows {
+    /// The window of every category not listed.
+    pub default: Duration,
+    /// Categories with their own window.
+    pub by_category: BTreeMap<Category, Duration>,
+}
+
+impl Windows {
+    /// From seconds; a zero default switches every window off.
+    pub fn from_seconds(default: u64, by_category: &BTreeMap<Category, u64>) -> Self {
+        let by_category = if default == 0 {
+            BTreeMap::new()
+        } else {
+            by_category.iter().map(|(c, s)| (*c, Duration::from_secs(*s))).collect()
+        };
+        Self { default: Duration::from_secs(default), by_category }
+    }
+
+    /// The window of a category.
+    pub fn of(&self, category: Category) -> Duration {
+        self.by_category.get(&category).copied().unwrap_or(self.default)
+    }
+}
+
+/// Flood control and mutes over a store; see the module docs.
+#[derive(Clone)]
+pub struct Suppression {
+    store: Arc<dyn SuppressionStore>,
+    windows: Windows,
+}
+
+impl std::fmt::Debug for Suppression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suppression").field("windows", &self.windows).finish_non_exhaustive()
+    }
+}
+
+impl Suppression {
+    /// Suppression with these windows over `store`.
+    pub fn new(store: Arc<dyn SuppressionStore>, windows: Windows) -> Self {
+        Self { store, windows }
+    }
+
+    /// The windows.
+    pub fn windows(&self) -> &Windows {
+        &self.windows
+    }
+
+    /// Decides what happens to each `(key, finding)` at `now` (since the Unix epoch): mutes
+    /// first, then a claim per finding. A store error publishes the finding (fails open).
+    pub async fn decide(&self, findings: Vec<(Key, Finding)>, now: Duration) -> Plan {
+        let mut failed_open = Vec::new();
+        let mut functions: Vec<String> = findings.iter().map(|(_, f)| f.function.clone()).collect();
+        functions.sort_unstable();
+        functions.dedup();
+        let mutes = if findings.is_empty() {
+            Vec::new()
+        } else {
+            self.store.mutes(&functions).await.unwrap_or_else(|error| {
+                failed_open.push(format!("mutes not read: {error}"));
+                Vec::new()
+            })
+        };
+        let mut decided = Vec::with_capacity(findings.len());
+        for (key, mut finding) in findings {
+            if mutes.iter().any(|m| m.silences(&finding, now.as_secs())) {
+                decided.push((key, finding, Verdict::Muted));
+                continue;
+            }
+            let window = self.windows.of(finding.category);
+            if window.is_zero() {
+                decided.push((key, finding, Verdict::Publish));
+                continue;
+            }
+            let claim = Claim { key, finding_id: finding.id.clone(), window, now };
+            let verdict = match self.store.claim(&claim).await {
+                Ok(Claimed::Won { held_findings, held_occurrences }) => {
+                    if held_findings > 0 {
+                        finding.details.insert(details::SUPPRESSED_FINDINGS.into(), json!(held_findings));
+                        finding.details.insert(details::SUPPRESSED_OCCURRENCES.into(), json!(held_occurrences));
+                        finding.details.insert(details::SUPPRESS_WINDOW_SECONDS.into(), json!(window.as_secs()));
+                    }
+                    Verdict::Publish
+                }
+                Ok(Claimed::Held) => Verdict::Suppressed,
+                Ok(Claimed::Duplicate) => Verdict::Duplicate,
+                Err(error) => {
+                    failed_open.push(format!("{}: {error}", finding.id));
+                    Verdict::Publish
+                }
+            };
+            decided.push((claim.key, finding, verdict));
+        }
+        Plan { findings: decided, failed_open, now }
+    }
+
+    /// The plan's findings were published: their claims are sent, and the held-back ones are
+    /// counted for the key's next message. A store error here loses at most a count; it is
+    /// logged, and the invocation still succeeds (the messages went out).
+    pub async fn delivered(&self, plan: &Plan) {
+        for (key, finding, verdict) in &plan.findings {
+            let result = match verdict {
+                Verdict::Publish => self.store.sent(key, &finding.id).await,
+                Verdict::Suppressed => self.store.hold(key, finding.count, plan.now).await,
+                Verdict::Duplicate | Verdict::Muted => Ok(()),
+            };
+            if let Err(error) = result {
+                tracing::warn!(finding = %finding.id, %error, "suppression state not updated after publishing");
+            }
+        }
+    }
+
+    /// The plan's publish failed: release its claims, so Lambda's retry sends the same findings.
+    pub async fn undelivered(&self, plan: &Plan) {
+        for (key, finding, _) in plan.findings.iter().filter(|(_, _, v)| *v == Verdict::Publish) {
+            if let Err(error) = self.store.release(key, &finding.id).await {
+                tracing::warn!(finding = %finding.id, %error, "claim not released; the retry may take it for a duplicate until it is stale");
+            }
+        }
+    }
+
+    /// Releases the claims of findings being sent when an invocation was cut short.
+    pub async fn release_all(&self, claims: &[(Key, String)]) {
+        for (key, id) in claims {
+            if let Err(error) = self.store.release(key, id).await {
+                tracing::warn!(finding = %id, %error, "claim not released after the deadline");
+            }
+        }
+    }
+}
+
+/// The state of one key's claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClaimState {
+    Sending,
+    Sent,
+    Released,
+}
+
+/// What [`MemoryStore`] remembers about one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    claimed_at: Duration,
     window: Duration,
-    entries: HashMap<String, Entry>,
+    finding_id: String,
+    state: ClaimState,
+    /// Held back since the claim.
+    held_findings: u64,
+    held_occurrences: u64,
+    /// Held back before the claim, reported by the claimed finding (kept for its retries).
+    carried: (u64, u64),
 }
 
-impl Suppressor {
-    /// A suppressor with this window; [`Duration::ZERO`] publishes everything.
-    pub fn new(window: Duration) -> Self {
-        Self { window, entries: HashMap::new() }
-    }
+/// Suppression state in the memory of one instance: each instance suppresses on its own, and a
+/// fresh instance starts with nothing held. Mutes need the shared table; here there are none.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<Key, Entry>>,
+}
 
-    /// The window.
-    pub fn window(&self) -> Duration {
-        self.window
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// How many keys are remembered.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// True when no key is remembered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
-    /// Decides, without changing the state, what happens to each `(key, finding)` at `now`.
-    pub fn plan(&self, findings: Vec<(String, Finding)>, now: Duration) -> Plan {
-        let mut changes: HashMap<String, Entry> = HashMap::new();
-        let mut decided = Vec::with_capacity(findings.len());
-        for (key, mut finding) in findings {
-            if self.window.is_zero() {
-                decided.push((finding, Verdict::Publish));
-                continue;
-            }
-            let previous = changes.get(&key).or_else(|| self.entries.get(&key)).cloned();
-            let verdict = match previous {
-                Some(entry) if entry.last_id == finding.id => Verdict::Duplicate,
-                Some(mut entry) if now.saturating_sub(entry.last_sent) < self.window => {
-                    entry.held_findings += 1;
-                    entry.held_occurrences += finding.count;
-                    changes.insert(key, entry);
-                    Verdict::Suppressed
-                }
-                previous => {
-                    if let Some(entry) = previous.filter(|e| e.held_findings > 0) {
-                        finding.details.insert(details::SUPPRESSED_FINDINGS.into(), json!(entry.held_findings));
-                        finding.details.insert(details::SUPPRESSED_OCCURRENCES.into(), json!(entry.held_occurrences));
-                        finding.details.insert(details::SUPPRESS_WINDOW_SECONDS.into(), json!(self.window.as_secs()));
-                    }
-                    changes.insert(
-                        key,
-                        Entry { last_sent: now, last_id: finding.id.clone(), held_findings: 0, held_occurrences: 0 },
-                    );
-                    Verdict::Publish
-                }
-            };
-            decided.push((finding, verdict));
-        }
-        Plan { findings: decided, now, changes }
-    }
-
-    /// Applies a plan whose published findings were delivered, then forgets keys whose window
-    /// has passed with nothing held, and the oldest keys past [`MAX_KEYS`].
-    pub fn commit(&mut self, plan: &Plan) {
-        self.entries.extend(plan.changes.iter().map(|(k, e)| (k.clone(), e.clone())));
-        let window = self.window;
-        let now = plan.now;
-        self.entries.retain(|_, e| e.held_findings > 0 || now.saturating_sub(e.last_sent) < window);
-        if self.entries.len() > MAX_KEYS {
-            let mut by_age: Vec<(Duration, String)> =
-                self.entries.iter().map(|(k, e)| (e.last_sent, k.clone())).collect();
+    fn claim_now(&self, claim: &Claim) -> Claimed {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = claim.now;
+        // Forget keys whose window passed with nothing held, then the oldest past MAX_KEYS.
+        entries.retain(|_, e| e.held_findings > 0 || now.saturating_sub(e.claimed_at) < e.window);
+        if entries.len() >= MAX_KEYS {
+            let mut by_age: Vec<(Duration, Key)> = entries.iter().map(|(k, e)| (e.claimed_at, k.clone())).collect();
             by_age.sort();
-            let excess = self.entries.len() - MAX_KEYS;
-            for (_, key) in by_age.into_iter().take(excess) {
-                self.entries.remove(&key);
+            for (_, key) in by_age.into_iter().take(entries.len() + 1 - MAX_KEYS) {
+                entries.remove(&key);
             }
+        }
+        let fresh = |held: (u64, u64)| Entry {
+            claimed_at: now,
+            window: claim.window,
+            finding_id: claim.finding_id.clone(),
+            state: ClaimState::Sending,
+            held_findings: 0,
+            held_occurrences: 0,
+            carried: held,
+        };
+        let won = |(held_findings, held_occurrences): (u64, u64)| Claimed::Won { held_findings, held_occurrences };
+        match entries.get_mut(&claim.key) {
+            None => {
+                entries.insert(claim.key.clone(), fresh((0, 0)));
+                won((0, 0))
+            }
+            Some(entry) if entry.finding_id == claim.finding_id => {
+                let stale = entry.state == ClaimState::Sending && now.saturating_sub(entry.claimed_at) >= STALE_CLAIM;
+                if entry.state == ClaimState::Released || stale {
+                    entry.state = ClaimState::Sending;
+                    entry.claimed_at = now;
+                    won(entry.carried)
+                } else {
+                    Claimed::Duplicate
+                }
+            }
+            Some(entry) if now.saturating_sub(entry.claimed_at) >= claim.window => {
+                let held = (entry.held_findings, entry.held_occurrences);
+                *entry = fresh(held);
+                won(held)
+            }
+            Some(_) => Claimed::Held,
+        }
+    }
+
+    fn update(&self, key: &Key, change: impl FnOnce(&mut Entry)) {
+        if let Some(entry) = self.entries.lock().unwrap_or_else(PoisonError::into_inner).get_mut(key) {
+            change(entry);
         }
     }
 }
+
+impl SuppressionStore for MemoryStore {
+    fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed> {
+        let claimed = self.claim_now(claim);
+        Box::pin(async move { Ok(claimed) })
+    }
+
+    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+        self.update(key, |e| {
+            if e.finding_id == finding_id {
+                e.state = ClaimState::Sent;
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+        self.update(key, |e| {
+            if e.finding_id == finding_id {
+                e.state = ClaimState::Released;
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, _now: Duration) -> StoreFuture<'a, ()> {
+        self.update(key, |e| {
+            e.held_findings += 1;
+            e.held_occurrences += occurrences;
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn mutes<'a>(&'a self, _functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+pub mod conformance;
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::model::{Category, Severity};
-
-    fn finding(id: &str, count: u64) -> Finding {
-        Finding {
-            schema: crate::model::finding::SCHEMA.into(),
-            id: id.into(),
-            rule_id: "lambda-out-of-memory".into(),
-            category: Category::OutOfMemory,
-            severity: Severity::Critical,
-            title: "t".into(),
-            summary: "s".into(),
-            cause: "c".into(),
-            fix: vec![],
-            docs: vec![],
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-            log_group: "/aws/lambda/orders-api".into(),
-            log_stream: "stream".into(),
-            function: "orders-api".into(),
-            count,
-            first_seen: String::new(),
-            last_seen: String::new(),
-            request_ids: vec![],
-            event_ids: vec![],
-            evidence: vec![],
-            details: BTreeMap::new(),
-            console_url: String::new(),
-        }
-    }
-
-    fn secs(n: u64) -> Duration {
-        Duration::from_secs(n)
-    }
-
-    /// Plans one finding of key "k" and commits the plan.
-    fn run(s: &mut Suppressor, id: &str, count: u64, at: u64) -> (Verdict, Finding) {
-        let plan = s.plan(vec![("k".into(), finding(id, count))], secs(at));
-        let (finding, verdict) = plan.findings[0].clone();
-        s.commit(&plan);
-        (verdict, finding)
-    }
-
-    #[test]
-    fn repeats_within_the_window_are_held_and_the_next_message_counts_them() {
-        let mut s = Suppressor::new(secs(300));
-        assert_eq!(run(&mut s, "a", 1, 0).0, Verdict::Publish);
-        assert_eq!(run(&mut s, "b", 2, 10).0, Verdict::Suppressed);
-        assert_eq!(run(&mut s, "c", 3, 299).0, Verdict::Suppressed);
-        let (verdict, published) = run(&mut s, "d", 1, 300);
-        assert_eq!(verdict, Verdict::Publish);
-        assert_eq!(published.details[details::SUPPRESSED_FINDINGS], json!(2));
-        assert_eq!(published.details[details::SUPPRESSED_OCCURRENCES], json!(5));
-        assert_eq!(published.details[details::SUPPRESS_WINDOW_SECONDS], json!(300));
-        // The window restarts at the published message, and the count starts again from zero.
-        assert_eq!(run(&mut s, "e", 1, 301).0, Verdict::Suppressed);
-        let (_, next) = run(&mut s, "f", 1, 700);
-        assert_eq!(next.details[details::SUPPRESSED_FINDINGS], json!(1));
-    }
-
-    #[test]
-    fn a_first_message_carries_no_suppression_details() {
-        let mut s = Suppressor::new(secs(300));
-        let (_, first) = run(&mut s, "a", 1, 0);
-        assert!(first.details.is_empty());
-        let (verdict, later) = run(&mut s, "b", 1, 1000);
-        assert_eq!(verdict, Verdict::Publish);
-        assert!(later.details.is_empty(), "nothing was held back: {:?}", later.details);
-    }
-
-    #[test]
-    fn different_keys_do_not_suppress_each_other() {
-        let s = Suppressor::new(secs(300));
-        let plan = s.plan(
-            vec![("k1".into(), finding("a", 1)), ("k2".into(), finding("b", 1)), ("k1".into(), finding("c", 1))],
-            secs(0),
-        );
-        let verdicts: Vec<Verdict> = plan.findings.iter().map(|(_, v)| *v).collect();
-        assert_eq!(verdicts, [Verdict::Publish, Verdict::Publish, Verdict::Suppressed]);
-    }
-
-    #[test]
-    fn an_uncommitted_plan_changes_nothing_so_a_retried_batch_is_decided_the_same_way() {
-        let mut s = Suppressor::new(secs(300));
-        run(&mut s, "a", 1, 0);
-        let failed = s.plan(vec![("k".into(), finding("b", 1)), ("other".into(), finding("x", 1))], secs(400));
-        assert_eq!(failed.count(Verdict::Publish), 2);
-        // The publish failed: no commit. Lambda retries the same batch.
-        let retried = s.plan(vec![("k".into(), finding("b", 1)), ("other".into(), finding("x", 1))], secs(401));
-        assert_eq!(retried.count(Verdict::Publish), 2);
-        s.commit(&retried);
-        // A suppressed finding whose publish failed is not counted twice either.
-        let failed = s.plan(vec![("k".into(), finding("c", 4))], secs(402));
-        assert_eq!(failed.count(Verdict::Suppressed), 1);
-        let retried = s.plan(vec![("k".into(), finding("c", 4))], secs(403));
-        s.commit(&retried);
-        let (_, next) = run(&mut s, "d", 1, 800);
-        assert_eq!(next.details[details::SUPPRESSED_FINDINGS], json!(1));
-        assert_eq!(next.details[details::SUPPRESSED_OCCURRENCES], json!(4));
-    }
-
-    #[test]
-    fn a_redelivered_finding_is_a_duplicate_and_not_counted() {
-        let mut s = Suppressor::new(secs(300));
-        run(&mut s, "a", 1, 0);
-        assert_eq!(run(&mut s, "a", 1, 5).0, Verdict::Duplicate);
-        let (_, next) = run(&mut s, "b", 1, 400);
-        assert!(!next.details.contains_key(details::SUPPRESSED_FINDINGS));
-    }
-
-    #[test]
-    fn a_zero_window_publishes_everything_and_remembers_nothing() {
-        let mut s = Suppressor::new(Duration::ZERO);
-        for (n, id) in ["a", "a", "b"].iter().enumerate() {
-            assert_eq!(run(&mut s, id, 1, n as u64).0, Verdict::Publish);
-        }
-        assert!(s.is_empty());
-    }
-
-    #[test]
-    fn memory_is_bounded() {
-        let mut s = Suppressor::new(secs(300));
-        let findings = (0..MAX_KEYS + 5).map(|n| (format!("k{n}"), finding(&format!("id{n}"), 1))).collect();
-        let plan = s.plan(findings, secs(1));
-        s.commit(&plan);
-        assert_eq!(s.len(), MAX_KEYS);
-        // Keys whose window passed with nothing held are forgotten.
-        let plan = s.plan(vec![("new".into(), finding("n", 1))], secs(1000));
-        s.commit(&plan);
-        assert_eq!(s.len(), 1);
-    }
-
-    #[test]
-    fn keys_use_the_rules_key_fields() {
-        let mut a = finding("a", 1);
-        a.details.insert("resource".into(), json!("arn:1"));
-        let mut b = finding("b", 1);
-        b.details.insert("resource".into(), json!("arn:2"));
-        let fields = vec!["resource".to_owned()];
-        assert_ne!(key(&a, &fields), key(&b, &fields));
-        assert_eq!(key(&a, &[]), key(&b, &[]));
-    }
-}
+mod tests;

@@ -158,14 +158,7 @@ impl AccessDeniedParser {
             let statement = allow_statement(&denial, region);
             put("iam_statement", Some(statement.to_string()));
             if let Some(role) = denial.role() {
-                let document = json!({"Version": "2012-10-17", "Statement": [statement]});
-                let policy_name = format!("allow-{}", denial.action.replace(':', "-").to_ascii_lowercase());
-                put(
-                    "iam_command",
-                    Some(format!(
-                        "aws iam put-role-policy --role-name {role} --policy-name {policy_name} --policy-document '{document}'"
-                    )),
-                );
+                put("iam_command", Some(put_role_policy_command(role, &denial.action, &statement)));
             }
         } else {
             put("policy_fix", Some(policy_fix(&denial)));
@@ -186,6 +179,41 @@ fn compile_patterns() -> Patterns {
         grammar: Regex::new(GRAMMAR).expect("constant regex"),
         policy_arn: Regex::new(r"(?:policy|boundary): (?P<arn>arn:[^\s,]+)").expect("constant regex"),
     }
+}
+
+/// The command that adds `statement` to the role as an inline policy named after the action.
+fn put_role_policy_command(role: &str, action: &str, statement: &Value) -> String {
+    let document = json!({"Version": "2012-10-17", "Statement": [statement]});
+    let policy_name = format!("allow-{}", action.replace(':', "-").to_ascii_lowercase());
+    format!("aws iam put-role-policy --role-name {role} --policy-name {policy_name} --policy-document '{document}'")
+}
+
+/// One Allow statement for one action denied on several resources: the statements the parser
+/// wrote for each denial (`iam_statement` details, JSON), merged into one whose `Resource`
+/// lists every resource in order of first appearance, with the command that adds it for
+/// `role`. `None` when there is nothing to merge (fewer than two resources, or statements for
+/// different actions).
+pub fn merge_statements(statements: &[&str], role: Option<&str>) -> Option<(String, Option<String>)> {
+    let mut action: Option<String> = None;
+    let mut resources: Vec<Value> = Vec::new();
+    for text in statements {
+        let statement: Value = serde_json::from_str(text).ok()?;
+        let this_action = statement.get("Action")?.as_str()?;
+        if action.get_or_insert_with(|| this_action.to_owned()) != this_action {
+            return None;
+        }
+        let resource = statement.get("Resource")?.clone();
+        if !resources.contains(&resource) {
+            resources.push(resource);
+        }
+    }
+    let action = action?;
+    if resources.len() < 2 {
+        return None;
+    }
+    let statement = json!({"Effect": "Allow", "Action": action, "Resource": resources});
+    let command = role.map(|role| put_role_policy_command(role, &action, &statement));
+    Some((statement.to_string(), command))
 }
 
 /// The least-privilege Allow statement for the denied action on the denied resource.

@@ -1,12 +1,27 @@
-//! Step 3, aggregation: one finding per (rule, key fields), with counts, ids, redacted
-//! evidence, rendered summary and fix, and a stable id.
+//! Step 3, aggregation: one finding per problem, with honest numbers.
+//!
+//! A problem is a rule and a function (a batch is one log stream of one log group), split only
+//! by the rule's `key` details: values that need a different fix (another secret, another IAM
+//! action). Values that merely vary (addresses, ports, table names for the same action) are
+//! the rule's `values`: listed inside the finding (`details.values`), never split into
+//! findings, and the IAM fix of one action denied on seven tables is one statement with seven
+//! resources. `count` is the number of occurrences, `requests` the distinct invocations when
+//! their ids are known; the finding carries redacted evidence, the rendered summary and fix,
+//! and a stable id.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::detect::access;
+use crate::model::details;
 use crate::model::finding::{Evidence, Finding, SCHEMA, console_url, excerpt, rfc3339_millis};
+use crate::rules::Parser;
+
+/// The most values of a varying detail a finding lists in `details.values`; `total` says how
+/// many there were.
+pub const MAX_LISTED_VALUES: usize = 5;
 
 use super::analyzer::{Analyzer, BatchContext, MAX_EVIDENCE, MAX_EVIDENCE_BYTES, MAX_IDS, Observation, Subject};
 
@@ -54,24 +69,44 @@ impl Analyzer {
         if let Some(size) = details.get("memory_size_mb").and_then(Value::as_u64) {
             details.entry("suggested_memory_mb".into()).or_insert_with(|| json!(suggest_memory(size)));
         }
+        let varying = varying_values(group, &rule.spec.values);
+        if rule.spec.parser == Some(Parser::AccessDenied) {
+            merge_allow_statements(group, &mut details);
+        }
         for value in details.values_mut() {
             if let Value::String(text) = value {
                 *text = self.redactor.redact(text);
             }
         }
+        let listed: serde_json::Map<String, Value> = varying
+            .iter()
+            .filter(|(_, values)| values.len() > 1)
+            .map(|(name, values)| {
+                let first: Vec<String> =
+                    values.iter().take(MAX_LISTED_VALUES).map(|v| self.redactor.redact(v)).collect();
+                (name.clone(), json!({"total": values.len(), "first": first}))
+            })
+            .collect();
+        if !listed.is_empty() {
+            details.insert(details::VALUES.into(), Value::Object(listed));
+        }
         events.sort_unstable();
-        let count = subjects.len() as u64;
-        let request_ids: Vec<String> = subjects
+        // Occurrences: a failure that ends its invocation happens once per invocation (its
+        // error line and REPORT are one occurrence); anything else once per log event.
+        let count =
+            if rule.spec.category.ends_the_invocation() { subjects.len() } else { group.observations.len() } as u64;
+        let named: Vec<&String> = subjects
             .iter()
             .filter_map(|s| match s {
-                // Read from log text like the evidence, so redacted like it: a line forged to
-                // look like a platform record must not carry a secret out as a request id.
-                Subject::Request(id) => Some(self.redactor.redact(id)),
+                Subject::Request(id) => Some(id),
                 Subject::Init(_) | Subject::Unnamed(_) => None,
             })
-            .take(MAX_IDS)
             .collect();
-        let all_requests = request_ids.len() as u64 == count;
+        let requests = (!named.is_empty()).then_some(named.len() as u64);
+        // Read from log text like the evidence, so redacted like it: a line forged to look like
+        // a platform record must not carry a secret out as a request id.
+        let request_ids: Vec<String> = named.iter().take(MAX_IDS).map(|id| self.redactor.redact(id)).collect();
+        let one_per_invocation = requests == Some(count) && named.len() == subjects.len();
         let first_event = &batch.log_events[events[0]];
         let last_event = &batch.log_events[events[events.len() - 1]];
         let lookup = |name: &str| -> Option<String> {
@@ -86,9 +121,7 @@ impl Analyzer {
         };
         let mut summary =
             rule.summary.render(&lookup).unwrap_or_else(|| format!("{}: {}", context.function, rule.spec.title));
-        if count > 1 {
-            summary.push_str(&format!(" ({count} {})", if all_requests { "invocations" } else { "times" }));
-        }
+        summary.push_str(&occurrences_note(count, requests, one_per_invocation, &varying));
         let fix = rule.fix.iter().filter_map(|step| step.render(&lookup)).filter(|s| !s.trim().is_empty()).collect();
         let evidence = events
             .iter()
@@ -120,6 +153,7 @@ impl Analyzer {
             log_stream: batch.log_stream.clone(),
             function: context.function.to_owned(),
             count,
+            requests,
             first_seen: rfc3339_millis(first_event.timestamp),
             last_seen: rfc3339_millis(last_event.timestamp),
             request_ids,
@@ -129,6 +163,62 @@ impl Analyzer {
             console_url: console_url(context.region, &batch.log_group, &batch.log_stream),
         }
     }
+}
+
+/// The distinct values of each of the rule's `values` details, in order of first appearance.
+fn varying_values(group: &Group<'_>, names: &[String]) -> Vec<(String, Vec<String>)> {
+    names
+        .iter()
+        .map(|name| {
+            let mut seen: HashSet<String> = HashSet::new();
+            let mut values = Vec::new();
+            for observation in &group.observations {
+                if let Some(value) = observation.details.get(name).map(value_text)
+                    && seen.insert(value.clone())
+                {
+                    values.push(value);
+                }
+            }
+            (name.clone(), values)
+        })
+        .collect()
+}
+
+/// One IAM fix for one action denied on several resources: the Allow statement (and the
+/// command that adds it) lists every resource, instead of the first one's alone.
+fn merge_allow_statements(group: &Group<'_>, details: &mut BTreeMap<String, Value>) {
+    let statements: Vec<&str> =
+        group.observations.iter().filter_map(|o| o.details.get("iam_statement").and_then(Value::as_str)).collect();
+    let role = details.get("role").and_then(Value::as_str).map(str::to_owned);
+    if let Some((statement, command)) = access::merge_statements(&statements, role.as_deref()) {
+        details.insert("iam_statement".into(), Value::String(statement));
+        if let Some(command) = command {
+            details.insert("iam_command".into(), Value::String(command));
+        }
+    }
+}
+
+/// What the summary adds to the rule's sentence: how often, in how many invocations, and how
+/// many different values varied, e.g. ` (2000 times in 1800 invocations, 200 different hosts)`.
+fn occurrences_note(
+    count: u64,
+    requests: Option<u64>,
+    one_per_invocation: bool,
+    varying: &[(String, Vec<String>)],
+) -> String {
+    let mut parts = Vec::new();
+    if count > 1 {
+        parts.push(match requests {
+            _ if one_per_invocation => format!("{count} invocations"),
+            Some(1) => format!("{count} times in 1 invocation"),
+            Some(requests) => format!("{count} times in {requests} invocations"),
+            None => format!("{count} times"),
+        });
+    }
+    for (name, values) in varying.iter().filter(|(_, values)| values.len() > 1) {
+        parts.push(format!("{} different {}", values.len(), details::plural(name)));
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
 }
 
 /// What a group's observations add up to, before rendering.

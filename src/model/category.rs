@@ -47,7 +47,7 @@ impl fmt::Display for Severity {
 
 /// The fixed category vocabulary of DESIGN.md: rules are many, categories are few.
 /// Ordered as DESIGN.md lists them (metrics and summaries sort by it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Category {
@@ -146,6 +146,27 @@ impl Category {
             Self::Configuration => "configuration",
             Self::ApplicationError => "application_error",
         }
+    }
+
+    /// True for failures that end the invocation (or init attempt) they happen in: it can
+    /// happen once per invocation, so its occurrences are the invocations that showed it, however
+    /// many lines each printed (an error line and its REPORT). Other problems occur once per log
+    /// event: a function retrying a throttled call 2,000 times throttled 2,000 times.
+    pub fn ends_the_invocation(self) -> bool {
+        matches!(
+            self,
+            Self::OutOfMemory
+                | Self::MemoryPressure
+                | Self::Timeout
+                | Self::InitTimeout
+                | Self::RuntimeStartup
+                | Self::RuntimeCrash
+        )
+    }
+
+    /// The category named `text` (`out_of_memory`), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text.trim())
     }
 
     /// Words for people: `out_of_memory` becomes "out of memory".

@@ -1,6 +1,10 @@
 //! Detail keys more than one stage reads or writes: delivery writes them, every rendering
 //! says them in words.
 
+/// Detail of a grouped finding: for each detail that varied within the one problem (the rule's
+/// `values`), `{"total": N, "first": [the first few values]}`.
+pub const VALUES: &str = "values";
+
 /// Detail set on a published finding when earlier repeats were held back: how many findings.
 pub const SUPPRESSED_FINDINGS: &str = "suppressed_findings";
 /// Detail set beside [`SUPPRESSED_FINDINGS`]: how many occurrences those findings counted.
@@ -25,3 +29,13 @@ pub const ACCESS_DENIED: &[&str] = &[
     "policy_fix",
     "denied_by",
 ];
+
+/// The plural a person reads for a detail that varied: `hosts`, `resources`, `URLs`.
+pub fn plural(name: &str) -> String {
+    match name {
+        "status" => "statuses".to_owned(),
+        "url" => "URLs".to_owned(),
+        "container_id" => "containers".to_owned(),
+        name => format!("{}s", name.replace('_', " ")),
+    }
+}

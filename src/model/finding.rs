@@ -56,8 +56,13 @@ pub struct Finding {
     pub log_stream: String,
     /// The function name (the log group for non-Lambda groups).
     pub function: String,
-    /// How many invocations (or init attempts) showed the problem in this batch.
+    /// How many times the problem occurred in this batch: the log events that showed it, or,
+    /// for a failure that ends the invocation (out of memory, timeout, crash, start-up), the
+    /// invocations and init attempts that showed it.
     pub count: u64,
+    /// How many distinct invocations showed it, when their request ids are known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
     /// The first matching event's time.
     pub first_seen: String,
     /// The last matching event's time.

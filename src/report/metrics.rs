@@ -28,7 +28,7 @@
 //!
 //! | metric | unit | dimensions | what it counts in the invocation |
 //! | --- | --- | --- | --- |
-//! | `Findings` | Count | Troubleshooter, Category, Severity (and Troubleshooter, Function) | findings (a repeat that flood control held back counts; a redelivered finding does not) |
+//! | `Findings` | Count | Troubleshooter, Category, Severity (and Troubleshooter, Function) | findings (a repeat that flood control held back, or a muted one, counts; a redelivered finding does not) |
 //! | `Occurrences` | Count | as `Findings` | the log events behind those findings (their `count`) |
 //! | `Batches` | Count | Troubleshooter | CloudWatch Logs batches received (an awslogs document or a Kinesis record), decodable or not |
 //! | `LogEvents` | Count | Troubleshooter | log events in the decoded batches |
@@ -344,6 +344,7 @@ mod tests {
             log_stream: "s".into(),
             function: function.into(),
             count,
+            requests: None,
             first_seen: String::new(),
             last_seen: String::new(),
             request_ids: vec![],

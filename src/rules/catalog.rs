@@ -400,7 +400,11 @@ fn compile_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
         .map(|step| Template::parse(step).map_err(|e| error(format!("fix: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let names = summary.names().into_iter().chain(fix.iter().flat_map(Template::names));
-    if let Some(name) = names.chain(spec.key.iter().map(String::as_str)).find(|name| !known.contains(name)) {
+    if let Some(name) = spec.key.iter().find(|name| spec.values.contains(name)) {
+        return Err(error(format!("`{name}` is in both `key` (a finding per value) and `values` (listed inside one)")));
+    }
+    let fields = spec.key.iter().chain(&spec.values).map(String::as_str);
+    if let Some(name) = names.chain(fields).find(|name| !known.contains(name)) {
         return Err(error(format!(
             "`{name}` is not a value this rule has (known: {})",
             known.iter().copied().collect::<Vec<_>>().join(", ")

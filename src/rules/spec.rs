@@ -117,9 +117,16 @@ pub struct RuleSpec {
     /// Where the recognised formats come from (LOG-FORMATS.md sections, guides, docs).
     #[serde(default)]
     pub sources: Vec<String>,
-    /// Detail names whose values separate findings of this rule within a batch.
+    /// Detail names whose values need a different fix (another secret, another IAM action):
+    /// each value gets its own finding. Everything else about one rule and one function is one
+    /// problem, one finding.
     #[serde(default)]
     pub key: Vec<String>,
+    /// Detail names whose values only vary within one problem (addresses, ports, ids, table
+    /// names for the same action): listed inside the finding (`details.values`: the first few
+    /// and a total), never a reason to split it.
+    #[serde(default)]
+    pub values: Vec<String>,
     /// The built-in detector that reports this rule, if any.
     #[serde(default)]
     pub detector: Option<Detector>,

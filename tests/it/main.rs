@@ -10,7 +10,9 @@
 mod cli;
 mod custom_rules;
 mod deadline;
+mod dynamodb_moto;
 mod events;
+mod grouping;
 mod init;
 mod lambda_local;
 mod limits;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use lambda_troubleshooter::model::finding::{Finding, SCHEMA};
 use serde_json::Value;
-use support::{LambdaWatch, MotoServer, project_file, squash};
+use support::{LambdaWatch, MotoServer, deliveries, project_file, squash};
 
 struct Aws {
     sns: aws_sdk_sns::Client,
@@ -108,21 +108,12 @@ fn attribute<'a>(notification: &'a Value, name: &str) -> &'a str {
     attribute["Value"].as_str().unwrap_or_else(|| panic!("no attribute {name} in {notification}"))
 }
 
-fn deliveries(response: &Value) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = response["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["rule_id"].as_str().unwrap().to_owned(), f["delivery"].as_str().unwrap().to_owned()))
-        .collect();
-    out.sort();
-    out
-}
-
 fn lambda_env(moto: &MotoServer, topic_arn: &str, suppress_seconds: u64) -> Vec<(&'static str, String)> {
     let mut env = moto.aws_env();
     env.push(("TOPIC_ARN", topic_arn.to_owned()));
     env.push(("SUPPRESS_SECONDS", suppress_seconds.to_string()));
+    // Out of memory has a window of hours by default; these tests wait for the window to pass.
+    env.push(("SUPPRESS_CATEGORY_SECONDS", format!("out_of_memory={suppress_seconds}")));
     env
 }
 

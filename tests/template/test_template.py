@@ -621,6 +621,50 @@ class Failures(unittest.TestCase):
         self.assertEqual(topic_of(existing), SCENARIOS["existing topic"]["ExistingTopicArn"])
 
 
+class SuppressionTable(unittest.TestCase):
+    """The table the code reads and writes (src/aws/dynamodb): its keys, TTL attribute and the
+    function's access, least privilege."""
+
+    CODE = (ROOT / "src" / "aws" / "dynamodb" / "mod.rs").read_text()
+
+    def test_the_table_has_the_keys_and_ttl_the_code_uses_and_costs_nothing_idle(self) -> None:
+        for name, stack in deployments():
+            with self.subTest(name):
+                (table,) = stack.of_type("AWS::DynamoDB::Table").values()
+                props = table["Properties"]
+                self.assertEqual(props["BillingMode"], "PAY_PER_REQUEST")
+                keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
+                self.assertEqual(keys, {"HASH": "pk", "RANGE": "sk"})
+                self.assertEqual(props["TimeToLiveSpecification"], {"AttributeName": "expires_at", "Enabled": True})
+                for attribute in ["pk", "sk", "expires_at"]:
+                    self.assertIn(f'"{attribute}"', self.CODE, attribute)
+                env = stack.resources["Function"]["Properties"]["Environment"]["Variables"]
+                self.assertEqual(env["SUPPRESS_TABLE"], "ref:SuppressionTable")
+
+    def test_the_function_may_only_read_update_and_query_its_table(self) -> None:
+        stack = Stack(SCENARIOS["log groups"])
+        role = stack.resources["FunctionRole"]["Properties"]
+        dynamodb = [
+            s for p in role["Policies"] for s in statements(p["PolicyDocument"])
+            if any(str(a).startswith("dynamodb:") for a in as_list(s["Action"]))
+        ]
+        self.assertEqual(len(dynamodb), 1)
+        self.assertEqual(sorted(dynamodb[0]["Action"]), ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"])
+        self.assertEqual(dynamodb[0]["Resource"], stack.get_att("SuppressionTable", "Arn"))
+        for call in ["update_item()", "get_item()", ".query()"]:
+            self.assertIn(call, self.CODE, "the function's calls are the granted actions")
+
+    def test_category_windows_reach_the_function(self) -> None:
+        stack = Stack({"LogGroupNames": "/aws/lambda/a", "SuppressCategorySeconds": "out_of_memory=60,timeout=600"})
+        env = stack.resources["Function"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["SUPPRESS_CATEGORY_SECONDS"], "out_of_memory=60,timeout=600")
+        pattern = re.compile(TEMPLATE["Parameters"]["SuppressCategorySeconds"]["AllowedPattern"])
+        for good in ["", "out_of_memory=60", "out_of_memory=60,timeout=600", "timeout=1, disk_full=2"]:
+            self.assertTrue(pattern.fullmatch(good), good)
+        for bad in ["oom", "timeout=", "=5", "timeout=5;"]:
+            self.assertIsNone(pattern.fullmatch(bad), bad)
+
+
 class FunctionAndTopic(unittest.TestCase):
     def test_function_runtime_build_and_configuration(self) -> None:
         stack = Stack(

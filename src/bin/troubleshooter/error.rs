@@ -28,6 +28,9 @@ pub enum CliError {
     /// Writing the output failed (exit 74, EX_IOERR).
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// An AWS service could not be reached or refused the call (exit 69, EX_UNAVAILABLE).
+    #[error("{0}")]
+    Aws(String),
     /// A finding or event could not be serialised (exit 70, EX_SOFTWARE).
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -42,6 +45,7 @@ impl CliError {
             Self::NoInput(_) => 66,
             Self::BadInput(_) => 65,
             Self::Output(_) => 74,
+            Self::Aws(_) => 69,
             Self::Json(_) => 70,
         })
     }

@@ -1,11 +1,12 @@
 //! `troubleshooter`: scan log files and saved events, and make test events, from a terminal.
 //!
-//! One file per command (`rules`, `scan`, `encode`), and `summary` for the table `scan` ends
-//! with; every failure is a [`CliError`] with a
+//! One file per command (`rules`, `scan`, `encode`, and `mute` for `mute`, `mutes` and
+//! `unmute`), and `summary` for the table `scan` ends with; every failure is a [`CliError`] with a
 //! sentence on stderr and an exit code that says what kind of failure it was.
 
 mod encode;
 mod error;
+mod mute;
 mod rules;
 mod scan;
 mod summary;
@@ -98,6 +99,63 @@ enum Command {
         #[arg(long, default_value = "DATA_MESSAGE", value_parser = ["DATA_MESSAGE", "CONTROL_MESSAGE"])]
         message_type: String,
     },
+    /// Mute a function's findings (one rule, or all) for a while: the deployed function drops
+    /// them until the mute expires. Needs the stack's suppression table.
+    Mute {
+        /// The function name, as in its log group /aws/lambda/NAME.
+        #[arg(long)]
+        function: String,
+        /// Only this rule (see `troubleshooter rules`); without it, every rule of the function.
+        #[arg(long)]
+        rule: Option<String>,
+        /// How long, e.g. 30m, 24h, 7days (at most 90days).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Why, for whoever lists the mutes.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        table: TableOptions,
+    },
+    /// List the mutes in force.
+    Mutes {
+        /// One mute JSON per line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        table: TableOptions,
+    },
+    /// Remove a mute.
+    Unmute {
+        /// The function name.
+        #[arg(long)]
+        function: String,
+        /// The rule the mute was for; without it, the mute of every rule.
+        #[arg(long)]
+        rule: Option<String>,
+        #[command(flatten)]
+        table: TableOptions,
+    },
+}
+
+/// Where the suppression table is.
+#[derive(clap::Args)]
+struct TableOptions {
+    /// The suppression table (default: SUPPRESS_TABLE; the stack's output SuppressionTableName).
+    #[arg(long)]
+    table: Option<String>,
+    /// The table's region (default: the AWS configuration chain).
+    #[arg(long)]
+    region: Option<String>,
+    /// The AWS profile (default: the AWS configuration chain).
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+impl From<TableOptions> for mute::TableArgs {
+    fn from(options: TableOptions) -> Self {
+        Self { table: options.table, region: options.region, profile: options.profile }
+    }
 }
 
 fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
@@ -134,6 +192,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 message_type,
             })
         }
+        Command::Mute { function, rule, duration, reason, table } => {
+            mute::mute(mute::MuteArgs { function, rule, duration, reason }, table.into())
+        }
+        Command::Mutes { json, table } => mute::list(json, table.into()),
+        Command::Unmute { function, rule, table } => mute::unmute(function, rule, table.into()),
     }
 }
 

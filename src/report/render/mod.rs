@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::model::Severity;
-use crate::model::details::{SUPPRESS_WINDOW_SECONDS, SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES};
+use crate::model::details::{self, SUPPRESS_WINDOW_SECONDS, SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES};
 use crate::model::finding::Finding;
 
 /// The longest subject, in characters. The Publish API reference says subjects must be "less
@@ -26,7 +26,48 @@ pub const MAX_CHATBOT_DESCRIPTION_CHARS: usize = 2_800;
 /// Chatbot evidence lines are cut to this many characters; the email carries them whole.
 const CHATBOT_EVIDENCE_CHARS: usize = 500;
 /// Details that describe delivery rather than the problem; the renderings say them in words.
-const DELIVERY_DETAILS: [&str; 3] = [SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES, SUPPRESS_WINDOW_SECONDS];
+/// `values` is said in words too ([`varied`]).
+const DELIVERY_DETAILS: [&str; 4] =
+    [SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES, SUPPRESS_WINDOW_SECONDS, details::VALUES];
+
+/// How often and when, the same words in every rendering: `2000 times in 1800 invocations,
+/// 2024-03-04T17:22:38.033Z to 2024-03-04T17:25:01.910Z`.
+pub fn seen(finding: &Finding) -> String {
+    let how_often = match (finding.count, finding.requests) {
+        (1, _) => "once".to_owned(),
+        (count, Some(requests)) if requests == count => format!("{count} invocations"),
+        (count, Some(1)) => format!("{count} times in 1 invocation"),
+        (count, Some(requests)) => format!("{count} times in {requests} invocations"),
+        (count, None) => format!("{count} times"),
+    };
+    if finding.first_seen == finding.last_seen {
+        format!("{how_often}, at {}", finding.first_seen)
+    } else {
+        format!("{how_often}, {} to {}", finding.first_seen, finding.last_seen)
+    }
+}
+
+/// The values that varied within the one problem, a line per detail: `hosts (200): 10.0.3.7,
+/// 10.0.3.8, 10.0.3.9, 10.0.3.10, 10.0.3.11 and 195 more`.
+pub fn varied(finding: &Finding) -> Vec<String> {
+    let Some(Value::Object(values)) = finding.details.get(details::VALUES) else {
+        return Vec::new();
+    };
+    values
+        .iter()
+        .map(|(name, listed)| {
+            let total = listed.get("total").and_then(Value::as_u64).unwrap_or_default();
+            let first: Vec<&str> =
+                listed.get("first").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let more = total.saturating_sub(first.len() as u64);
+            let mut line = format!("{} ({total}): {}", details::plural(name), first.join(", "));
+            if more > 0 {
+                let _ = write!(line, " and {more} more");
+            }
+            line
+        })
+        .collect()
+}
 
 /// A finding as a person reads it in a terminal: severity, title, function, count, what
 /// happened, the cause, the fix, the evidence and the console link.
@@ -41,6 +82,10 @@ pub fn text(finding: &Finding) -> String {
         finding.count
     );
     let _ = writeln!(out, "  What happened: {}", finding.summary);
+    let _ = writeln!(out, "  Seen: {}", seen(finding));
+    for line in varied(finding) {
+        let _ = writeln!(out, "  Varied: {line}");
+    }
     let _ = writeln!(out, "  Why: {}", finding.cause);
     let _ = writeln!(out, "  Fix:");
     for (n, step) in finding.fix.iter().enumerate() {
@@ -53,13 +98,7 @@ pub fn text(finding: &Finding) -> String {
             let _ = writeln!(out, "    {} {}", evidence.timestamp, first_line);
         }
     }
-    let _ = writeln!(
-        out,
-        "  Rule: {} ({}) · first seen {}",
-        finding.rule_id,
-        finding.category.as_str(),
-        finding.first_seen
-    );
+    let _ = writeln!(out, "  Rule: {} ({})", finding.rule_id, finding.category.as_str());
     let _ = writeln!(out, "  Logs: {}", finding.console_url);
     if let Some(doc) = finding.docs.first() {
         let _ = writeln!(out, "  Docs: {doc}");
@@ -150,7 +189,7 @@ fn suppression_note(finding: &Finding) -> Option<String> {
         if held == 1 { "was" } else { "were" },
     );
     if let Some(window) = window {
-        let _ = write!(note, " (SUPPRESS_SECONDS={window}, counted by this function instance)");
+        let _ = write!(note, " (suppression window: {window} s)");
     }
     note.push('.');
     Some(note)
@@ -170,10 +209,13 @@ pub fn email(finding: &Finding) -> String {
     }
     let _ = writeln!(out, "Log group:  {}", finding.log_group);
     let _ = writeln!(out, "Log stream: {}", finding.log_stream);
-    let _ = writeln!(out, "Seen:       {}x, {} to {}", finding.count, finding.first_seen, finding.last_seen);
+    let _ = writeln!(out, "Seen:       {}", seen(finding));
     let _ = writeln!(out);
     let _ = writeln!(out, "WHAT HAPPENED");
     let _ = writeln!(out, "{}", finding.summary);
+    for line in varied(finding) {
+        let _ = writeln!(out, "Varied: {line}");
+    }
     if let Some(note) = suppression_note(finding) {
         let _ = writeln!(out, "{note}");
     }
@@ -294,6 +336,9 @@ pub fn chatbot(finding: &Finding) -> Value {
     let severity = finding.severity.as_str().to_ascii_uppercase();
     let title = format!("{} [{severity}] {}: {}", severity_emoji(finding.severity), finding.function, finding.title);
     let mut description = format!("{}\n", finding.summary);
+    for line in varied(finding) {
+        let _ = writeln!(description, "*Varied:* {line}");
+    }
     if let Some(note) = suppression_note(finding) {
         let _ = writeln!(description, "_{note}_");
     }
@@ -308,12 +353,11 @@ pub fn chatbot(finding: &Finding) -> Value {
         description.push_str("```\n");
     }
     let footer = format!(
-        "\n*Account* {} · *Region* {} · *Log group* `{}` · *Seen* {}x since {}\n*Logs:* {}",
+        "\n*Account* {} · *Region* {} · *Log group* `{}` · *Seen* {}\n*Logs:* {}",
         if finding.account.is_empty() { "unknown" } else { &finding.account },
         finding.region,
         finding.log_group,
-        finding.count,
-        finding.first_seen,
+        seen(finding),
         finding.console_url
     );
     // Room for the footer, and for closing a code block the cut left open.

@@ -119,7 +119,7 @@ fn held_back_repeats_are_said_in_every_rendering() {
     f.details.insert(SUPPRESSED_OCCURRENCES.into(), json!(9));
     f.details.insert(SUPPRESS_WINDOW_SECONDS.into(), json!(300));
     let note = "4 more findings of this problem (9 occurrences) were held back since the previous message \
-                (SUPPRESS_SECONDS=300, counted by this function instance).";
+                (suppression window: 300 s).";
     let text = email(&f);
     assert!(text.contains(note), "{text}");
     assert!(!text.contains("suppressed_findings:"), "{text}");

@@ -105,11 +105,13 @@ pub struct MotoServer {
 }
 
 impl MotoServer {
-    /// Starts moto server and waits until it answers.
+    /// Starts moto server (scripts/moto-server.py) and waits until it answers.
     pub fn start() -> Self {
         let port = free_port();
         let (log, file) = log_file("moto");
-        let child = Command::new(tool("moto_server"))
+        // moto_server, with DynamoDB's atomic conditional writes (see the script).
+        let child = Command::new(tool("python"))
+            .arg(project_file("scripts/moto-server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log file"))
@@ -198,6 +200,9 @@ const SCRUBBED: &[&str] = &[
     "MAX_DECOMPRESSED_BYTES",
     "SUPPRESS_SECONDS",
     "METRICS_PER_FUNCTION",
+    "SUPPRESS_CATEGORY_SECONDS",
+    "SUPPRESS_TABLE",
+    "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_SNS",
     "AWS_PROFILE",
@@ -234,6 +239,12 @@ impl LambdaWatch {
     /// environment), and waits until it accepts invokes. The function is built (or found built)
     /// on the first invoke.
     pub fn start(envs: &[(&str, String)]) -> Self {
+        Self::start_with(envs, 1)
+    }
+
+    /// [`Self::start`] with up to `concurrency` instances of the function, each with its own
+    /// memory, as Lambda runs concurrent invocations.
+    pub fn start_with(envs: &[(&str, String)], concurrency: usize) -> Self {
         let port = free_port();
         let (log, file) = log_file("lambda-watch");
         let bin = tool("cargo-lambda").parent().map(Path::to_path_buf).unwrap_or_default();
@@ -242,6 +253,7 @@ impl LambdaWatch {
         command
             .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1", "--invoke-port"])
             .arg(port.to_string())
+            .args(["--concurrency", &concurrency.to_string()])
             .current_dir(root())
             .env("PATH", path)
             .stdin(Stdio::null())
@@ -331,6 +343,27 @@ impl Drop for LambdaWatch {
     fn drop(&mut self) {
         stop(&mut self.child);
     }
+}
+
+/// `(rule_id, delivery)` of an invoke response's findings, sorted: what became of each
+/// (`published`, `suppressed`, `duplicate`, `muted`).
+pub fn deliveries(response: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = response["findings"]
+        .as_array()
+        .map(|findings| {
+            findings
+                .iter()
+                .map(|f| {
+                    (
+                        f["rule_id"].as_str().unwrap_or_default().to_owned(),
+                        f["delivery"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 /// The rule ids of an invoke response's findings, sorted.

@@ -1,0 +1,277 @@
+//! Suppression shared by every instance (issue 10), against moto server's DynamoDB with the
+//! real SDK: the claim rules on the table, one winner among concurrent claims, mutes, failing
+//! open, and a storm sent as 20 concurrent invocations to 20 instances of the Lambda (`cargo
+//! lambda watch --concurrency 20`) that publishes each problem once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use lambda_troubleshooter::aws::dynamodb::SuppressionTable;
+use lambda_troubleshooter::config::Config;
+use lambda_troubleshooter::deliver::publish::{PublishError, Publisher};
+use lambda_troubleshooter::deliver::suppress::{Claim, Claimed, Key, Mute, SuppressionStore, conformance};
+use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::model::finding::Finding;
+use serde_json::Value;
+
+use crate::grouping::storm_event;
+use crate::support::{LambdaWatch, MotoServer, deliveries, free_port, project_file};
+
+/// Creates the table as template.yaml does (keys, on-demand, TTL) and returns the adapter.
+pub async fn create_table(moto: &MotoServer, name: &str) -> SuppressionTable {
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+    let attribute = |name: &str| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    SuppressionTable::new(client, name)
+}
+
+#[tokio::test]
+async fn the_table_follows_the_claim_rules() {
+    let moto = MotoServer::start();
+    let table = create_table(&moto, "troubleshooter-state").await;
+    conformance::claim_rules(Arc::new(table), "/aws/lambda/orders-api").await.unwrap();
+}
+
+#[tokio::test]
+async fn of_twenty_concurrent_claims_exactly_one_wins() {
+    let moto = MotoServer::start();
+    let table = Arc::new(create_table(&moto, "troubleshooter-state").await);
+    let key = Key { partition: "finding#123456789012#/aws/lambda/orders-api".into(), sort: "lambda-timeout".into() };
+    let now = Duration::from_secs(1_800_000_000);
+    let claims = (0..20).map(|n| {
+        let table = table.clone();
+        let claim = Claim { key: key.clone(), finding_id: format!("f{n}"), window: Duration::from_secs(300), now };
+        tokio::spawn(async move { table.claim(&claim).await.unwrap() })
+    });
+    let mut outcomes = Vec::new();
+    for claim in claims {
+        outcomes.push(claim.await.unwrap());
+    }
+    let won = outcomes.iter().filter(|c| matches!(c, Claimed::Won { .. })).count();
+    assert_eq!(won, 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|c| **c == Claimed::Held).count(), 19, "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn mutes_are_written_listed_and_removed() {
+    let moto = MotoServer::start();
+    let table = create_table(&moto, "troubleshooter-state").await;
+    let mute = |function: &str, rule: Option<&str>| Mute {
+        function: function.into(),
+        rule: rule.map(str::to_owned),
+        until: 1_900_000_000,
+        reason: Some("fix deploying".into()),
+        created: 1_800_000_000,
+    };
+    table.put_mute(&mute("orders-api", Some("lambda-timeout"))).await.unwrap();
+    table.put_mute(&mute("orders-api", None)).await.unwrap();
+    table.put_mute(&mute("orders-api-v2", None)).await.unwrap();
+    let listed = table.mutes(&["orders-api".to_owned()]).await.unwrap();
+    assert_eq!(listed.len(), 2, "orders-api-v2 is another function: {listed:?}");
+    assert!(listed.contains(&mute("orders-api", Some("lambda-timeout"))));
+    assert_eq!(table.list_mutes("").await.unwrap().len(), 3);
+    assert!(table.delete_mute("orders-api", None).await.unwrap());
+    assert!(!table.delete_mute("orders-api", None).await.unwrap(), "already gone");
+    assert_eq!(table.mutes(&["orders-api".to_owned()]).await.unwrap(), [mute("orders-api", Some("lambda-timeout"))]);
+}
+
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<Finding>>);
+
+impl Publisher for Recording {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), PublishError> {
+        self.0.lock().unwrap().extend_from_slice(findings);
+        Ok(())
+    }
+}
+
+/// `troubleshooter ARGS` with moto's endpoint and the table in the environment.
+fn cli(moto: &MotoServer, table: &str, args: &[&str]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_troubleshooter"));
+    command.args(args).env("SUPPRESS_TABLE", table).env_remove("AWS_PROFILE");
+    for (name, value) in moto.aws_env() {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+}
+
+fn mixed_batch() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(project_file("events/mixed-batch.json")).unwrap()).unwrap()
+}
+
+/// The deliveries of a response by rule.
+fn delivered(response: &Value) -> BTreeMap<String, String> {
+    deliveries(response).into_iter().collect()
+}
+
+#[tokio::test]
+async fn a_rule_muted_from_the_command_line_sends_nothing_until_unmuted() {
+    let moto = MotoServer::start();
+    let table = Arc::new(create_table(&moto, "troubleshooter-state").await);
+    let name = table.table().to_owned();
+    let (code, out, err) = cli(
+        &moto,
+        &name,
+        &[
+            "mute",
+            "--function",
+            "orders-api",
+            "--rule",
+            "lambda-out-of-memory",
+            "--for",
+            "2h",
+            "--reason",
+            "fix deploying",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Muted orders-api (rule lambda-out-of-memory) until 20"), "{out}");
+    assert!(out.trim_end().ends_with(": fix deploying"), "{out}");
+    let (code, out, _) = cli(&moto, &name, &["mutes"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("orders-api (rule lambda-out-of-memory)  until ") && out.contains("fix deploying"), "{out}");
+    assert!(out.contains("(2h left)") || out.contains("(1h 59m left)"), "{out}");
+    let (_, json, _) = cli(&moto, &name, &["mutes", "--json"]);
+    let listed: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(
+        (listed["function"].as_str(), listed["rule"].as_str()),
+        (Some("orders-api"), Some("lambda-out-of-memory"))
+    );
+
+    // The function honours it: out of memory is muted, the rest goes out.
+    let troubleshooter = Troubleshooter::new(Config::default()).unwrap().with_store(table.clone());
+    let publisher = Recording::default();
+    let response = troubleshooter.handle(mixed_batch(), &publisher).await.unwrap();
+    let by_rule = delivered(&response);
+    assert_eq!(by_rule["lambda-out-of-memory"], "muted");
+    assert_eq!(by_rule["lambda-timeout"], "published");
+    assert!(publisher.0.lock().unwrap().iter().all(|f| f.rule_id != "lambda-out-of-memory"));
+
+    let (code, out, err) = cli(&moto, &name, &["unmute", "--function", "orders-api", "--rule", "lambda-out-of-memory"]);
+    assert_eq!((code, out.trim()), (0, "Unmuted orders-api (rule lambda-out-of-memory)"), "{err}");
+    assert_eq!(cli(&moto, &name, &["mutes"]).1.trim(), "No mutes in troubleshooter-state.");
+    // Unmuted, the same batch's out-of-memory finding goes out (the others were sent already).
+    let after = delivered(&troubleshooter.handle(mixed_batch(), &publisher).await.unwrap());
+    assert_eq!(after["lambda-out-of-memory"], "published");
+    assert_eq!(after["lambda-timeout"], "duplicate");
+
+    // Clear errors: a bad duration, no table.
+    let (code, _, err) = cli(&moto, &name, &["mute", "--function", "f", "--for", "forever"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--for \"forever\": expected a duration"), "{err}");
+    let (code, _, err) = cli(&moto, "", &["mutes"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--table or SUPPRESS_TABLE"), "{err}");
+    let (code, _, err) = cli(&moto, "no-such-table", &["mutes"]);
+    assert_eq!(code, 69, "{err}");
+    assert!(err.contains("no-such-table"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_table_fails_open() {
+    let moto = MotoServer::start();
+    // A table nobody answers for: every finding is published, none muted or held.
+    let unreachable = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&moto.sdk_config().await)
+            .endpoint_url(format!("http://127.0.0.1:{}", free_port()))
+            .build(),
+    );
+    let troubleshooter = Troubleshooter::new(Config::default())
+        .unwrap()
+        .with_store(Arc::new(SuppressionTable::new(unreachable, "troubleshooter-state")));
+    let publisher = Recording::default();
+    let response = troubleshooter.handle(mixed_batch(), &publisher).await.unwrap();
+    let findings = response["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 3);
+    assert!(findings.iter().all(|f| f["delivery"] == "published"), "{response}");
+    assert_eq!(publisher.0.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_storm_sent_to_twenty_instances_at_once_is_published_once_per_problem() {
+    const INSTANCES: u32 = 20;
+    let moto = MotoServer::start();
+    let config = moto.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let topic = sns.create_topic().name("findings").send().await.unwrap().topic_arn().unwrap().to_owned();
+    let table = create_table(&moto, "troubleshooter-state").await;
+    let mut env = moto.aws_env();
+    env.push(("TOPIC_ARN", topic.clone()));
+    env.push(("SUPPRESS_TABLE", table.table().to_owned()));
+    let watch = LambdaWatch::start_with(&env, INSTANCES as usize);
+    // Build (or find built) the function once before the storm.
+    watch.invoke_ok(&project_file("events/control-message.json"));
+
+    // The storm in 20 batches (other event and request ids each), one per instance, at once.
+    let files: Vec<std::path::PathBuf> = (0..INSTANCES)
+        .map(|part| {
+            let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("storm-{part}.json"));
+            std::fs::write(&path, storm_event(part).to_string()).unwrap();
+            path
+        })
+        .collect();
+    let responses: Vec<Value> = std::thread::scope(|scope| {
+        let calls: Vec<_> = files.iter().map(|file| scope.spawn(|| watch.invoke_ok(file))).collect();
+        calls.into_iter().map(|call| call.join().unwrap()).collect()
+    });
+
+    // The batches really ran in separate instances (each with its own memory), at once.
+    let instances = watch.log().matches("spawning function instance").count();
+    assert!(instances >= 5, "only {instances} instances ran the storm:\n{}", watch.log());
+
+    let mut delivered: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for response in &responses {
+        let findings = response["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 5, "{response}");
+        for finding in findings {
+            assert_eq!(finding["count"], 2_000, "{finding}");
+            let entry = delivered.entry(finding["rule_id"].as_str().unwrap().to_owned()).or_default();
+            match finding["delivery"].as_str().unwrap() {
+                "published" => entry.0 += 1,
+                "suppressed" => entry.1 += 1,
+                other => panic!("unexpected delivery {other}: {finding}"),
+            }
+        }
+    }
+    assert_eq!(delivered.len(), 5, "{delivered:?}");
+    for (rule, (published, suppressed)) in &delivered {
+        assert_eq!(
+            (*published, *suppressed),
+            (1, INSTANCES as usize - 1),
+            "{rule}: {delivered:?}\n--- cargo lambda watch:\n{}",
+            watch.log()
+        );
+    }
+    let published = moto.published(&topic);
+    assert_eq!(published.len(), 5, "SNS received {} messages", published.len());
+    let subjects: Vec<String> = published.iter().filter_map(|(_, subject, _)| subject.clone()).collect();
+    assert!(subjects.contains(&"[MEDIUM] orders-api: throttling (2000x)".to_owned()), "{subjects:?}");
+}
