@@ -367,3 +367,56 @@ fn every_kind_and_a_thousand_functions_still_give_valid_documents() {
         assert!(by_kind(&documents).values().all(|&tally| tally == (15, 30)));
     }
 }
+
+/// The in-memory store, with one mute (the in-memory store itself keeps none).
+struct MutingStore {
+    inner: lambda_troubleshooter::deliver::suppress::MemoryStore,
+    mute: lambda_troubleshooter::deliver::suppress::Mute,
+}
+
+mod muting {
+    use std::time::Duration;
+
+    use lambda_troubleshooter::deliver::suppress::{Claim, Claimed, Key, Mute, StoreFuture, SuppressionStore};
+
+    impl SuppressionStore for super::MutingStore {
+        fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed> {
+            self.inner.claim(claim)
+        }
+        fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+            self.inner.sent(key, finding_id)
+        }
+        fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+            self.inner.release(key, finding_id)
+        }
+        fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration) -> StoreFuture<'a, ()> {
+            self.inner.hold(key, occurrences, now)
+        }
+        fn mutes<'a>(&'a self, _functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {
+            let mute = self.mute.clone();
+            Box::pin(async move { Ok(vec![mute]) })
+        }
+    }
+}
+
+#[tokio::test]
+async fn muted_findings_are_counted_as_muted_and_as_found() {
+    use lambda_troubleshooter::deliver::suppress::{MemoryStore, Mute};
+    let mute = Mute {
+        function: "orders-api".into(),
+        rule: Some("lambda-timeout".into()),
+        until: u64::MAX,
+        reason: Some("known, fix in review".into()),
+        created: 0,
+    };
+    let store = std::sync::Arc::new(MutingStore { inner: MemoryStore::new(), mute });
+    let troubleshooter = troubleshooter(false).with_store(store);
+    let publisher = Recording::default();
+    let Measured { result, metrics } = troubleshooter.handle_measured(event("mixed-batch"), &publisher, None).await;
+    result.unwrap();
+    let (text, documents) = written(&troubleshooter, &metrics);
+    assert_eq!(documents[0]["MutedFindings"], 1, "{text}");
+    assert_eq!(publisher.published.lock().unwrap().len(), 2, "the muted timeout is not sent");
+    let kinds = by_kind(&documents);
+    assert_eq!(kinds.get(&("timeout".into(), "high".into())), Some(&(1, 1)), "a muted finding was still found: {text}");
+}
