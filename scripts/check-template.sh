@@ -8,6 +8,7 @@
 #   4. sam build                         cargo lambda, release, cross-compiled; then the
 #                                        bootstrap's ELF header must match the architecture
 #
+# `--lint-only` stops after step 3 (seconds instead of minutes, for work on the template).
 # SAM_BUILD_ARCH=arm64|x86_64 picks the architecture of step 4 (default arm64, as deployed).
 # arm64 needs the rustup target aarch64-unknown-linux-gnu; when it is missing and cannot be
 # added (no network), the build falls back to x86_64 and says so.
@@ -31,6 +32,11 @@ done_in
 step "invariants (tests/template/test_template.py)"
 python -m unittest discover --start-directory tests/template --top-level-directory tests/template -v
 done_in
+
+if [[ "${1:-}" == --lint-only ]]; then
+  echo "--lint-only: sam build skipped"
+  exit 0
+fi
 
 arch="${SAM_BUILD_ARCH:-arm64}"
 if [[ "$arch" == arm64 ]] && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then

@@ -29,6 +29,11 @@ pub const SUPPRESS_CATEGORY_SECONDS: &str = "SUPPRESS_CATEGORY_SECONDS";
 /// The DynamoDB table that holds suppression and mutes for every instance; unset keeps
 /// suppression in the memory of each instance (local runs, `cargo lambda watch`).
 pub const SUPPRESS_TABLE: &str = "SUPPRESS_TABLE";
+/// `true` adds the analysed function as a dimension of the findings metrics (a billed custom
+/// metric per function); `false` (the default) leaves it out.
+pub const METRICS_PER_FUNCTION: &str = "METRICS_PER_FUNCTION";
+/// Set by Lambda: the function's own name, the `Troubleshooter` dimension of its metrics.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// Set by Lambda: the function's own log group, which is never analysed (that would loop).
 pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 /// Set by Lambda: the region the function runs in.
@@ -124,6 +129,10 @@ pub struct Config {
     pub suppress_table: Option<String>,
     /// The function's own log group, never analysed. Set by Lambda.
     pub own_log_group: Option<String>,
+    /// Whether the findings metrics carry the analysed function as a dimension. Default: false.
+    pub metrics_per_function: bool,
+    /// The function's own name, which labels its metrics. Set by Lambda.
+    pub own_function_name: Option<String>,
     /// The region for links and ARNs. Default: `us-east-1`.
     pub region: String,
 }
@@ -140,6 +149,8 @@ impl Default for Config {
             suppress_category_seconds: DEFAULT_CATEGORY_SECONDS.iter().copied().collect(),
             suppress_table: None,
             own_log_group: None,
+            metrics_per_function: false,
+            own_function_name: None,
             region: DEFAULT_REGION.to_owned(),
         }
     }
@@ -234,6 +245,18 @@ impl Config {
             }
             None => None,
         };
+        let metrics_per_function = match get(METRICS_PER_FUNCTION) {
+            Some(text) if text.eq_ignore_ascii_case("true") => true,
+            Some(text) if text.eq_ignore_ascii_case("false") => false,
+            Some(text) => {
+                return Err(ConfigError::Invalid {
+                    variable: METRICS_PER_FUNCTION,
+                    value: text,
+                    accepted: "true or false (default false)".into(),
+                });
+            }
+            None => defaults.metrics_per_function,
+        };
         Ok(Self {
             topic_arn,
             min_severity,
@@ -244,6 +267,8 @@ impl Config {
             suppress_category_seconds,
             suppress_table,
             own_log_group: get(AWS_LAMBDA_LOG_GROUP_NAME),
+            metrics_per_function,
+            own_function_name: get(AWS_LAMBDA_FUNCTION_NAME),
             region: get(AWS_REGION).unwrap_or(defaults.region),
         })
     }
@@ -311,6 +336,7 @@ mod tests {
         assert_eq!(decompression_cap_for(10_240), 2560 * 1024 * 1024);
         assert_eq!(c.min_severity, Severity::Low);
         assert_eq!(c.suppress_seconds, 300);
+        assert!(!c.metrics_per_function);
     }
 
     #[test]
@@ -325,6 +351,8 @@ mod tests {
             (SUPPRESS_TABLE, "troubleshooter-state"),
             (AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/troubleshooter"),
             (AWS_REGION, "eu-west-1"),
+            (METRICS_PER_FUNCTION, "TRUE"),
+            (AWS_LAMBDA_FUNCTION_NAME, "prod-troubleshooter"),
         ])
         .unwrap();
         assert_eq!(c.topic_arn.as_deref(), Some("arn:aws:sns:eu-west-1:123456789012:findings"));
@@ -338,6 +366,9 @@ mod tests {
         assert_eq!(c.suppress_category_seconds[&Category::MemoryPressure], 86_400, "defaults stay");
         assert_eq!(c.own_log_group.as_deref(), Some("/aws/lambda/troubleshooter"));
         assert_eq!(c.region, "eu-west-1");
+        assert!(c.metrics_per_function);
+        assert_eq!(c.own_function_name.as_deref(), Some("prod-troubleshooter"));
+        assert!(!config(&[(METRICS_PER_FUNCTION, "false")]).unwrap().metrics_per_function);
     }
 
     #[test]
@@ -349,6 +380,7 @@ mod tests {
             (TOPIC_ARN, "findings", "SNS topic ARN"),
             (SUPPRESS_SECONDS, "5m", "whole number of seconds"),
             (SUPPRESS_SECONDS, "-1", "from 0 (no suppression)"),
+            (METRICS_PER_FUNCTION, "yes", "true or false"),
             (SUPPRESS_SECONDS, "604801", "to 604800"),
             (SUPPRESS_CATEGORY_SECONDS, "oom=60", "CATEGORY=SECONDS"),
             (SUPPRESS_CATEGORY_SECONDS, "out_of_memory=1h", "out_of_memory=21600"),

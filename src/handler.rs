@@ -28,9 +28,20 @@
 //! sends just that record to its on-failure destination, while the good records checkpoint.
 //! A control message, an empty batch and the function's own log group are successes with no
 //! findings.
+//!
+//! # What an invocation measures
+//!
+//! [`Troubleshooter::handle_measured`] counts, whatever the outcome (a corrupt batch, a failed
+//! publish, the deadline), what [`crate::report::metrics`] describes: batches, log events,
+//! decode errors, findings by kind, repeats held back, findings not delivered, time.
+//! [`Troubleshooter::write_metrics`] writes them as Embedded Metric Format lines (the Lambda
+//! writes them to stdout, where CloudWatch Logs turns them into metrics). Each finding is also
+//! logged, at INFO, as one `finding` line with its rule, category, severity, function, count,
+//! redacted summary and delivery, for the dashboard's Logs Insights widgets.
 
+use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -42,6 +53,7 @@ use crate::deliver::suppress::{Key, MemoryStore, Plan, Suppression, SuppressionS
 use crate::detect::Analyzer;
 use crate::ingest::{self, IngestError, Invocation, LogBatch};
 use crate::model::finding::Finding;
+use crate::report::metrics::{self, InvocationMetrics, MetricsOptions};
 use crate::rules::Catalog;
 
 /// Why an invocation failed; see the module docs for what Lambda does with each.
@@ -62,6 +74,19 @@ pub enum HandlerError {
         /// How long before the timeout it stopped.
         margin_ms: u64,
     },
+}
+
+/// The `Troubleshooter` dimension of the metrics outside Lambda (which sets
+/// AWS_LAMBDA_FUNCTION_NAME).
+pub const LOCAL_FUNCTION_NAME: &str = "lambda-troubleshooter";
+
+/// An invocation's answer, and what it measured on the way (measured whatever the answer).
+#[derive(Debug)]
+pub struct Measured {
+    /// The function's response, or why the invocation failed.
+    pub result: Result<Value, HandlerError>,
+    /// What the invocation counted.
+    pub metrics: InvocationMetrics,
 }
 
 /// How long before the function's timeout an invocation gives up, so that its error (and the
@@ -177,19 +202,61 @@ impl Troubleshooter {
         publisher: &impl Publisher,
         remaining: Duration,
     ) -> Result<Value, HandlerError> {
-        let budget = remaining.saturating_sub(DEADLINE_MARGIN);
-        let margin_ms = u64::try_from(remaining.min(DEADLINE_MARGIN).as_millis()).unwrap_or(u64::MAX);
-        match tokio::time::timeout(budget, self.handle(payload, publisher)).await {
-            Ok(result) => result,
-            Err(_) => {
-                // What was being published may or may not have gone out: release its claims,
-                // so the retried event sends it (subscribers drop a repeat by its finding id).
-                let claims = std::mem::take(&mut *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner));
-                let release = self.suppression.release_all(&claims);
-                let _ = tokio::time::timeout(remaining.min(DEADLINE_MARGIN) / 2, release).await;
-                Err(HandlerError::Deadline { margin_ms })
+        self.handle_measured(payload, publisher, Some(remaining)).await.result
+    }
+
+    /// [`Self::handle_within`] (or [`Self::handle`] when `remaining` is `None`: no deadline is
+    /// known), with what the invocation counted, whatever its outcome: what
+    /// [`Self::write_metrics`] writes.
+    pub async fn handle_measured(
+        &self,
+        payload: Value,
+        publisher: &impl Publisher,
+        remaining: Option<Duration>,
+    ) -> Measured {
+        let started = Instant::now();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let mut metrics = InvocationMetrics::default();
+        let result = match remaining {
+            None => self.handle_counting(payload, publisher, now, &mut metrics).await,
+            Some(remaining) => {
+                let budget = remaining.saturating_sub(DEADLINE_MARGIN);
+                let margin_ms = u64::try_from(remaining.min(DEADLINE_MARGIN).as_millis()).unwrap_or(u64::MAX);
+                match tokio::time::timeout(budget, self.handle_counting(payload, publisher, now, &mut metrics)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        // What was being published may or may not have gone out: release its
+                        // claims, so the retried event sends it (subscribers drop a repeat by its
+                        // finding id).
+                        let claims =
+                            std::mem::take(&mut *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner));
+                        let release = self.suppression.release_all(&claims);
+                        let _ = tokio::time::timeout(remaining.min(DEADLINE_MARGIN) / 2, release).await;
+                        Err(HandlerError::Deadline { margin_ms })
+                    }
+                }
             }
-        }
+        };
+        metrics.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Measured { result, metrics }
+    }
+
+    /// Writes what an invocation counted as Embedded Metric Format documents, one per line
+    /// (the Lambda gives it stdout), labelled with the function's name
+    /// (AWS_LAMBDA_FUNCTION_NAME) and, with METRICS_PER_FUNCTION, per analysed function.
+    ///
+    /// # Errors
+    ///
+    /// The writer's error.
+    pub fn write_metrics(&self, metrics: &InvocationMetrics, out: &mut impl Write) -> std::io::Result<()> {
+        let options = MetricsOptions {
+            troubleshooter: self.config.own_function_name.clone().unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned()),
+            per_function: self.config.metrics_per_function,
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
+        metrics::write_documents(&metrics::documents(metrics, &options, now_ms), out)
     }
 
     /// [`Self::handle`] at a given time (a [`Duration`] since the Unix epoch), so flood control
@@ -204,21 +271,42 @@ impl Troubleshooter {
         publisher: &impl Publisher,
         now: Duration,
     ) -> Result<Value, HandlerError> {
-        match ingest::decode_value(payload, self.config.max_decompressed_bytes)? {
+        self.handle_counting(payload, publisher, now, &mut InvocationMetrics::default()).await
+    }
+
+    /// [`Self::handle_at`], counting into `metrics` as it goes, so what was counted before a
+    /// failure (or before the deadline dropped this future) is kept.
+    async fn handle_counting(
+        &self,
+        payload: Value,
+        publisher: &impl Publisher,
+        now: Duration,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<Value, HandlerError> {
+        let decoded = ingest::decode_value(payload, self.config.max_decompressed_bytes);
+        if decoded.is_err() {
+            metrics.batches += 1;
+            metrics.decode_errors += 1;
+        }
+        match decoded? {
             Invocation::AwsLogs(batch) => {
                 let outcome = self.analyze_batch(&batch);
+                metrics.batches += 1;
+                metrics.log_events += outcome.events as u64;
                 self.log_outcome(&outcome);
-                let plan = self.publish(outcome.findings.clone(), publisher, now).await?;
+                let plan = self.publish(outcome.findings.clone(), publisher, now, metrics).await?;
                 Ok(response(&[outcome], &plan))
             }
             Invocation::Kinesis(records) => {
                 let mut outcomes = Vec::new();
                 let mut failures = Vec::new();
+                metrics.batches += records.len() as u64;
                 // One record at a time: decode, analyse, drop; only findings are kept.
                 for record in records {
                     match record.decode(self.config.max_decompressed_bytes) {
                         Ok(batch) => outcomes.push(self.analyze_batch(&batch)),
                         Err(error) => {
+                            metrics.decode_errors += 1;
                             tracing::warn!(sequence_number = %record.sequence_number, %error, "Kinesis record cannot be decoded; reporting it as a batch item failure");
                             failures.push(json!({"itemIdentifier": record.sequence_number}));
                         }
@@ -226,21 +314,25 @@ impl Troubleshooter {
                 }
                 let findings: Vec<Finding> = outcomes.iter().flat_map(|o| o.findings.iter().cloned()).collect();
                 for outcome in &outcomes {
+                    metrics.log_events += outcome.events as u64;
                     self.log_outcome(outcome);
                 }
-                self.publish(findings, publisher, now).await?;
+                self.publish(findings, publisher, now, metrics).await?;
                 Ok(json!({"batchItemFailures": failures}))
             }
         }
     }
 
     /// Applies mutes and flood control, publishes what they let through, and records that
-    /// (sent, or released for the retry) once the publish is done.
+    /// (sent, or released for the retry) once the publish is done. Counts the findings (a
+    /// redelivered one was counted when it was first published) and what was held back, muted
+    /// or not delivered into `metrics`.
     async fn publish(
         &self,
         findings: Vec<Finding>,
         publisher: &impl Publisher,
         now: Duration,
+        metrics: &mut InvocationMetrics,
     ) -> Result<Plan, PublishError> {
         let keyed = findings
             .into_iter()
@@ -250,14 +342,31 @@ impl Troubleshooter {
         for reason in &plan.failed_open {
             tracing::warn!(reason = %reason, "suppression table unavailable: publishing without flood control (fails open)");
         }
+        for (_, finding, _) in plan.findings.iter().filter(|(_, _, verdict)| *verdict != Verdict::Duplicate) {
+            metrics.findings.add(finding);
+        }
+        metrics.suppressed += plan.count(Verdict::Suppressed) as u64;
+        metrics.muted += plan.count(Verdict::Muted) as u64;
         *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner) = plan
             .findings
             .iter()
             .filter(|(_, _, v)| *v == Verdict::Publish)
             .map(|(key, finding, _)| (key.clone(), finding.id.clone()))
             .collect();
-        let published = publisher.publish(&plan.to_publish()).await;
+        // Counted as not delivered until the publish says otherwise: a publish the deadline
+        // cuts short never returns.
+        let to_publish = plan.to_publish();
+        let failed_before = metrics.publish_failures;
+        metrics.publish_failures = failed_before + to_publish.len() as u64;
+        let published = publisher.publish(&to_publish).await;
         self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        metrics.publish_failures = failed_before
+            + match &published {
+                Ok(()) => 0,
+                Err(PublishError::Undelivered { failed, .. }) => failed.len() as u64,
+                Err(_) => to_publish.len() as u64,
+            };
+        log_findings(&plan, published.is_ok());
         if let Err(error) = published {
             self.suppression.undelivered(&plan).await;
             return Err(error);
@@ -285,6 +394,30 @@ impl Troubleshooter {
             findings = outcome.findings.len(),
             skipped = outcome.skipped.unwrap_or(""),
             "batch analysed"
+        );
+    }
+}
+
+/// One INFO line per finding, the fields the dashboard's Logs Insights widgets query
+/// (template.yaml; tests/template/test_template.py checks they are the fields logged here).
+/// The summary is built from redacted values only, and no line of the analysed logs is logged.
+fn log_findings(plan: &Plan, published: bool) {
+    for (_, finding, verdict) in &plan.findings {
+        let delivery = match verdict {
+            Verdict::Publish if !published => "undelivered",
+            _ => verdict.as_str(),
+        };
+        tracing::info!(
+            finding_id = %finding.id,
+            rule_id = %finding.rule_id,
+            category = finding.category.as_str(),
+            severity = finding.severity.as_str(),
+            function = %finding.function,
+            log_group = %finding.log_group,
+            count = finding.count,
+            summary = %finding.summary,
+            delivery,
+            "finding"
         );
     }
 }

@@ -8,7 +8,7 @@ use lambda_troubleshooter::aws::dynamodb::SuppressionTable;
 use lambda_troubleshooter::aws::sns::SnsPublisher;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::deliver::publish::{Publisher, StdoutPublisher};
-use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
+use lambda_troubleshooter::handler::{HandlerError, Measured, Troubleshooter};
 use serde_json::Value;
 
 // One invocation at a time: Lambda never runs two in one process, so one thread is enough, and
@@ -49,10 +49,13 @@ async fn serve(troubleshooter: &Troubleshooter, publisher: &impl Publisher) -> R
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // A deadline already past means the runtime did not give a real one (local
         // emulators): then only the SNS client's own timeouts bound the invocation.
-        let result = match time_left(event.context.deadline) {
-            remaining if remaining.is_zero() => troubleshooter.handle(event.payload, publisher).await,
-            remaining => troubleshooter.handle_within(event.payload, publisher, remaining).await,
-        };
+        let remaining = Some(time_left(event.context.deadline)).filter(|remaining| !remaining.is_zero());
+        let Measured { result, metrics } = troubleshooter.handle_measured(event.payload, publisher, remaining).await;
+        // The invocation's metrics, whatever its outcome, as Embedded Metric Format lines on
+        // stdout: CloudWatch Logs turns them into metrics.
+        if let Err(error) = troubleshooter.write_metrics(&metrics, &mut std::io::stdout().lock()) {
+            tracing::warn!(%error, "cannot write this invocation's metrics to stdout");
+        }
         result.inspect_err(|e: &HandlerError| {
             tracing::error!(error = %e, "invocation failed; Lambda retries it, then keeps the event in the on-failure destination");
         })

@@ -46,6 +46,7 @@ impl fmt::Display for Severity {
 }
 
 /// The fixed category vocabulary of DESIGN.md: rules are many, categories are few.
+/// Ordered as DESIGN.md lists them (metrics and summaries sort by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]

@@ -37,7 +37,18 @@ fn scan_prints_what_a_person_needs() {
     assert!(text.contains("What happened: orders-api ran out of memory: used 256 of 256 MB"), "{text}");
     assert!(text.contains("Fix:\n    1. Raise MemorySize from 256 MB to 512 MB"), "{text}");
     assert!(text.contains("[HIGH] Lambda function timed out — orders-api (1x)"), "{text}");
-    assert!(text.contains("3 finding(s) in"), "{text}");
+    // The summary: the totals, the time the events cover, the table by kind, the functions.
+    let summary = &text[text.find("\nSummary: ").expect("a summary") + 1..];
+    assert!(summary.starts_with("Summary: 3 finding(s), 3 occurrence(s), in 25 log events.\n"), "{summary}");
+    assert!(
+        summary.contains("Time span: 2024-03-04T17:22:38.000Z to 2024-03-04T17:25:20.021Z (2 min 42 s).\n"),
+        "{summary}"
+    );
+    assert!(summary.contains("\n  out_of_memory         critical         1            1\n"), "{summary}");
+    assert!(summary.contains("\n  timeout               high             1            1\n"), "{summary}");
+    assert!(
+        summary.contains("Top functions:\n  function    findings  occurrences\n  orders-api         3            3\n")
+    );
 }
 
 #[test]
@@ -47,6 +58,8 @@ fn scan_json_prints_one_finding_per_line() {
     let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
     assert!(lines.iter().all(|f| f["schema"] == "lambda-troubleshooter/finding/v1"));
+    // No summary in JSON, on stdout or stderr: one finding per line and nothing else.
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -40,3 +40,18 @@ fn a_broken_extra_rule_file_stops_init_naming_the_file_and_rule() {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("init failed") && log.contains("rule `my-rule`") && log.contains("invalid regex"), "{log}");
 }
+
+#[test]
+fn a_bad_metrics_per_function_stops_init_with_the_accepted_values() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lambda-troubleshooter"))
+        .env("METRICS_PER_FUNCTION", "yes")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains(r#"METRICS_PER_FUNCTION=\"yes\" is not valid: expected true or false (default false)"#),
+        "{log}"
+    );
+}

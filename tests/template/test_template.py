@@ -737,6 +737,167 @@ class FunctionAndTopic(unittest.TestCase):
             self.assertGreater(uses, 0, f"condition {name} is never used")
 
 
+# --------------------------------------------------------------------------------------------
+# Metrics and dashboard (issue 12): the names in the template are the names the code emits
+# --------------------------------------------------------------------------------------------
+
+METRICS_RS = ROOT / "src" / "report" / "metrics.rs"
+HANDLER_RS = ROOT / "src" / "handler.rs"
+
+
+def emitted_names() -> tuple[str, set[str], set[str]]:
+    """NAMESPACE, METRIC_NAMES and DIMENSION_NAMES as src/report/metrics.rs declares them."""
+    text = METRICS_RS.read_text()
+    strings = dict(re.findall(r'^pub const ([A-Z_]+): &str = "([^"]+)";', text, re.M))
+
+    def array(name: str) -> set[str]:
+        match = re.search(rf"^pub const {name}: \[&str; (\d+)\] = \[([^\]]*)\];", text, re.M)
+        if not match:
+            raise AssertionError(f"{METRICS_RS} declares no {name}")
+        members = re.findall(r"[A-Z_]+", match.group(2))
+        if len(members) != int(match.group(1)):
+            raise AssertionError(f"cannot read {name} from {METRICS_RS}")
+        return {strings[m] for m in members}
+
+    return strings["NAMESPACE"], array("METRIC_NAMES"), array("DIMENSION_NAMES")
+
+
+def logged_finding_fields() -> set[str]:
+    """The fields of the one INFO "finding" line per finding (src/handler.rs, log_findings)."""
+    text = HANDLER_RS.read_text()
+    body = text[text.index("fn log_findings(") :]
+    call = body[body.index("tracing::info!(") : body.index('"finding"')]
+    return set(re.findall(r"^\s+(\w+)(?:\s*=|,\s*$)", call, re.M)) | {"message"}
+
+
+SEARCH = re.compile(r"SEARCH\('\{([^}]*)\}([^']*)'")
+
+
+def metric_references(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+    """(namespace, metric name, dimensions) of every metric a metric widget graphs."""
+    found = []
+    for row in widget["properties"]["metrics"]:
+        if isinstance(row[0], dict):
+            for schema, terms in SEARCH.findall(row[0]["expression"]):
+                namespace, *dimension_names = [part.strip() for part in schema.split(",")]
+                values = dict(re.findall(r'(\w+)="([^"]*)"', terms))
+                name = values.pop("MetricName")
+                if set(values) - set(dimension_names):
+                    raise AssertionError(f"{row}: filters on a dimension outside its schema")
+                found.append((namespace, name, {d: values.get(d, "*") for d in dimension_names}))
+            if not SEARCH.search(row[0]["expression"]):
+                raise AssertionError(f"an expression this test cannot read: {row}")
+        else:
+            namespace, name, *pairs = [item for item in row if not isinstance(item, dict)]
+            found.append((namespace, name, dict(zip(pairs[::2], pairs[1::2]))))
+    return found
+
+
+def dashboard_body(stack: Stack) -> dict[str, Any]:
+    return json.loads(stack.resources["Dashboard"]["Properties"]["DashboardBody"])
+
+
+class MetricsAndDashboard(unittest.TestCase):
+    def test_the_dashboard_graphs_only_metrics_the_function_emits(self) -> None:
+        namespace, metric_names, dimension_names = emitted_names()
+        self.assertEqual(namespace, "LambdaTroubleshooter")
+        for name, stack in deployments():
+            with self.subTest(name):
+                widgets = dashboard_body(stack)["widgets"]
+                graphed: set[str] = set()
+                for widget in (w for w in widgets if w["type"] == "metric"):
+                    self.assertEqual(widget["properties"]["region"], REGION)
+                    for ns, metric, dimensions in metric_references(widget):
+                        self.assertEqual(ns, namespace, widget["properties"]["title"])
+                        self.assertIn(metric, metric_names, widget["properties"]["title"])
+                        self.assertLessEqual(set(dimensions), dimension_names, widget["properties"]["title"])
+                        # This stack's function only, never another stack's in the account.
+                        self.assertEqual(dimensions.get("Troubleshooter"), STACK, widget["properties"]["title"])
+                        graphed.add(metric)
+                self.assertEqual(graphed, metric_names, "every metric the function emits is on the dashboard")
+
+    def test_findings_are_graphed_by_category_and_by_severity(self) -> None:
+        widgets = dashboard_body(Stack(SCENARIOS["log groups"]))["widgets"]
+        by_title = {w["properties"].get("title"): w for w in widgets}
+        for title in ("Findings by category and severity", "Occurrences (log events) by category and severity"):
+            (reference,) = metric_references(by_title[title])
+            self.assertEqual(set(reference[2]), {"Troubleshooter", "Category", "Severity"}, title)
+        severities = [ref[2]["Severity"] for ref in metric_references(by_title["Findings by severity"])]
+        self.assertEqual(severities, ["critical", "high", "medium", "low"])
+
+    def test_logs_insights_widgets_query_the_functions_own_finding_lines(self) -> None:
+        fields = logged_finding_fields()
+        self.assertLessEqual({"rule_id", "function", "severity", "summary", "count", "delivery"}, fields)
+        stack = Stack(SCENARIOS["account"])
+        logs = [w for w in dashboard_body(stack)["widgets"] if w["type"] == "log"]
+        titles = {w["properties"]["title"] for w in logs}
+        self.assertEqual(titles, {"Top functions by findings", "Top rules by findings", "Latest critical findings"})
+        for widget in logs:
+            query = widget["properties"]["query"]
+            self.assertTrue(query.startswith(f"SOURCE '{OWN_LOG_GROUP}' |"), query)
+            self.assertIn("filter fields.message = 'finding'", query)
+            used = set(re.findall(r"\bfields\.(\w+)", query))
+            self.assertLessEqual(used, fields, f"{widget['properties']['title']} queries fields the function does not log")
+        latest = next(w for w in logs if w["properties"]["title"] == "Latest critical findings")
+        self.assertIn("fields.severity = 'critical'", latest["properties"]["query"])
+        self.assertIn("fields.summary", latest["properties"]["query"])
+
+    def test_widgets_fit_the_grid_without_overlapping(self) -> None:
+        widgets = dashboard_body(Stack(SCENARIOS["kinesis"]))["widgets"]
+        cells: set[tuple[int, int]] = set()
+        for widget in widgets:
+            self.assertLessEqual(widget["x"] + widget["width"], 24, widget)
+            for x in range(widget["x"], widget["x"] + widget["width"]):
+                for y in range(widget["y"], widget["y"] + widget["height"]):
+                    self.assertNotIn((x, y), cells, widget)
+                    cells.add((x, y))
+
+    def test_create_dashboard_false_leaves_it_and_its_url_out(self) -> None:
+        with_it = Stack(SCENARIOS["log groups"])
+        self.assertEqual(with_it.resources["Dashboard"]["Properties"]["DashboardName"], f"{STACK}-{REGION}")
+        output = TEMPLATE["Outputs"]["DashboardUrl"]
+        self.assertEqual(output["Condition"], "IncludeDashboard")
+        self.assertTrue(with_it.condition("IncludeDashboard"))
+        self.assertEqual(
+            with_it.ev(output["Value"]),
+            f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#dashboards/dashboard/ref:Dashboard",
+        )
+        without = Stack({**SCENARIOS["log groups"], "CreateDashboard": "false"})
+        self.assertNotIn("Dashboard", without.resources)
+        self.assertFalse(without.condition("IncludeDashboard"))
+
+    def test_decode_errors_and_publish_failures_alarm_to_the_topic(self) -> None:
+        namespace, metric_names, _ = emitted_names()
+        for name, stack in deployments():
+            with self.subTest(name):
+                alarms = {
+                    a["Properties"]["MetricName"]: a["Properties"]
+                    for a in stack.of_type("AWS::CloudWatch::Alarm").values()
+                    if a["Properties"]["Namespace"] == namespace
+                }
+                self.assertEqual(set(alarms), {"DecodeErrors", "PublishFailures"})
+                self.assertLessEqual(set(alarms), metric_names)
+                for alarm in alarms.values():
+                    self.assertEqual(alarm["Dimensions"], [{"Name": "Troubleshooter", "Value": STACK}])
+                    self.assertEqual((alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]), ("Sum", 300, 1))
+                    self.assertEqual((alarm["ComparisonOperator"], alarm["Threshold"]), ("GreaterThanThreshold", 0))
+                    self.assertEqual(alarm["AlarmActions"], [topic_of(stack)])
+
+    def test_metrics_per_function_is_off_unless_asked_for(self) -> None:
+        env = Stack(SCENARIOS["log groups"]).resources["Function"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["METRICS_PER_FUNCTION"], "false")
+        on = Stack({**SCENARIOS["log groups"], "MetricsPerFunction": "true"})
+        self.assertEqual(on.resources["Function"]["Properties"]["Environment"]["Variables"]["METRICS_PER_FUNCTION"], "true")
+
+    def test_the_metrics_lines_pass_lambdas_log_level_filter_at_every_log_level(self) -> None:
+        # The EMF lines carry no level, which Lambda reads as INFO: the application log level
+        # must never be above INFO, or the metrics (and the health alarms) go silent.
+        for level in TEMPLATE["Parameters"]["LogLevel"]["AllowedValues"]:
+            props = Stack({**SCENARIOS["log groups"], "LogLevel": level}).resources["Function"]["Properties"]
+            self.assertIn(props["LoggingConfig"]["ApplicationLogLevel"], ["INFO", "DEBUG", "TRACE"], level)
+            self.assertEqual(props["Environment"]["Variables"]["RUST_LOG"], f"warn,lambda_troubleshooter={level}")
+
+
 class Readme(unittest.TestCase):
     def test_the_deploy_section_documents_every_parameter_with_its_default(self) -> None:
         readme = (ROOT / "docs" / "deploy.md").read_text()

@@ -150,7 +150,11 @@ impl LogsReader {
                 let message = event.message.unwrap_or_default();
                 (
                     stream,
-                    LogEvent { id: event.event_id.unwrap_or_default(), timestamp: event.timestamp.unwrap_or_default(), message },
+                    LogEvent {
+                        id: event.event_id.unwrap_or_default(),
+                        timestamp: event.timestamp.unwrap_or_default(),
+                        message,
+                    },
                 )
             })
             .collect();
@@ -167,7 +171,10 @@ impl LogsReader {
             return LogsError::NoLogGroup { log_group: log_group.to_owned(), region: self.region.clone() };
         }
         if code == "AccessDeniedException" || code == "AccessDenied" {
-            let arn = format!("arn:aws:logs:{}:*:log-group:{log_group}:*", if self.region.is_empty() { "*" } else { &self.region });
+            let arn = format!(
+                "arn:aws:logs:{}:*:log-group:{log_group}:*",
+                if self.region.is_empty() { "*" } else { &self.region }
+            );
             let statement = json!({"Effect": "Allow", "Action": "logs:FilterLogEvents", "Resource": arn}).to_string();
             return LogsError::AccessDenied { log_group: log_group.to_owned(), message, statement };
         }

@@ -1,7 +1,7 @@
 //! `troubleshooter`: scan log files and saved events, and make test events, from a terminal.
 //!
 //! One file per command (`rules`, `scan`, `encode`, and `mute` for `mute`, `mutes` and
-//! `unmute`); every failure is a [`CliError`] with a
+//! `unmute`), and `summary` for the table `scan` ends with; every failure is a [`CliError`] with a
 //! sentence on stderr and an exit code that says what kind of failure it was.
 
 mod encode;
@@ -9,6 +9,7 @@ mod error;
 mod mute;
 mod rules;
 mod scan;
+mod summary;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ struct Cli {
 pub enum Format {
     /// For people in a terminal.
     Text,
-    /// One finding JSON per line.
+    /// One finding JSON per line, and nothing else (no summary).
     Json,
 }
 
@@ -56,7 +57,8 @@ enum Command {
         format: RulesFormat,
     },
     /// Scan an awslogs or Kinesis event, a CloudWatch Logs document, `aws logs filter-log-events`
-    /// output or plain log lines, and print the findings.
+    /// output or plain log lines, and print the findings; in text, then a summary (findings by
+    /// category and severity, top functions, the time span covered).
     Scan {
         /// The input file; `-` or nothing reads stdin.
         file: Option<PathBuf>,

@@ -10,6 +10,7 @@ use lambda_troubleshooter::model::Severity;
 use lambda_troubleshooter::report::render;
 
 use crate::error::CliError;
+use crate::summary::Summary;
 use crate::{Format, read_input};
 
 /// What `scan` was asked to do.
@@ -26,7 +27,8 @@ pub struct ScanArgs {
     pub min_severity: Option<String>,
 }
 
-/// Reads the input, analyses every batch in it and prints the findings.
+/// Reads the input, analyses every batch in it and prints the findings, then (text format) the
+/// summary table.
 pub fn run(args: ScanArgs) -> Result<(), CliError> {
     let mut config = Config::from_env()?;
     if let Some(region) = args.region {
@@ -48,11 +50,10 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
     };
     let batches = input::read_batches(&bytes, &origin, limit)?;
     let mut out = std::io::stdout().lock();
-    let (mut events, mut total) = (0, 0);
+    let mut summary = Summary::default();
     for batch in &batches {
-        events += batch.log_events.len();
         let outcome = troubleshooter.analyze_batch(batch);
-        total += outcome.findings.len();
+        summary.add(batch, &outcome.findings);
         for finding in &outcome.findings {
             let text = match args.format {
                 Format::Json => render::json_line(finding)? + "\n",
@@ -61,11 +62,9 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
             out.write_all(text.as_bytes())?;
         }
     }
+    // JSON keeps one finding per line and nothing else (summary.rs says why).
     if matches!(args.format, Format::Text) {
-        match total {
-            0 => writeln!(out, "No problems found in {events} log events.")?,
-            n => writeln!(out, "{n} finding(s) in {events} log events.")?,
-        }
+        out.write_all(summary.render().as_bytes())?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod choices;
+pub mod emf;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -198,6 +199,7 @@ const SCRUBBED: &[&str] = &[
     "EXTRA_RULES_FILE",
     "MAX_DECOMPRESSED_BYTES",
     "SUPPRESS_SECONDS",
+    "METRICS_PER_FUNCTION",
     "SUPPRESS_CATEGORY_SECONDS",
     "SUPPRESS_TABLE",
     "AWS_ENDPOINT_URL_DYNAMODB",
