@@ -110,28 +110,14 @@ fn read_json(value: Value, origin: &Origin, limit: usize) -> Result<Vec<LogBatch
     }
     if let Some(events) = value.get("events") {
         let events: Vec<FilteredEvent> = serde_json::from_value(events.clone()).map_err(IngestError::Document)?;
-        let mut streams: BTreeMap<String, Vec<LogEvent>> = BTreeMap::new();
-        let mut order = Vec::new();
-        for event in events {
-            let stream =
-                if event.log_stream_name.is_empty() { origin.log_stream.clone() } else { event.log_stream_name };
-            if !streams.contains_key(&stream) {
-                order.push(stream.clone());
-            }
-            streams.entry(stream).or_default().push(LogEvent {
-                id: event.event_id,
-                timestamp: event.timestamp,
-                message: event.message,
-            });
-        }
-        return Ok(order
-            .into_iter()
-            .map(|stream| {
-                let mut events = streams.remove(&stream).unwrap_or_default();
-                events.sort_by_key(|e| e.timestamp);
-                batch(origin, stream, events)
-            })
-            .collect());
+        return Ok(batches_by_stream(
+            events.into_iter().map(|event| {
+                let stream =
+                    if event.log_stream_name.is_empty() { origin.log_stream.clone() } else { event.log_stream_name };
+                (stream, LogEvent { id: event.event_id, timestamp: event.timestamp, message: event.message })
+            }),
+            origin,
+        ));
     }
     Err(InputError::UnknownJson)
 }
@@ -165,6 +151,28 @@ const LOG_RECORD_KEYS: &[&str] = &[
 fn is_log_record(value: &Value) -> bool {
     let Value::Object(fields) = value else { return false };
     !ENVELOPE_KEYS.iter().any(|k| fields.contains_key(*k)) && LOG_RECORD_KEYS.iter().any(|k| fields.contains_key(*k))
+}
+
+/// Events of one log group, each with its log stream (what `FilterLogEvents` returns), as one
+/// batch per stream in order of first appearance, each in time order: a batch is one stream,
+/// as CloudWatch Logs delivers them.
+pub fn batches_by_stream(events: impl IntoIterator<Item = (String, LogEvent)>, origin: &Origin) -> Vec<LogBatch> {
+    let mut streams: BTreeMap<String, Vec<LogEvent>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for (stream, event) in events {
+        if !streams.contains_key(&stream) {
+            order.push(stream.clone());
+        }
+        streams.entry(stream).or_default().push(event);
+    }
+    order
+        .into_iter()
+        .map(|stream| {
+            let mut events = streams.remove(&stream).unwrap_or_default();
+            events.sort_by_key(|e| e.timestamp);
+            batch(origin, stream, events)
+        })
+        .collect()
 }
 
 fn batch(origin: &Origin, log_stream: String, log_events: Vec<LogEvent>) -> LogBatch {

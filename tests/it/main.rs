@@ -16,6 +16,7 @@ mod grouping;
 mod init;
 mod lambda_local;
 mod limits;
+mod logs_moto;
 mod metrics;
 mod render_fixtures;
 mod robustness;

@@ -28,6 +28,9 @@ pub enum CliError {
     /// Writing the output failed (exit 74, EX_IOERR).
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// No credentials, or the credentials may not do it (exit 77, EX_NOPERM).
+    #[error("{0}")]
+    NotAllowed(String),
     /// An AWS service could not be reached or refused the call (exit 69, EX_UNAVAILABLE).
     #[error("{0}")]
     Aws(String),
@@ -46,6 +49,7 @@ impl CliError {
             Self::BadInput(_) => 65,
             Self::Output(_) => 74,
             Self::Aws(_) => 69,
+            Self::NotAllowed(_) => 77,
             Self::Json(_) => 70,
         })
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::input::{self, Origin};
-use lambda_troubleshooter::model::Severity;
+use lambda_troubleshooter::model::{Finding, Severity};
 use lambda_troubleshooter::report::render;
 
 use crate::error::CliError;
@@ -54,17 +54,25 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
     for batch in &batches {
         let outcome = troubleshooter.analyze_batch(batch);
         summary.add(batch, &outcome.findings);
-        for finding in &outcome.findings {
-            let text = match args.format {
-                Format::Json => render::json_line(finding)? + "\n",
-                Format::Text => render::text(finding) + "\n",
-            };
-            out.write_all(text.as_bytes())?;
-        }
+        print_findings(&outcome.findings, args.format, &mut out)?;
     }
     // JSON keeps one finding per line and nothing else (summary.rs says why).
     if matches!(args.format, Format::Text) {
         out.write_all(summary.render().as_bytes())?;
     }
+    Ok(())
+}
+
+/// Writes findings for people (`text`) or programs (`json`, one per line), as `scan` and
+/// `pull` print them.
+pub fn print_findings(findings: &[Finding], format: Format, out: &mut impl Write) -> Result<(), CliError> {
+    for finding in findings {
+        let text = match format {
+            Format::Json => render::json_line(finding)? + "\n",
+            Format::Text => render::text(finding) + "\n",
+        };
+        out.write_all(text.as_bytes())?;
+    }
+    out.flush()?;
     Ok(())
 }

@@ -1,0 +1,278 @@
+//! `troubleshooter pull`: what went wrong in a function's logs over the last hours, read from
+//! CloudWatch Logs with the standard AWS configuration chain, and reported as `scan` reports a
+//! file, without installing a subscription.
+//!
+//! Each log group is read with `FilterLogEvents`, paged to the end under a budget of events and
+//! seconds the user can raise; the events are split per log stream (a stream is one execution
+//! environment, as a subscription delivers them) and analysed like any batch. Progress goes to
+//! stderr, only when it is a terminal. `--follow` then polls for new events every few seconds
+//! and reports each new finding once, until Ctrl-C.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lambda_troubleshooter::aws::logs::{LogsError, LogsReader, Query};
+use lambda_troubleshooter::config::Config;
+use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::ingest::LogEvent;
+use lambda_troubleshooter::ingest::input::{Origin, batches_by_stream};
+use lambda_troubleshooter::model::finding::rfc3339_millis;
+
+use crate::Format;
+use crate::error::CliError;
+use crate::scan::print_findings;
+use crate::summary::Summary;
+
+/// How often `--follow` asks for new events.
+const FOLLOW_EVERY: Duration = Duration::from_secs(5);
+/// How many recent events per stream `--follow` keeps, so a line that arrives later (a REPORT
+/// after its `Task timed out`) is analysed with the lines before it.
+const FOLLOW_CONTEXT_EVENTS: usize = 500;
+
+/// What `pull` was asked to do.
+pub struct PullArgs {
+    /// `--function` (log group `/aws/lambda/NAME`), repeatable.
+    pub functions: Vec<String>,
+    /// `--log-group`, repeatable.
+    pub log_groups: Vec<String>,
+    /// `--since`: a duration before now (`2h`) or a time (RFC 3339).
+    pub since: String,
+    /// `--until`: the same; none for now.
+    pub until: Option<String>,
+    /// `--filter-pattern`.
+    pub filter_pattern: Option<String>,
+    /// `--stream-prefix`.
+    pub stream_prefix: Option<String>,
+    /// `--format`.
+    pub format: Format,
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--max-events`: stop reading after this many events.
+    pub max_events: usize,
+    /// `--max-seconds`: stop reading after this long.
+    pub max_seconds: u64,
+    /// `--page-size`: events per FilterLogEvents page.
+    pub page_size: Option<i32>,
+    /// `--follow`.
+    pub follow: bool,
+}
+
+/// `2h` before now, or an RFC 3339 time, as milliseconds since the epoch.
+fn time_arg(name: &str, text: &str, now_ms: i64) -> Result<i64, CliError> {
+    if let Ok(duration) = humantime::parse_duration(text) {
+        return Ok(now_ms.saturating_sub(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)));
+    }
+    chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_millis()).map_err(|_| {
+        CliError::Usage(format!(
+            "{name} {text:?}: expected a duration before now (30m, 2h, 7days) or a time (2026-11-29T08:00:00Z)"
+        ))
+    })
+}
+
+fn logs_error(error: LogsError) -> CliError {
+    match error {
+        LogsError::NoLogGroup { .. } => CliError::NoInput(error.to_string()),
+        LogsError::AccessDenied { .. } | LogsError::NoCredentials { .. } => CliError::NotAllowed(error.to_string()),
+        LogsError::Failed { .. } => CliError::Aws(error.to_string()),
+    }
+}
+
+/// Reads, analyses and prints; with `--follow`, keeps going until Ctrl-C.
+pub fn run(args: PullArgs) -> Result<(), CliError> {
+    let mut log_groups: Vec<String> = args.functions.iter().map(|f| format!("/aws/lambda/{f}")).collect();
+    log_groups.extend(args.log_groups.iter().cloned());
+    if log_groups.is_empty() {
+        return Err(CliError::Usage("name what to read: --function NAME or --log-group GROUP (repeatable)".into()));
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let start_ms = time_arg("--since", &args.since, now_ms)?;
+    let end_ms = args.until.as_deref().map(|t| time_arg("--until", t, now_ms)).transpose()?;
+    if end_ms.is_some_and(|end| end < start_ms) {
+        return Err(CliError::Usage("--until is before --since".into()));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CliError::Output)?;
+    runtime.block_on(async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &args.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(profile) = &args.profile {
+            loader = loader.profile_name(profile);
+        }
+        let reader = LogsReader::from_config(&loader.load().await, Duration::from_secs(10));
+        let mut config = Config::from_env()?;
+        if !reader.region().is_empty() {
+            config.region = reader.region().to_owned();
+        }
+        let troubleshooter = Troubleshooter::new(config)?;
+        Pull { args: &args, reader, troubleshooter, start_ms, end_ms, log_groups }.run().await
+    })
+}
+
+struct Pull<'a> {
+    args: &'a PullArgs,
+    reader: LogsReader,
+    troubleshooter: Troubleshooter,
+    start_ms: i64,
+    end_ms: Option<i64>,
+    log_groups: Vec<String>,
+}
+
+/// What one read gave for one log group.
+struct Read {
+    events: Vec<(String, LogEvent)>,
+    /// Why reading stopped before the end, if it did.
+    cut: Option<String>,
+}
+
+impl Pull<'_> {
+    fn query(&self, log_group: &str, start_ms: i64, end_ms: Option<i64>) -> Query {
+        Query {
+            log_group: log_group.to_owned(),
+            start_ms,
+            end_ms,
+            filter_pattern: self.args.filter_pattern.clone(),
+            stream_prefix: self.args.stream_prefix.clone(),
+            streams: Vec::new(),
+            page_size: self.args.page_size,
+        }
+    }
+
+    /// Every page of `query`, within the budget, with progress on a terminal.
+    async fn read(&self, query: &Query, progress: &ProgressBar) -> Result<Read, CliError> {
+        let started = Instant::now();
+        let mut events: Vec<(String, LogEvent)> = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self.reader.page(query, token).await.map_err(logs_error)?;
+            events.extend(page.events);
+            if let (Some((_, first)), Some((_, last))) = (events.first(), events.last()) {
+                progress.set_message(format!(
+                    "{}: {} events, {} to {}",
+                    query.log_group,
+                    events.len(),
+                    rfc3339_millis(first.timestamp),
+                    rfc3339_millis(last.timestamp)
+                ));
+            }
+            // An empty page may still carry a token: only its absence ends the read.
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(Read { events, cut: None });
+            }
+            if events.len() >= self.args.max_events {
+                let cut = format!("stopped after {} events (--max-events)", events.len());
+                return Ok(Read { events, cut: Some(cut) });
+            }
+            if started.elapsed() >= Duration::from_secs(self.args.max_seconds) {
+                let cut = format!("stopped after {} s (--max-seconds)", self.args.max_seconds);
+                return Ok(Read { events, cut: Some(cut) });
+            }
+        }
+    }
+
+    async fn run(&self) -> Result<(), CliError> {
+        let progress = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        progress.set_style(
+            ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        progress.enable_steady_tick(Duration::from_millis(120));
+        let mut out = std::io::stdout().lock();
+        let mut summary = Summary::default();
+        let mut printed: HashSet<String> = HashSet::new();
+        let mut recent: BTreeMap<(String, String), Vec<LogEvent>> = BTreeMap::new();
+        let mut last_ms = self.start_ms;
+        for log_group in &self.log_groups {
+            let read = self.read(&self.query(log_group, self.start_ms, self.end_ms), &progress).await?;
+            if let Some(cut) = &read.cut {
+                progress.suspend(|| eprintln!("troubleshooter: {log_group}: {cut}; what was read is reported"));
+            }
+            last_ms = read.events.iter().map(|(_, e)| e.timestamp).fold(last_ms, i64::max);
+            for batch in batches_by_stream(read.events, &origin(log_group)) {
+                let outcome = self.troubleshooter.analyze_batch(&batch);
+                summary.add(&batch, &outcome.findings);
+                printed.extend(outcome.findings.iter().map(|f| f.id.clone()));
+                progress.suspend(|| print_findings(&outcome.findings, self.args.format, &mut out))?;
+                if self.args.follow {
+                    keep_recent(&mut recent, log_group, &batch.log_stream, batch.log_events);
+                }
+            }
+        }
+        if self.args.follow {
+            self.follow(&progress, &mut out, &mut summary, &mut printed, recent, last_ms).await?;
+        }
+        progress.finish_and_clear();
+        if matches!(self.args.format, Format::Text) {
+            out.write_all(summary.render().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Polls every [`FOLLOW_EVERY`] for events after the last one seen, analyses each stream's
+    /// new events with its recent ones, and prints the findings not printed yet, until Ctrl-C.
+    async fn follow(
+        &self,
+        progress: &ProgressBar,
+        out: &mut impl Write,
+        summary: &mut Summary,
+        printed: &mut HashSet<String>,
+        mut recent: BTreeMap<(String, String), Vec<LogEvent>>,
+        mut last_ms: i64,
+    ) -> Result<(), CliError> {
+        let mut seen: HashSet<String> = recent.values().flatten().map(|e| e.id.clone()).collect();
+        progress.set_message("following; Ctrl-C to stop");
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
+        loop {
+            tokio::select! {
+                _ = &mut interrupted => return Ok(()),
+                () = tokio::time::sleep(FOLLOW_EVERY) => {}
+            }
+            for log_group in &self.log_groups {
+                // From the last event's millisecond on: events of that millisecond that were
+                // already read are skipped by id.
+                let read = self.read(&self.query(log_group, last_ms, None), progress).await?;
+                let new: Vec<(String, LogEvent)> =
+                    read.events.into_iter().filter(|(_, e)| seen.insert(e.id.clone())).collect();
+                last_ms = new.iter().map(|(_, e)| e.timestamp).fold(last_ms, i64::max);
+                for batch in batches_by_stream(new, &origin(log_group)) {
+                    let key = (log_group.clone(), batch.log_stream.clone());
+                    let mut events = recent.remove(&key).unwrap_or_default();
+                    let fresh = batch.log_events.len();
+                    events.extend(batch.log_events);
+                    let whole = lambda_troubleshooter::ingest::LogBatch { log_events: events, ..batch };
+                    let outcome = self.troubleshooter.analyze_batch(&whole);
+                    let findings: Vec<_> =
+                        outcome.findings.into_iter().filter(|f| printed.insert(f.id.clone())).collect();
+                    let counted = lambda_troubleshooter::ingest::LogBatch {
+                        log_events: whole.log_events[whole.log_events.len() - fresh..].to_vec(),
+                        ..whole.clone()
+                    };
+                    summary.add(&counted, &findings);
+                    progress.suspend(|| print_findings(&findings, self.args.format, out))?;
+                    keep_recent(&mut recent, log_group, &whole.log_stream, whole.log_events);
+                }
+            }
+        }
+    }
+}
+
+fn origin(log_group: &str) -> Origin {
+    Origin { log_group: log_group.to_owned(), log_stream: String::new(), owner: String::new(), base_timestamp_ms: 0 }
+}
+
+/// Keeps the last [`FOLLOW_CONTEXT_EVENTS`] events of a stream.
+fn keep_recent(
+    recent: &mut BTreeMap<(String, String), Vec<LogEvent>>,
+    log_group: &str,
+    stream: &str,
+    mut events: Vec<LogEvent>,
+) {
+    let excess = events.len().saturating_sub(FOLLOW_CONTEXT_EVENTS);
+    events.drain(..excess);
+    recent.insert((log_group.to_owned(), stream.to_owned()), events);
+}

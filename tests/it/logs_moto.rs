@@ -1,0 +1,212 @@
+//! `troubleshooter pull` against moto server's CloudWatch Logs with the real SDK (issue 11):
+//! log groups and streams created, events put, the findings read across pages equal to what
+//! `scan` finds in the same events, `--follow` picking up an event put after it started, and
+//! clear errors.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use serde_json::{Value, json};
+
+use crate::support::MotoServer;
+
+const GROUP: &str = "/aws/lambda/orders-api";
+const OOM_STREAM: &str = "2026/11/29/[$LATEST]0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const TIMEOUT_STREAM: &str = "2026/11/29/[$LATEST]ffeeddccbbaa99887766554433221100";
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// An out-of-memory kill: START, the application's lines, the REPORT at the limit, END.
+fn oom_lines() -> Vec<String> {
+    let id = "7d1b6a2e-4c3f-4e0a-9b8d-1f2e3d4c5b6a";
+    vec![
+        format!("START RequestId: {id} Version: $LATEST\n"),
+        format!("2026-11-29T08:00:00.100Z\t{id}\tINFO\tloading 120000 orders into memory\n"),
+        format!("2026-11-29T08:00:01.200Z\t{id}\tINFO\tbuilding the report\n"),
+        format!(
+            "REPORT RequestId: {id}\tDuration: 2811.12 ms\tBilled Duration: 2812 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB\tStatus: error\tError Type: Runtime.OutOfMemory\n"
+        ),
+        format!("END RequestId: {id}\n"),
+    ]
+}
+
+fn timeout_lines(id: &str) -> Vec<String> {
+    vec![
+        format!("START RequestId: {id} Version: $LATEST\n"),
+        format!("2026-11-29T08:10:00.000Z {id} Task timed out after 3.00 seconds\n"),
+        format!(
+            "REPORT RequestId: {id}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 512 MB\tMax Memory Used: 91 MB\tStatus: timeout\n"
+        ),
+    ]
+}
+
+async fn logs(moto: &MotoServer) -> aws_sdk_cloudwatchlogs::Client {
+    aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config().await)
+}
+
+/// Puts `lines` into `stream` (created if needed), 10 ms apart from `at`.
+async fn put(client: &aws_sdk_cloudwatchlogs::Client, stream: &str, lines: &[String], at: i64) {
+    let _ = client.create_log_stream().log_group_name(GROUP).log_stream_name(stream).send().await;
+    let mut request = client.put_log_events().log_group_name(GROUP).log_stream_name(stream);
+    for (n, line) in lines.iter().enumerate() {
+        request =
+            request.log_events(InputLogEvent::builder().timestamp(at + 10 * n as i64).message(line).build().unwrap());
+    }
+    request.send().await.unwrap();
+}
+
+fn troubleshooter(moto: &MotoServer) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_troubleshooter"));
+    command.env_remove("AWS_PROFILE").env_remove("SUPPRESS_TABLE").env_remove("MIN_SEVERITY");
+    for (name, value) in moto.aws_env() {
+        command.env(name, value);
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = command.output().unwrap();
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
+}
+
+/// `(log_stream, rule_id, summary, count)` of JSON-lines findings, sorted.
+fn findings(json_lines: &str) -> Vec<(String, String, String, u64)> {
+    let mut out: Vec<_> = json_lines
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap().to_owned();
+            (text("log_stream"), text("rule_id"), text("summary"), f["count"].as_u64().unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn pull_reads_every_page_and_reports_what_scan_reports_on_the_same_events() {
+    let moto = MotoServer::start();
+    let client = logs(&moto).await;
+    client.create_log_group().log_group_name(GROUP).send().await.unwrap();
+    let start = now_ms() - 20 * 60_000;
+    put(&client, OOM_STREAM, &oom_lines(), start).await;
+    put(&client, TIMEOUT_STREAM, &timeout_lines("3c2b1a09-8f7e-4d6c-5b4a-392817160504"), start + 60_000).await;
+
+    // Two events a page: four pages (and an empty one may follow), read to the end.
+    let (code, pulled, err) = run(troubleshooter(&moto).args([
+        "pull",
+        "--function",
+        "orders-api",
+        "--since",
+        "1h",
+        "--page-size",
+        "2",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "no progress or chatter when stderr is not a terminal: {err}");
+    let pulled = findings(&pulled);
+    let rules: Vec<&str> = pulled.iter().map(|(_, rule, _, _)| rule.as_str()).collect();
+    assert_eq!(rules, ["lambda-out-of-memory", "lambda-timeout"], "{pulled:?}");
+    assert_eq!(pulled[0].0, OOM_STREAM);
+
+    // The same events, as `aws logs filter-log-events` prints them, given to scan.
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client.filter_log_events().log_group_name(GROUP).set_next_token(token).send().await.unwrap();
+        for e in page.events() {
+            events.push(json!({"logStreamName": e.log_stream_name(), "timestamp": e.timestamp(), "message": e.message(), "eventId": e.event_id()}));
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("filter-log-events.json");
+    std::fs::write(&file, json!({"events": events}).to_string()).unwrap();
+    let (code, scanned, err) =
+        run(troubleshooter(&moto).args(["scan", "--format", "json", "--log-group", GROUP]).arg(&file));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(findings(&scanned), pulled);
+
+    // For people: the findings, then the summary.
+    let (code, text, _) = run(troubleshooter(&moto).args(["pull", "--function", "orders-api", "--since", "1h"]));
+    assert_eq!(code, 0);
+    assert!(text.contains("[CRITICAL] Lambda function ran out of memory — orders-api"), "{text}");
+    assert!(text.contains("Summary: 2 finding(s)"), "{text}");
+}
+
+#[tokio::test]
+async fn pull_names_what_is_wrong() {
+    let moto = MotoServer::start();
+    let (code, _, err) = run(troubleshooter(&moto).args(["pull", "--function", "no-such-function"]));
+    assert_eq!(code, 66, "{err}");
+    assert!(err.contains("log group /aws/lambda/no-such-function does not exist in us-east-1"), "{err}");
+    let (code, _, err) = run(troubleshooter(&moto).args(["pull", "--function", "f", "--since", "yesterday-ish"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--since \"yesterday-ish\": expected a duration before now"), "{err}");
+    let (code, _, err) = run(troubleshooter(&moto).args(["pull"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--function NAME or --log-group GROUP"), "{err}");
+    // No credentials anywhere in the chain.
+    let mut command = troubleshooter(&moto);
+    command
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let (code, _, err) = run(command.args(["pull", "--function", "orders-api"]));
+    assert_eq!(code, 77, "{err}");
+    assert!(err.contains("no AWS credentials"), "{err}");
+}
+
+#[tokio::test]
+async fn follow_reports_a_failure_logged_after_it_started() {
+    let moto = MotoServer::start();
+    let client = logs(&moto).await;
+    client.create_log_group().log_group_name(GROUP).send().await.unwrap();
+    put(&client, OOM_STREAM, &oom_lines(), now_ms() - 5 * 60_000).await;
+    let mut child = troubleshooter(&moto)
+        .args(["pull", "--function", "orders-api", "--since", "1h", "--format", "json", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let first = received.recv_timeout(Duration::from_secs(60)).expect("the existing failure is reported");
+    assert!(first.contains("\"rule_id\":\"lambda-out-of-memory\""), "{first}");
+
+    // Logged after pull started: reported on a later poll.
+    put(&client, TIMEOUT_STREAM, &timeout_lines("0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b"), now_ms()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let later = loop {
+        let line = received.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a new finding");
+        if line.contains("lambda-timeout") {
+            break line;
+        }
+    };
+    let finding: Value = serde_json::from_str(&later).unwrap();
+    assert_eq!(finding["log_stream"], TIMEOUT_STREAM);
+    assert_eq!(finding["request_ids"][0], "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b");
+
+    // Ctrl-C ends it cleanly; the out-of-memory finding was not printed twice.
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = received.try_iter().collect();
+    assert!(rest.iter().all(|l| !l.contains("lambda-out-of-memory")), "{rest:?}");
+}
