@@ -26,6 +26,9 @@ pub const SUPPRESS_SECONDS: &str = "SUPPRESS_SECONDS";
 /// Per-category windows that replace SUPPRESS_SECONDS for their category:
 /// `out_of_memory=21600,timeout=600`.
 pub const SUPPRESS_CATEGORY_SECONDS: &str = "SUPPRESS_CATEGORY_SECONDS";
+/// `on` or `off`: fetch the lines a high or critical finding lacks (its REPORT, the lines
+/// before the failure) from CloudWatch Logs.
+pub const ENRICH_CONTEXT: &str = "ENRICH_CONTEXT";
 /// The DynamoDB table that holds suppression and mutes for every instance; unset keeps
 /// suppression in the memory of each instance (local runs, `cargo lambda watch`).
 pub const SUPPRESS_TABLE: &str = "SUPPRESS_TABLE";
@@ -127,6 +130,9 @@ pub struct Config {
     /// The DynamoDB table shared by every instance for suppression and mutes; `None` keeps
     /// suppression per instance, in memory.
     pub suppress_table: Option<String>,
+    /// Fetch a failed request's missing lines from CloudWatch Logs. Default: off (the template
+    /// turns it on; a local run has no logs to read).
+    pub enrich_context: bool,
     /// The function's own log group, never analysed. Set by Lambda.
     pub own_log_group: Option<String>,
     /// Whether the findings metrics carry the analysed function as a dimension. Default: false.
@@ -148,6 +154,7 @@ impl Default for Config {
             suppress_seconds: DEFAULT_SUPPRESS_SECONDS,
             suppress_category_seconds: DEFAULT_CATEGORY_SECONDS.iter().copied().collect(),
             suppress_table: None,
+            enrich_context: false,
             own_log_group: None,
             metrics_per_function: false,
             own_function_name: None,
@@ -257,6 +264,14 @@ impl Config {
             }
             None => defaults.metrics_per_function,
         };
+        let enrich_context = match get(ENRICH_CONTEXT).map(|v| v.to_ascii_lowercase()) {
+            Some(v) if v == "on" || v == "true" => true,
+            Some(v) if v == "off" || v == "false" => false,
+            None => defaults.enrich_context,
+            Some(value) => {
+                return Err(ConfigError::Invalid { variable: ENRICH_CONTEXT, value, accepted: "on or off".into() });
+            }
+        };
         Ok(Self {
             topic_arn,
             min_severity,
@@ -266,6 +281,7 @@ impl Config {
             suppress_seconds,
             suppress_category_seconds,
             suppress_table,
+            enrich_context,
             own_log_group: get(AWS_LAMBDA_LOG_GROUP_NAME),
             metrics_per_function,
             own_function_name: get(AWS_LAMBDA_FUNCTION_NAME),
@@ -349,6 +365,7 @@ mod tests {
             (SUPPRESS_SECONDS, "0"),
             (SUPPRESS_CATEGORY_SECONDS, "timeout=600, out_of_memory=60"),
             (SUPPRESS_TABLE, "troubleshooter-state"),
+            (ENRICH_CONTEXT, "On"),
             (AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/troubleshooter"),
             (AWS_REGION, "eu-west-1"),
             (METRICS_PER_FUNCTION, "TRUE"),
@@ -361,6 +378,7 @@ mod tests {
         assert_eq!(c.max_decompressed_bytes, 1_048_576);
         assert_eq!(c.suppress_seconds, 0);
         assert_eq!(c.suppress_table.as_deref(), Some("troubleshooter-state"));
+        assert!(c.enrich_context);
         assert_eq!(c.suppress_category_seconds[&Category::Timeout], 600);
         assert_eq!(c.suppress_category_seconds[&Category::OutOfMemory], 60);
         assert_eq!(c.suppress_category_seconds[&Category::MemoryPressure], 86_400, "defaults stay");
@@ -385,6 +403,7 @@ mod tests {
             (SUPPRESS_CATEGORY_SECONDS, "oom=60", "CATEGORY=SECONDS"),
             (SUPPRESS_CATEGORY_SECONDS, "out_of_memory=1h", "out_of_memory=21600"),
             (SUPPRESS_TABLE, "a b", "DynamoDB table name"),
+            (ENRICH_CONTEXT, "yes", "on or off"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err().to_string();
             assert!(err.starts_with(variable), "{err}");

@@ -51,6 +51,7 @@ use crate::config::{Config, ConfigError};
 use crate::deliver::publish::{PublishError, Publisher};
 use crate::deliver::suppress::{Key, MemoryStore, Plan, Suppression, SuppressionStore, Verdict, Windows};
 use crate::detect::Analyzer;
+use crate::enrich::{self, ContextSource, Enricher};
 use crate::ingest::{self, IngestError, Invocation, LogBatch};
 use crate::model::finding::Finding;
 use crate::report::metrics::{self, InvocationMetrics, MetricsOptions};
@@ -89,6 +90,10 @@ pub struct Measured {
     pub metrics: InvocationMetrics,
 }
 
+/// Why findings from a Kinesis stream are not enriched.
+const KINESIS_NOT_ENRICHED: &str =
+    "records from a Kinesis stream may come from other accounts, whose logs this function cannot read";
+
 /// How long before the function's timeout an invocation gives up, so that its error (and the
 /// log line saying why) is written before Lambda stops the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1_500);
@@ -115,6 +120,8 @@ pub struct Troubleshooter {
     suppression: Suppression,
     /// The claims of findings being published, released if the deadline cuts the publish short.
     in_flight: Arc<Mutex<Vec<(Key, String)>>>,
+    /// Where a finding's missing lines come from (ENRICH_CONTEXT), if anywhere.
+    context: Option<Arc<dyn ContextSource>>,
 }
 
 /// What one batch gave.
@@ -143,7 +150,15 @@ impl Troubleshooter {
         let analyzer = Analyzer::new(catalog, config.min_severity);
         let windows = Windows::from_seconds(config.suppress_seconds, &config.suppress_category_seconds);
         let suppression = Suppression::new(Arc::new(MemoryStore::new()), windows);
-        Ok(Self { config, analyzer, suppression, in_flight: Arc::default() })
+        Ok(Self { config, analyzer, suppression, in_flight: Arc::default(), context: None })
+    }
+
+    /// Fetches the lines high and critical findings lack from `source` (CloudWatch Logs), within
+    /// [`crate::enrich`]'s budget.
+    #[must_use]
+    pub fn with_context_source(mut self, source: Arc<dyn ContextSource>) -> Self {
+        self.context = Some(source);
+        self
     }
 
     /// Keeps suppression state and reads mutes in `store` (the shared DynamoDB table) instead of
@@ -290,7 +305,12 @@ impl Troubleshooter {
         }
         match decoded? {
             Invocation::AwsLogs(batch) => {
-                let outcome = self.analyze_batch(&batch);
+                let mut outcome = self.analyze_batch(&batch);
+                if let Some(source) = &self.context {
+                    let enricher =
+                        Enricher { analyzer: &self.analyzer, source: source.as_ref(), region: &self.config.region };
+                    outcome.findings = enricher.enrich(&batch, std::mem::take(&mut outcome.findings)).await;
+                }
                 metrics.batches += 1;
                 metrics.log_events += outcome.events as u64;
                 self.log_outcome(&outcome);
@@ -304,7 +324,13 @@ impl Troubleshooter {
                 // One record at a time: decode, analyse, drop; only findings are kept.
                 for record in records {
                     match record.decode(self.config.max_decompressed_bytes) {
-                        Ok(batch) => outcomes.push(self.analyze_batch(&batch)),
+                        Ok(batch) => {
+                            let mut outcome = self.analyze_batch(&batch);
+                            if self.context.is_some() {
+                                enrich::not_enriched(&batch, &mut outcome.findings, KINESIS_NOT_ENRICHED);
+                            }
+                            outcomes.push(outcome);
+                        }
                         Err(error) => {
                             metrics.decode_errors += 1;
                             tracing::warn!(sequence_number = %record.sequence_number, %error, "Kinesis record cannot be decoded; reporting it as a batch item failure");

@@ -54,6 +54,7 @@
 pub mod aws;
 pub mod deliver;
 pub mod detect;
+pub mod enrich;
 pub mod ingest;
 pub mod model;
 pub mod report;

@@ -2,9 +2,11 @@
 //! serve invocations. Everything else lives in the library.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use lambda_troubleshooter::aws::dynamodb::SuppressionTable;
+use lambda_troubleshooter::aws::logs::LogsReader;
 use lambda_troubleshooter::aws::sns::SnsPublisher;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::deliver::publish::{Publisher, StdoutPublisher};
@@ -38,6 +40,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let troubleshooter = match troubleshooter.config().suppress_table.clone() {
         Some(table) => troubleshooter.with_store(Arc::new(SuppressionTable::from_env(&table).await)),
         None => troubleshooter,
+    };
+    // A failed request's missing lines, from CloudWatch Logs (ENRICH_CONTEXT=on).
+    let troubleshooter = if troubleshooter.config().enrich_context {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        troubleshooter.with_context_source(Arc::new(LogsReader::from_config(&config, Duration::from_secs(1))))
+    } else {
+        troubleshooter
     };
     match troubleshooter.config().topic_arn.clone() {
         Some(topic_arn) => serve(&troubleshooter, &SnsPublisher::from_env(&topic_arn).await).await,

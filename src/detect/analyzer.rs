@@ -100,6 +100,11 @@ impl Analyzer {
         &self.catalog
     }
 
+    /// The redactor every excerpt goes through.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
     /// Analyses one batch; `region` is where the log group lives (for links and ARNs).
     /// A control message, or a batch without events, gives no findings.
     pub fn analyze(&self, batch: &LogBatch, region: &str) -> Vec<Finding> {

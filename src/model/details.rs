@@ -5,6 +5,12 @@
 /// `values`), `{"total": N, "first": [the first few values]}`.
 pub const VALUES: &str = "values";
 
+/// Detail of an enriched finding: the last application lines before the failure, fetched from
+/// CloudWatch Logs, each `{"timestamp": …, "message": …}`, redacted ("Before it failed").
+pub const CONTEXT: &str = "context";
+/// Detail that says what enrichment did: how many lines it fetched, or why it fetched none.
+pub const ENRICHMENT: &str = "enrichment";
+
 /// Detail set on a published finding when earlier repeats were held back: how many findings.
 pub const SUPPRESSED_FINDINGS: &str = "suppressed_findings";
 /// Detail set beside [`SUPPRESSED_FINDINGS`]: how many occurrences those findings counted.

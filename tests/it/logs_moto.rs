@@ -210,3 +210,94 @@ async fn follow_reports_a_failure_logged_after_it_started() {
     let rest: Vec<String> = received.try_iter().collect();
     assert!(rest.iter().all(|l| !l.contains("lambda-out-of-memory")), "{rest:?}");
 }
+
+/// The awslogs event CloudWatch Logs would deliver for these events of `stream`.
+fn awslogs_event(group: &str, stream: &str, events: &[Value]) -> Value {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let document = json!({
+        "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": group, "logStream": stream,
+        "subscriptionFilters": ["troubleshooter"], "logEvents": events,
+    });
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(document.to_string().as_bytes()).unwrap();
+    json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gzip.finish().unwrap())}})
+}
+
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<lambda_troubleshooter::model::finding::Finding>>);
+
+impl lambda_troubleshooter::deliver::publish::Publisher for Recording {
+    async fn publish(
+        &self,
+        findings: &[lambda_troubleshooter::model::finding::Finding],
+    ) -> Result<(), lambda_troubleshooter::deliver::publish::PublishError> {
+        self.0.lock().unwrap().extend_from_slice(findings);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_lambda_fetches_what_a_timeout_lacks_and_still_reports_it_when_logs_cannot_be_read() {
+    use lambda_troubleshooter::aws::logs::LogsReader;
+    use lambda_troubleshooter::config::Config;
+    use lambda_troubleshooter::handler::Troubleshooter;
+    use std::sync::Arc;
+
+    let moto = MotoServer::start();
+    let client = logs(&moto).await;
+    client.create_log_group().log_group_name(GROUP).send().await.unwrap();
+    // In CloudWatch Logs: the whole request. In the batch: only its `Task timed out` line.
+    let id = "5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716";
+    let lines = [
+        format!("START RequestId: {id} Version: $LATEST\n"),
+        format!("2026-11-29T08:00:00.100Z\t{id}\tINFO\tloading 120000 orders into memory\n"),
+        format!("2026-11-29T08:00:00.200Z\t{id}\tINFO\tconnecting with postgres://app:s3cr3t-Pa55@db:5432/orders\n"),
+        format!("2026-11-29T08:00:03.000Z {id} Task timed out after 3.00 seconds\n"),
+        format!("END RequestId: {id}\n"),
+        format!(
+            "REPORT RequestId: {id}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB\tInit Duration: 411.20 ms\tStatus: timeout\n"
+        ),
+    ];
+    put(&client, OOM_STREAM, &lines, now_ms() - 60_000).await;
+    let stored = client.filter_log_events().log_group_name(GROUP).send().await.unwrap();
+    let timeout = stored.events().iter().find(|e| e.message().unwrap_or_default().contains("Task timed out")).unwrap();
+    let event = awslogs_event(
+        GROUP,
+        OOM_STREAM,
+        &[json!({"id": timeout.event_id(), "timestamp": timeout.timestamp(), "message": timeout.message()})],
+    );
+
+    let config = Config { enrich_context: true, ..Config::default() };
+    let reader = LogsReader::from_config(&moto.sdk_config().await, Duration::from_secs(1));
+    let troubleshooter = Troubleshooter::new(config.clone()).unwrap().with_context_source(Arc::new(reader));
+    let publisher = Recording::default();
+    troubleshooter.handle(event.clone(), &publisher).await.unwrap();
+    let published = publisher.0.lock().unwrap().clone();
+    assert_eq!(published.len(), 1, "{published:?}");
+    let finding = &published[0];
+    // Its REPORT says the kill was at the memory limit, on a cold start.
+    assert_eq!(finding.rule_id, "lambda-out-of-memory", "{finding:?}");
+    assert_eq!(finding.details["memory_size_mb"], 256);
+    let context: Vec<&str> =
+        finding.details["context"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert_eq!(context.len(), 2, "{context:?}");
+    assert!(context[0].ends_with("loading 120000 orders into memory"));
+    assert!(!context[1].contains("s3cr3t-Pa55"), "redacted: {context:?}");
+    assert!(finding.details["enrichment"].as_str().unwrap().contains("fetched from CloudWatch Logs"));
+
+    // CloudWatch Logs unreachable: the timeout still goes out, within the budget, saying why.
+    let unreachable = aws_sdk_cloudwatchlogs::config::Builder::from(&moto.sdk_config().await)
+        .endpoint_url(format!("http://127.0.0.1:{}", crate::support::free_port()))
+        .build();
+    let reader = LogsReader::new(aws_sdk_cloudwatchlogs::Client::from_conf(unreachable));
+    let troubleshooter = Troubleshooter::new(config).unwrap().with_context_source(Arc::new(reader));
+    let publisher = Recording::default();
+    let started = Instant::now();
+    troubleshooter.handle(event, &publisher).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    let published = publisher.0.lock().unwrap().clone();
+    assert_eq!(published[0].rule_id, "lambda-timeout");
+    let why = published[0].details["enrichment"].as_str().unwrap();
+    assert!(why.starts_with("context not fetched"), "{why}");
+}

@@ -15,6 +15,7 @@ use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata as
 use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError;
 use serde_json::json;
 
+use crate::enrich::{ContextSource, FetchError, FetchFuture};
 use crate::ingest::LogEvent;
 
 /// How many attempts a call gets (the first and its retries) when CloudWatch Logs throttles or
@@ -185,5 +186,30 @@ impl LogsReader {
             return LogsError::NoCredentials { message: full };
         }
         LogsError::Failed { log_group: log_group.to_owned(), message: full }
+    }
+}
+
+/// The Lambda's enrichment reads one page of one stream around a failure.
+impl ContextSource for LogsReader {
+    fn fetch<'a>(
+        &'a self,
+        log_group: &'a str,
+        log_stream: &'a str,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> FetchFuture<'a> {
+        Box::pin(async move {
+            let query = Query {
+                log_group: log_group.to_owned(),
+                start_ms,
+                end_ms: Some(end_ms),
+                streams: vec![log_stream.to_owned()],
+                page_size: Some(i32::try_from(limit.clamp(1, 10_000)).unwrap_or(10_000)),
+                ..Query::default()
+            };
+            let page = self.page(&query, None).await.map_err(|e| FetchError(e.to_string()))?;
+            Ok(page.events.into_iter().map(|(_, event)| event).collect())
+        })
     }
 }

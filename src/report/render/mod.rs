@@ -26,9 +26,24 @@ pub const MAX_CHATBOT_DESCRIPTION_CHARS: usize = 2_800;
 /// Chatbot evidence lines are cut to this many characters; the email carries them whole.
 const CHATBOT_EVIDENCE_CHARS: usize = 500;
 /// Details that describe delivery rather than the problem; the renderings say them in words.
-/// `values` is said in words too ([`varied`]).
-const DELIVERY_DETAILS: [&str; 4] =
-    [SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES, SUPPRESS_WINDOW_SECONDS, details::VALUES];
+/// `values` and `context` are said in words too ([`varied`], [`before_it_failed`]).
+const DELIVERY_DETAILS: [&str; 5] =
+    [SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES, SUPPRESS_WINDOW_SECONDS, details::VALUES, details::CONTEXT];
+
+/// The lines before the failure that enrichment fetched (`details.context`): `(timestamp,
+/// first line of the message)`, already redacted.
+pub fn before_it_failed(finding: &Finding) -> Vec<(String, String)> {
+    let Some(Value::Array(lines)) = finding.details.get(details::CONTEXT) else {
+        return Vec::new();
+    };
+    lines
+        .iter()
+        .map(|line| {
+            let text = |key: &str| line.get(key).and_then(Value::as_str).unwrap_or_default();
+            (text("timestamp").to_owned(), text("message").lines().next().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
 
 /// How often and when, the same words in every rendering: `2000 times in 1800 invocations,
 /// 2024-03-04T17:22:38.033Z to 2024-03-04T17:25:01.910Z`.
@@ -96,6 +111,13 @@ pub fn text(finding: &Finding) -> String {
         for evidence in &finding.evidence {
             let first_line = evidence.message.lines().next().unwrap_or_default();
             let _ = writeln!(out, "    {} {}", evidence.timestamp, first_line);
+        }
+    }
+    let context = before_it_failed(finding);
+    if !context.is_empty() {
+        let _ = writeln!(out, "  Before it failed:");
+        for (timestamp, line) in &context {
+            let _ = writeln!(out, "    {timestamp} {line}");
         }
     }
     let _ = writeln!(out, "  Rule: {} ({})", finding.rule_id, finding.category.as_str());
@@ -240,6 +262,14 @@ pub fn email(finding: &Finding) -> String {
             }
         }
     }
+    let context = before_it_failed(finding);
+    if !context.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "BEFORE IT FAILED (the request's last lines, from CloudWatch Logs, redacted)");
+        for (timestamp, line) in &context {
+            let _ = writeln!(out, "{timestamp}  {line}");
+        }
+    }
     let details: Vec<_> =
         finding.details.iter().filter(|(name, _)| !DELIVERY_DETAILS.contains(&name.as_str())).collect();
     if !details.is_empty() {
@@ -357,6 +387,15 @@ pub fn chatbot(finding: &Finding) -> Value {
             // A fence inside the evidence would end the code block early.
             let first_line = evidence.message.lines().next().unwrap_or_default().replace("```", "'''");
             let _ = writeln!(description, "{} {}", evidence.timestamp, cut_chars(&first_line, CHATBOT_EVIDENCE_CHARS));
+        }
+        description.push_str("```\n");
+    }
+    let context = before_it_failed(finding);
+    if !context.is_empty() {
+        description.push_str("\n*Before it failed:*\n```\n");
+        for (timestamp, line) in context.iter().skip(context.len().saturating_sub(5)) {
+            let line = line.replace("```", "\'\'\'");
+            let _ = writeln!(description, "{timestamp} {}", cut_chars(&line, 200));
         }
         description.push_str("```\n");
     }

@@ -149,3 +149,22 @@ fn the_sns_message_has_the_three_renderings_as_strings() {
     let https: Value = serde_json::from_str(message["https"].as_str().unwrap()).unwrap();
     assert_eq!(https, chatbot(&f));
 }
+
+#[test]
+fn the_lines_before_the_failure_are_shown_in_every_rendering() {
+    let mut f = finding();
+    f.details.insert(
+        crate::model::details::CONTEXT.into(),
+        json!([{"timestamp": "2024-03-04T17:22:37.900Z", "message": "INFO\tloading 120000 orders into memory"}]),
+    );
+    f.details.insert(crate::model::details::ENRICHMENT.into(), json!("7 line(s) fetched"));
+    let text = text(&f);
+    assert!(text.contains("  Before it failed:\n    2024-03-04T17:22:37.900Z INFO\tloading 120000 orders"), "{text}");
+    let mail = email(&f);
+    assert!(mail.contains("BEFORE IT FAILED"), "{mail}");
+    assert!(mail.contains("2024-03-04T17:22:37.900Z  INFO\tloading 120000 orders into memory"), "{mail}");
+    assert!(!mail.contains("context: "), "the lines are not dumped again among the details: {mail}");
+    assert!(mail.contains("enrichment: 7 line(s) fetched"), "{mail}");
+    let card = chatbot(&f)["content"]["description"].as_str().unwrap().to_owned();
+    assert!(card.contains("*Before it failed:*\n```\n2024-03-04T17:22:37.900Z INFO\tloading 120000 orders"), "{card}");
+}

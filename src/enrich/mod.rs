@@ -1,0 +1,310 @@
+//! Enrichment: the lines a finding lacks, fetched from CloudWatch Logs.
+//!
+//! CloudWatch Logs cuts subscription batches by time, so one request's lines often arrive in
+//! two or three batches: the `Task timed out` in one, its REPORT (cold start, memory) in the
+//! next, and the application lines that say what the function was doing in an earlier one. A
+//! finding then misses the cold start, calls an out-of-memory kill a timeout, and shows no
+//! cause. For each high or critical finding about a failed invocation whose REPORT or earlier
+//! lines are not in the batch, one `FilterLogEvents` call on its log stream, around the failure,
+//! fetches them ([`ContextSource`]). The request's lines (from its START, or the previous
+//! request's end, to its REPORT) are analysed again: an out-of-memory kill reported as a timeout
+//! becomes out of memory, and a cold start is known. The last application lines before the
+//! failure go in `details.context` (redacted, shown as "Before it failed" in every rendering).
+//!
+//! **Budget**, per invocation: at most [`MAX_CALLS`] calls, [`MAX_LINES`] lines and
+//! [`TIME_BUDGET`] in all. When the budget is spent or a call fails, the finding goes out as it
+//! was, and `details.enrichment` says why.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::detect::Analyzer;
+use crate::ingest::{LogBatch, LogEvent};
+use crate::model::finding::{Finding, excerpt, rfc3339_millis};
+use crate::model::{Severity, details};
+use crate::report::redact::Redactor;
+
+/// The most `FilterLogEvents` calls one invocation makes.
+pub const MAX_CALLS: usize = 3;
+/// The most lines one invocation fetches, all calls together.
+pub const MAX_LINES: usize = 200;
+/// The time one invocation may spend fetching, all calls together.
+pub const TIME_BUDGET: Duration = Duration::from_secs(2);
+/// How far before the failure a fetch reaches.
+pub const BEFORE_MS: i64 = 30_000;
+/// How far after it (the REPORT follows within moments).
+pub const AFTER_MS: i64 = 10_000;
+/// The most lines "Before it failed" shows, each cut to [`CONTEXT_LINE_BYTES`].
+pub const MAX_CONTEXT_LINES: usize = 10;
+/// See [`MAX_CONTEXT_LINES`].
+pub const CONTEXT_LINE_BYTES: usize = 300;
+
+/// A fetch that did not give lines: why, in words for `details.enrichment`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FetchError(pub String);
+
+/// A future a context source returns.
+pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<LogEvent>, FetchError>> + Send + 'a>>;
+
+/// Where missing lines come from: CloudWatch Logs ([`crate::aws::logs::LogsReader`]), or a fake
+/// in the core's tests.
+pub trait ContextSource: Send + Sync + std::fmt::Debug {
+    /// At most `limit` events of `log_stream` in `log_group` from `start_ms` to `end_ms`, oldest
+    /// first.
+    fn fetch<'a>(
+        &'a self,
+        log_group: &'a str,
+        log_stream: &'a str,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> FetchFuture<'a>;
+}
+
+/// The request id a platform record of `message` names, when it is a START, END or REPORT
+/// (text or JSON log format), with the record's kind.
+fn platform_record(message: &str) -> Option<(&'static str, &str)> {
+    let text = message.trim_start();
+    for kind in ["START", "END", "REPORT"] {
+        if let Some(rest) = text.strip_prefix(kind).and_then(|r| r.strip_prefix(" RequestId: ")) {
+            let id = rest.split(|c: char| c.is_whitespace()).next().unwrap_or_default();
+            return Some((kind, id));
+        }
+    }
+    if text.starts_with('{') && text.contains("\"type\":\"platform.") {
+        let kind =
+            ["start", "runtimeDone", "report"].into_iter().find(|k| text.contains(&format!("\"platform.{k}\"")))?;
+        let id = text.split("\"requestId\":\"").nth(1)?.split('"').next()?;
+        let kind = match kind {
+            "start" => "START",
+            "runtimeDone" => "END",
+            _ => "REPORT",
+        };
+        return Some((kind, id));
+    }
+    None
+}
+
+/// The lines of request `request_id` around the failure at `failure` in `events` (one log
+/// stream, in time order): back to its START, or to the end of the request before it; forward
+/// to its REPORT, or to the next request's START.
+pub fn request_lines(events: &[LogEvent], failure: usize, request_id: &str) -> Vec<usize> {
+    let mut before = Vec::new();
+    for index in (0..failure).rev() {
+        match platform_record(&events[index].message) {
+            Some(("START", id)) if id == request_id => {
+                before.push(index);
+                break;
+            }
+            Some((_, id)) if id != request_id => break,
+            _ => before.push(index),
+        }
+    }
+    before.reverse();
+    let mut lines = before;
+    lines.push(failure);
+    for (index, event) in events.iter().enumerate().skip(failure + 1) {
+        match platform_record(&event.message) {
+            // END comes before REPORT in the text format, after it in the JSON format.
+            Some(("REPORT", id)) if id == request_id => {
+                lines.push(index);
+                break;
+            }
+            Some((_, id)) if id != request_id => break,
+            _ => lines.push(index),
+        }
+    }
+    lines
+}
+
+/// What the invocation may still spend.
+#[derive(Debug)]
+struct Budget {
+    calls: usize,
+    lines: usize,
+    until: Instant,
+}
+
+/// Enriches findings from one batch; see the module docs.
+pub struct Enricher<'a> {
+    /// The analyser the batch went through.
+    pub analyzer: &'a Analyzer,
+    /// Where lines come from.
+    pub source: &'a dyn ContextSource,
+    /// The region, for links.
+    pub region: &'a str,
+}
+
+impl Enricher<'_> {
+    /// Fetches what the batch's high and critical failed-invocation findings lack, within the
+    /// budget, and returns the findings, enriched where it could.
+    pub async fn enrich(&self, batch: &LogBatch, findings: Vec<Finding>) -> Vec<Finding> {
+        let mut budget = Budget { calls: MAX_CALLS, lines: MAX_LINES, until: Instant::now() + TIME_BUDGET };
+        let mut out = Vec::with_capacity(findings.len());
+        for finding in findings {
+            match lacking(batch, &finding) {
+                Some((failure, request_id)) => {
+                    out.push(self.enrich_one(batch, finding, failure, &request_id, &mut budget).await)
+                }
+                None => out.push(finding),
+            }
+        }
+        out
+    }
+
+    async fn enrich_one(
+        &self,
+        batch: &LogBatch,
+        mut finding: Finding,
+        failure: usize,
+        request_id: &str,
+        budget: &mut Budget,
+    ) -> Finding {
+        let left = budget.until.saturating_duration_since(Instant::now());
+        if budget.calls == 0 || budget.lines == 0 || left.is_zero() {
+            note(
+                &mut finding,
+                "context not fetched: this invocation's budget (3 calls, 200 lines, 2 s) was spent on other findings"
+                    .to_owned(),
+            );
+            return finding;
+        }
+        budget.calls -= 1;
+        let at = batch.log_events[failure].timestamp;
+        let fetch = self.source.fetch(
+            &batch.log_group,
+            &batch.log_stream,
+            at.saturating_sub(BEFORE_MS),
+            at.saturating_add(AFTER_MS),
+            budget.lines,
+        );
+        let fetched = match tokio::time::timeout(left, fetch).await {
+            Ok(Ok(events)) => events,
+            Ok(Err(error)) => {
+                note(&mut finding, format!("context not fetched from CloudWatch Logs: {error}"));
+                return finding;
+            }
+            Err(_) => {
+                note(
+                    &mut finding,
+                    format!("context not fetched: CloudWatch Logs did not answer within {} ms", left.as_millis()),
+                );
+                return finding;
+            }
+        };
+        budget.lines = budget.lines.saturating_sub(fetched.len());
+        let fetched_count = fetched.len();
+        // The batch's events and the fetched ones, in time order, each once.
+        let mut events: BTreeMap<(i64, String), LogEvent> = BTreeMap::new();
+        for event in batch.log_events.iter().cloned().chain(fetched) {
+            let key = (event.timestamp, if event.id.is_empty() { event.message.clone() } else { event.id.clone() });
+            events.entry(key).or_insert(event);
+        }
+        let events: Vec<LogEvent> = events.into_values().collect();
+        let failure_id = &batch.log_events[failure].id;
+        let Some(failure) = events.iter().position(|e| &e.id == failure_id && e.timestamp == at) else {
+            note(&mut finding, "context fetched, but the failure line was not among it".to_owned());
+            return finding;
+        };
+        let lines = request_lines(&events, failure, request_id);
+        let request = LogBatch { log_events: lines.iter().map(|&i| events[i].clone()).collect(), ..batch.clone() };
+        let context = context_lines(&request, failure_in(&lines, failure), self.analyzer.redactor());
+        let again = self.analyzer.analyze(&request, self.region);
+        let better = again
+            .into_iter()
+            .filter(|g| g.request_ids.iter().any(|id| id == request_id))
+            .filter(|g| {
+                g.rule_id == finding.rule_id
+                    || (g.category.ends_the_invocation() && finding.category.ends_the_invocation())
+            })
+            .max_by_key(|g| (g.severity, g.rule_id == finding.rule_id));
+        let mut enriched = match better {
+            // One invocation: the request's own lines tell its story best.
+            Some(better) if finding.requests == Some(1) => better,
+            Some(better) => {
+                for (name, value) in &better.details {
+                    finding.details.entry(name.clone()).or_insert_with(|| value.clone());
+                }
+                if better.rule_id != finding.rule_id {
+                    note(&mut finding, format!("request {request_id}: {}", better.summary));
+                }
+                finding
+            }
+            None => finding,
+        };
+        if !context.is_empty() {
+            enriched.details.insert(details::CONTEXT.into(), Value::Array(context));
+        }
+        let told = enriched.details.get(details::ENRICHMENT).and_then(Value::as_str).map(str::to_owned);
+        let fetched_note = format!(
+            "{fetched_count} line(s) of log stream {} fetched from CloudWatch Logs around the failure; request {request_id} read from them",
+            batch.log_stream
+        );
+        enriched.details.insert(
+            details::ENRICHMENT.into(),
+            json!(told.map_or(fetched_note.clone(), |told| format!("{fetched_note}; {told}"))),
+        );
+        enriched
+    }
+}
+
+/// The failure's position among the request's lines.
+fn failure_in(lines: &[usize], failure: usize) -> usize {
+    lines.iter().position(|&i| i == failure).unwrap_or_default()
+}
+
+/// The last application lines before the failure: not platform records, redacted and cut.
+fn context_lines(request: &LogBatch, failure: usize, redactor: &Redactor) -> Vec<Value> {
+    let before: Vec<&LogEvent> = request.log_events[..failure]
+        .iter()
+        .filter(|e| platform_record(&e.message).is_none() && !e.message.trim().is_empty())
+        .collect();
+    before
+        .iter()
+        .skip(before.len().saturating_sub(MAX_CONTEXT_LINES))
+        .map(|e| {
+            json!({
+                "timestamp": rfc3339_millis(e.timestamp),
+                "message": excerpt(&redactor.redact(e.message.trim_end()), CONTEXT_LINE_BYTES),
+            })
+        })
+        .collect()
+}
+
+fn note(finding: &mut Finding, text: String) {
+    finding.details.insert(details::ENRICHMENT.into(), Value::String(text));
+}
+
+/// When `finding` is worth a fetch, the index of its failure line in the batch and its
+/// request id: a high or critical failure that ended an invocation, whose REPORT or earlier
+/// lines of the same request are not in the batch.
+fn lacking(batch: &LogBatch, finding: &Finding) -> Option<(usize, String)> {
+    if finding.severity < Severity::High || !finding.category.ends_the_invocation() {
+        return None;
+    }
+    let request_id = finding.request_ids.first()?.clone();
+    let failure = batch.log_events.iter().position(|e| finding.event_ids.first().is_some_and(|id| *id == e.id))?;
+    let lines = request_lines(&batch.log_events, failure, &request_id);
+    let has_report =
+        lines.iter().any(|&i| matches!(platform_record(&batch.log_events[i].message), Some(("REPORT", _))));
+    let has_start = lines.iter().any(|&i| matches!(platform_record(&batch.log_events[i].message), Some(("START", _))));
+    (!has_report || !has_start).then_some((failure, request_id))
+}
+
+/// For findings of batches that cannot be enriched (Kinesis: records may come from other
+/// accounts, whose logs this function cannot read), says so on those that would have been.
+pub fn not_enriched(batch: &LogBatch, findings: &mut [Finding], why: &str) {
+    for finding in findings.iter_mut() {
+        if lacking(batch, finding).is_some() {
+            note(finding, format!("context not fetched: {why}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
