@@ -44,12 +44,15 @@ fn batch() -> LogBatch {
     }
 }
 
+/// What a fetch asked for: log group, stream, start, end, limit.
+type Asked = (String, String, i64, i64, usize);
+
 /// A CloudWatch Logs that serves `stream()` (or fails), counting calls.
 #[derive(Debug)]
 struct Fake {
     fail: Option<String>,
     calls: AtomicUsize,
-    asked: Mutex<Vec<(String, String, i64, i64, usize)>>,
+    asked: Mutex<Vec<Asked>>,
 }
 
 impl Fake {

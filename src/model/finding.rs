@@ -181,7 +181,7 @@ pub fn insights_query(request_ids: &[String]) -> String {
 /// A link that opens CloudWatch Logs Insights on `log_group` from `start_ms` to `end_ms` with
 /// `query`. The console reads its state from the fragment `logs-insights?queryDetail=…`: an
 /// object written `~(key~value~…)`, strings prefixed with `'` and escaped by
-/// [`insights_value`], the whole percent-encoded twice with `$` for `%` (so `~` is `$257E`).
+/// `insights_value`, the whole percent-encoded twice with `$` for `%` (so `~` is `$257E`).
 pub fn insights_url(region: &str, log_group: &str, start_ms: i64, end_ms: i64, query: &str) -> String {
     let string = |text: &str| format!("'{}", insights_value(text));
     let detail = format!(
