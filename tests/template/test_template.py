@@ -503,7 +503,13 @@ class LeastPrivilege(unittest.TestCase):
     def test_the_function_writes_only_its_own_log_group(self) -> None:
         stack = Stack(SCENARIOS["log groups"])
         role = stack.resources["FunctionRole"]["Properties"]
-        logs = [s for p in role["Policies"] for s in statements(p["PolicyDocument"]) if str(as_list(s["Action"])[0]).startswith("logs:")]
+        # Writes; reading the subscribed log groups for context is the Enrichment tests' business.
+        logs = [
+            s
+            for p in role["Policies"]
+            for s in statements(p["PolicyDocument"])
+            if str(as_list(s["Action"])[0]).startswith("logs:") and "logs:FilterLogEvents" not in as_list(s["Action"])
+        ]
         self.assertEqual(len(logs), 1)
         self.assertEqual(logs[0]["Resource"], f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{OWN_LOG_GROUP}:*")
         self.assertNotIn("logs:CreateLogGroup", logs[0]["Action"])
@@ -663,6 +669,39 @@ class SuppressionTable(unittest.TestCase):
             self.assertTrue(pattern.fullmatch(good), good)
         for bad in ["oom", "timeout=", "=5", "timeout=5;"]:
             self.assertIsNone(pattern.fullmatch(bad), bad)
+
+
+class Enrichment(unittest.TestCase):
+    """ENRICH_CONTEXT reads the subscribed log groups only (src/aws/logs, src/enrich)."""
+
+    @staticmethod
+    def reads(stack: Stack) -> list[str]:
+        role = stack.resources["FunctionRole"]["Properties"]
+        return [
+            resource
+            for p in role["Policies"]
+            for s in statements(p["PolicyDocument"])
+            if "logs:FilterLogEvents" in as_list(s["Action"])
+            for resource in as_list(s["Resource"])
+        ]
+
+    def test_listed_log_groups_are_read_by_name_and_nothing_else(self) -> None:
+        stack = Stack(SCENARIOS["log groups"])
+        reads = self.reads(stack)
+        self.assertEqual(len(reads), 2, reads)
+        names = sorted(re.fullmatch(r"arn:aws:logs:[^:]+:[^:]+:log-group:(.+):\*", r).group(1).strip() for r in reads)
+        self.assertEqual(names, ["/aws/lambda/billing", "/aws/lambda/orders-api"])
+        self.assertEqual(stack.resources["Function"]["Properties"]["Environment"]["Variables"]["ENRICH_CONTEXT"], "on")
+
+    def test_account_mode_reads_the_accounts_log_groups_and_kinesis_mode_none(self) -> None:
+        self.assertEqual(self.reads(Stack(SCENARIOS["account"])), [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"])
+        self.assertEqual(self.reads(Stack(SCENARIOS["kinesis"])), [])
+
+    def test_off_grants_no_read(self) -> None:
+        for mode in [{"LogGroupNames": "/aws/lambda/a"}, {"SubscriptionMode": "Account"}]:
+            stack = Stack({**mode, "EnrichContext": "off"})
+            self.assertEqual(self.reads(stack), [])
+            self.assertEqual(stack.resources["Function"]["Properties"]["Environment"]["Variables"]["ENRICH_CONTEXT"], "off")
 
 
 class FunctionAndTopic(unittest.TestCase):
