@@ -286,6 +286,16 @@ async fn the_lambda_fetches_what_a_timeout_lacks_and_still_reports_it_when_logs_
     assert!(!context[1].contains("s3cr3t-Pa55"), "redacted: {context:?}");
     assert!(finding.details["enrichment"].as_str().unwrap().contains("fetched from CloudWatch Logs"));
 
+    // The Lambda itself, under `cargo lambda watch` with ENRICH_CONTEXT=on, does the same.
+    let file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("timeout-alone.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    let mut env = moto.aws_env();
+    env.push(("ENRICH_CONTEXT", "on".to_owned()));
+    let watch = crate::support::LambdaWatch::start(&env);
+    let response = watch.invoke_ok(&file);
+    assert_eq!(crate::support::rule_ids(&response), ["lambda-out-of-memory"], "{response}\n{}", watch.log());
+    drop(watch);
+
     // CloudWatch Logs unreachable: the timeout still goes out, within the budget, saying why.
     let unreachable = aws_sdk_cloudwatchlogs::config::Builder::from(&moto.sdk_config().await)
         .endpoint_url(format!("http://127.0.0.1:{}", crate::support::free_port()))
