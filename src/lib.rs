@@ -1,8 +1,10 @@
 //! lambda-troubleshooter: turns CloudWatch Logs batches into annotated findings.
 //!
-//! The pipeline is `ingest → analyze → aggregate → redact → render → publish`. Everything up
-//! to rendering is pure and synchronous; only [`deliver::publish`] (and the SNS adapter in [`aws`]) touches the
-//! outside world, behind the [`deliver::publish::Publisher`] trait.
+//! The pipeline is `ingest → analyze → aggregate → enrich → suppress → redact → render →
+//! publish → measure`. Analysis and rendering are pure and synchronous; the outside world is
+//! reached only through small ports that speak the project's own types: [`enrich::ContextSource`]
+//! (CloudWatch Logs), [`deliver::suppress::SuppressionStore`] (DynamoDB) and
+//! [`deliver::publish::Publisher`] (SNS), whose adapters live in [`aws`].
 //!
 //! Rules are data. A catalog compiles once from TOML (the built-in `rules/*.toml`, plus any
 //! file of your own) and then scans every message in one pass:

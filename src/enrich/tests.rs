@@ -159,3 +159,35 @@ fn a_request_s_lines_stop_at_its_neighbours() {
     cut.push(event(8, "START RequestId: 99999999-2222-4333-8444-555555555555 Version: $LATEST"));
     assert_eq!(request_lines(&cut, 4, ID), [1, 2, 3, 4]);
 }
+
+#[tokio::test]
+async fn a_timeout_learns_from_its_report_that_it_was_a_cold_start() {
+    // The same request, its REPORT well below the memory limit, with an Init Duration.
+    let mut events = stream();
+    events[6] = event(
+        7,
+        &format!(
+            "REPORT RequestId: {ID}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 1024 MB\tMax Memory Used: 188 MB\tInit Duration: 2411.70 ms\tStatus: timeout"
+        ),
+    );
+    let whole = LogBatch { log_events: events.clone(), ..batch() };
+    let expected = analyzer().analyze(&whole, "us-east-1");
+    assert_eq!(expected[0].details["cold_start"], true, "{:?}", expected[0]);
+
+    #[derive(Debug)]
+    struct Serves(Vec<LogEvent>);
+    impl ContextSource for Serves {
+        fn fetch<'a>(&'a self, _: &'a str, _: &'a str, _: i64, _: i64, _: usize) -> FetchFuture<'a> {
+            let events = self.0.clone();
+            Box::pin(async move { Ok(events) })
+        }
+    }
+    let analyzer = analyzer();
+    let source = Serves(events);
+    let findings = analyzer.analyze(&batch(), "us-east-1");
+    assert_eq!(findings[0].details.get("cold_start"), Some(&json!(false)), "the batch alone cannot tell");
+    let after = Enricher { analyzer: &analyzer, source: &source, region: "us-east-1" }.enrich(&batch(), findings).await;
+    assert_eq!(after[0].rule_id, expected[0].rule_id);
+    assert_eq!(after[0].details["cold_start"], true, "{:?}", after[0].details);
+    assert_eq!(after[0].details["init_duration_ms"], expected[0].details["init_duration_ms"]);
+}

@@ -69,6 +69,9 @@ fn ten_thousand_error_lines_of_five_kinds_give_five_findings_with_exact_counts()
     // Timeouts carry their request ids: 2,000 distinct invocations.
     let timeout = by_rule(&findings, "lambda-timeout");
     assert_eq!(timeout.requests, Some(2_000));
+    // Request ids known: a Logs Insights link to every line of those invocations; none without.
+    assert!(timeout.insights_url.as_deref().is_some_and(|url| url.contains("logs-insights$3FqueryDetail$3D")));
+    assert_eq!(throttled.insights_url, None);
     assert!(render::email(timeout).contains("Seen:       2000 invocations, 2024-03-04T17:22:38.010Z to "));
 }
 
