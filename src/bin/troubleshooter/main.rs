@@ -102,47 +102,7 @@ enum Command {
     },
     /// Read a function's logs from CloudWatch Logs and report what went wrong, as `scan` does
     /// (AWS credentials and region from the standard configuration chain).
-    Pull {
-        /// A function whose log group /aws/lambda/NAME to read (repeatable).
-        #[arg(long = "function", value_name = "NAME")]
-        functions: Vec<String>,
-        /// A log group to read (repeatable).
-        #[arg(long = "log-group", value_name = "GROUP")]
-        log_groups: Vec<String>,
-        /// From: a duration before now (30m, 2h, 7days) or a time (2026-11-29T08:00:00Z).
-        #[arg(long, default_value = "1h")]
-        since: String,
-        /// Until: the same (default: now).
-        #[arg(long)]
-        until: Option<String>,
-        /// A CloudWatch Logs filter pattern (the detectors need REPORT lines and the lines
-        /// around a failure: narrow with care).
-        #[arg(long)]
-        filter_pattern: Option<String>,
-        /// Only log streams whose name starts with this.
-        #[arg(long)]
-        stream_prefix: Option<String>,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        /// The region of the log groups (default: the AWS configuration chain).
-        #[arg(long)]
-        region: Option<String>,
-        /// The AWS profile (default: the AWS configuration chain).
-        #[arg(long)]
-        profile: Option<String>,
-        /// Stop reading a log group after this many events, and report what was read.
-        #[arg(long, default_value_t = 200_000)]
-        max_events: usize,
-        /// Stop reading a log group after this many seconds, and report what was read.
-        #[arg(long, default_value_t = 300)]
-        max_seconds: u64,
-        /// Events per FilterLogEvents page (1 to 10000; default: CloudWatch Logs' own, 10000).
-        #[arg(long, value_parser = clap::value_parser!(i32).range(1..=10_000))]
-        page_size: Option<i32>,
-        /// Keep polling for new events and report new findings as they come, until Ctrl-C.
-        #[arg(long)]
-        follow: bool,
-    },
+    Pull(pull::PullArgs),
     /// Mute a function's findings (one rule, or all) for a while: the deployed function drops
     /// them until the mute expires. Needs the stack's suppression table.
     Mute {
@@ -236,35 +196,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 message_type,
             })
         }
-        Command::Pull {
-            functions,
-            log_groups,
-            since,
-            until,
-            filter_pattern,
-            stream_prefix,
-            format,
-            region,
-            profile,
-            max_events,
-            max_seconds,
-            page_size,
-            follow,
-        } => pull::run(pull::PullArgs {
-            functions,
-            log_groups,
-            since,
-            until,
-            filter_pattern,
-            stream_prefix,
-            format,
-            region,
-            profile,
-            max_events,
-            max_seconds,
-            page_size,
-            follow,
-        }),
+        Command::Pull(args) => pull::run(args),
         Command::Mute { function, rule, duration, reason, table } => {
             mute::mute(mute::MuteArgs { function, rule, duration, reason }, table.into())
         }

@@ -31,33 +31,48 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(5);
 /// after its `Task timed out`) is analysed with the lines before it.
 const FOLLOW_CONTEXT_EVENTS: usize = 500;
 
-/// What `pull` was asked to do.
+/// What `pull` was asked to do (its command-line arguments).
+#[derive(clap::Args)]
 pub struct PullArgs {
-    /// `--function` (log group `/aws/lambda/NAME`), repeatable.
+    /// A function whose log group /aws/lambda/NAME to read (repeatable).
+    #[arg(long = "function", value_name = "NAME")]
     pub functions: Vec<String>,
-    /// `--log-group`, repeatable.
+    /// A log group to read (repeatable).
+    #[arg(long = "log-group", value_name = "GROUP")]
     pub log_groups: Vec<String>,
-    /// `--since`: a duration before now (`2h`) or a time (RFC 3339).
+    /// From: a duration before now (30m, 2h, 7days) or a time (2026-11-29T08:00:00Z).
+    #[arg(long, default_value = "1h")]
     pub since: String,
-    /// `--until`: the same; none for now.
+    /// Until: the same (default: now).
+    #[arg(long)]
     pub until: Option<String>,
-    /// `--filter-pattern`.
+    /// A CloudWatch Logs filter pattern (the detectors need REPORT lines and the lines around a
+    /// failure: narrow with care).
+    #[arg(long)]
     pub filter_pattern: Option<String>,
-    /// `--stream-prefix`.
+    /// Only log streams whose name starts with this.
+    #[arg(long)]
     pub stream_prefix: Option<String>,
-    /// `--format`.
+    /// For people (text, ending with a summary) or programs (json, one finding per line).
+    #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// `--region`.
+    /// The region of the log groups (default: the AWS configuration chain).
+    #[arg(long)]
     pub region: Option<String>,
-    /// `--profile`.
+    /// The AWS profile (default: the AWS configuration chain).
+    #[arg(long)]
     pub profile: Option<String>,
-    /// `--max-events`: stop reading after this many events.
+    /// Stop reading a log group after this many events, and report what was read.
+    #[arg(long, default_value_t = 200_000)]
     pub max_events: usize,
-    /// `--max-seconds`: stop reading after this long.
+    /// Stop reading a log group after this many seconds, and report what was read.
+    #[arg(long, default_value_t = 300)]
     pub max_seconds: u64,
-    /// `--page-size`: events per FilterLogEvents page.
+    /// Events per FilterLogEvents page (1 to 10000; default: CloudWatch Logs' own, 10000).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=10_000))]
     pub page_size: Option<i32>,
-    /// `--follow`.
+    /// Keep polling for new events and report new findings as they come, until Ctrl-C.
+    #[arg(long)]
     pub follow: bool,
 }
 
