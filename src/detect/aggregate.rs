@@ -9,6 +9,7 @@
 //! their ids are known; the finding carries redacted evidence, the rendered summary and fix,
 //! and a stable id.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
@@ -183,13 +184,18 @@ fn varying_values(group: &Group<'_>, names: &[String]) -> Vec<(String, Vec<Strin
     names
         .iter()
         .map(|name| {
-            let mut seen: HashSet<String> = HashSet::new();
+            // Borrowed while deduplicating: a storm repeats a few values thousands of times.
+            let mut seen: HashSet<Cow<'_, str>> = HashSet::new();
             let mut values = Vec::new();
             for observation in &group.observations {
-                if let Some(value) = observation.details.get(name).map(value_text)
-                    && seen.insert(value.clone())
-                {
-                    values.push(value);
+                let value = match observation.details.get(name) {
+                    Some(Value::String(text)) => Cow::Borrowed(text.as_str()),
+                    Some(other) => Cow::Owned(value_text(other)),
+                    None => continue,
+                };
+                if !seen.contains(&value) {
+                    values.push(value.clone().into_owned());
+                    seen.insert(value);
                 }
             }
             (name.clone(), values)
@@ -200,8 +206,14 @@ fn varying_values(group: &Group<'_>, names: &[String]) -> Vec<(String, Vec<Strin
 /// One IAM fix for one action denied on several resources: the Allow statement (and the
 /// command that adds it) lists every resource, instead of the first one's alone.
 fn merge_allow_statements(group: &Group<'_>, details: &mut BTreeMap<String, Value>) {
-    let statements: Vec<&str> =
-        group.observations.iter().filter_map(|o| o.details.get("iam_statement").and_then(Value::as_str)).collect();
+    // Each distinct statement once, in order: a storm repeats the same few.
+    let mut seen = HashSet::new();
+    let statements: Vec<&str> = group
+        .observations
+        .iter()
+        .filter_map(|o| o.details.get("iam_statement").and_then(Value::as_str))
+        .filter(|statement| seen.insert(*statement))
+        .collect();
     let role = details.get("role").and_then(Value::as_str).map(str::to_owned);
     if let Some((statement, command)) = access::merge_statements(&statements, role.as_deref()) {
         details.insert("iam_statement".into(), Value::String(statement));
