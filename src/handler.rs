@@ -327,7 +327,12 @@ impl Troubleshooter {
                         Ok(batch) => {
                             let mut outcome = self.analyze_batch(&batch);
                             if self.context.is_some() {
-                                enrich::not_enriched(&batch, &mut outcome.findings, KINESIS_NOT_ENRICHED);
+                                enrich::not_enriched(
+                                    self.analyzer.platform(),
+                                    &batch,
+                                    &mut outcome.findings,
+                                    KINESIS_NOT_ENRICHED,
+                                );
                             }
                             outcomes.push(outcome);
                         }

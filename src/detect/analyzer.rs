@@ -100,6 +100,11 @@ impl Analyzer {
         &self.catalog
     }
 
+    /// The platform-record parser every message goes through.
+    pub fn platform(&self) -> &PlatformParser {
+        &self.platform
+    }
+
     /// The redactor every excerpt goes through.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor

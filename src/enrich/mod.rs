@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::detect::Analyzer;
+use crate::detect::platform::{PlatformParser, PlatformRecord};
 use crate::ingest::{LogBatch, LogEvent};
 use crate::model::finding::{Finding, excerpt, rfc3339_millis};
 use crate::model::{Severity, details};
-use crate::report::redact::Redactor;
 
 /// The most `FilterLogEvents` calls one invocation makes.
 pub const MAX_CALLS: usize = 3;
@@ -66,38 +66,35 @@ pub trait ContextSource: Send + Sync + std::fmt::Debug {
     ) -> FetchFuture<'a>;
 }
 
-/// The request id a platform record of `message` names, when it is a START, END or REPORT
-/// (text or JSON log format), with the record's kind.
-fn platform_record(message: &str) -> Option<(&'static str, &str)> {
-    let text = message.trim_start();
-    for kind in ["START", "END", "REPORT"] {
-        if let Some(rest) = text.strip_prefix(kind).and_then(|r| r.strip_prefix(" RequestId: ")) {
-            let id = rest.split(|c: char| c.is_whitespace()).next().unwrap_or_default();
-            return Some((kind, id));
-        }
+/// Where a platform record puts a request's boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Boundary {
+    Start,
+    /// END, or `platform.runtimeDone` in the JSON format.
+    End,
+    Report,
+}
+
+/// The boundary a message marks and its request id, read by the analyser's own
+/// [`PlatformParser`] (text and JSON formats alike).
+fn boundary(parser: &PlatformParser, message: &str) -> Option<(Boundary, String)> {
+    match parser.parse_start(message)? {
+        PlatformRecord::Start { request_id } => Some((Boundary::Start, request_id)),
+        PlatformRecord::End { request_id } => Some((Boundary::End, request_id)),
+        PlatformRecord::RuntimeDone { request_id, .. } => Some((Boundary::End, request_id?)),
+        PlatformRecord::Report(report) => Some((Boundary::Report, report.request_id?)),
+        _ => None,
     }
-    if text.starts_with('{') && text.contains("\"type\":\"platform.") {
-        let kind =
-            ["start", "runtimeDone", "report"].into_iter().find(|k| text.contains(&format!("\"platform.{k}\"")))?;
-        let id = text.split("\"requestId\":\"").nth(1)?.split('"').next()?;
-        let kind = match kind {
-            "start" => "START",
-            "runtimeDone" => "END",
-            _ => "REPORT",
-        };
-        return Some((kind, id));
-    }
-    None
 }
 
 /// The lines of request `request_id` around the failure at `failure` in `events` (one log
 /// stream, in time order): back to its START, or to the end of the request before it; forward
 /// to its REPORT, or to the next request's START.
-pub fn request_lines(events: &[LogEvent], failure: usize, request_id: &str) -> Vec<usize> {
+pub fn request_lines(parser: &PlatformParser, events: &[LogEvent], failure: usize, request_id: &str) -> Vec<usize> {
     let mut before = Vec::new();
     for index in (0..failure).rev() {
-        match platform_record(&events[index].message) {
-            Some(("START", id)) if id == request_id => {
+        match boundary(parser, &events[index].message) {
+            Some((Boundary::Start, id)) if id == request_id => {
                 before.push(index);
                 break;
             }
@@ -109,9 +106,9 @@ pub fn request_lines(events: &[LogEvent], failure: usize, request_id: &str) -> V
     let mut lines = before;
     lines.push(failure);
     for (index, event) in events.iter().enumerate().skip(failure + 1) {
-        match platform_record(&event.message) {
+        match boundary(parser, &event.message) {
             // END comes before REPORT in the text format, after it in the JSON format.
-            Some(("REPORT", id)) if id == request_id => {
+            Some((Boundary::Report, id)) if id == request_id => {
                 lines.push(index);
                 break;
             }
@@ -147,7 +144,7 @@ impl Enricher<'_> {
         let mut budget = Budget { calls: MAX_CALLS, lines: MAX_LINES, until: Instant::now() + TIME_BUDGET };
         let mut out = Vec::with_capacity(findings.len());
         for finding in findings {
-            match lacking(batch, &finding) {
+            match lacking(self.analyzer.platform(), batch, &finding) {
                 Some((failure, request_id)) => {
                     out.push(self.enrich_one(batch, finding, failure, &request_id, &mut budget).await)
                 }
@@ -211,9 +208,9 @@ impl Enricher<'_> {
             note(&mut finding, "context fetched, but the failure line was not among it".to_owned());
             return finding;
         };
-        let lines = request_lines(&events, failure, request_id);
+        let lines = request_lines(self.analyzer.platform(), &events, failure, request_id);
         let request = LogBatch { log_events: lines.iter().map(|&i| events[i].clone()).collect(), ..batch.clone() };
-        let context = context_lines(&request, failure_in(&lines, failure), self.analyzer.redactor());
+        let context = context_lines(self.analyzer, &request, failure_in(&lines, failure));
         let again = self.analyzer.analyze(&request, self.region);
         let better = again
             .into_iter()
@@ -259,11 +256,12 @@ fn failure_in(lines: &[usize], failure: usize) -> usize {
 }
 
 /// The last application lines before the failure: not platform records, redacted and cut.
-fn context_lines(request: &LogBatch, failure: usize, redactor: &Redactor) -> Vec<Value> {
+fn context_lines(analyzer: &Analyzer, request: &LogBatch, failure: usize) -> Vec<Value> {
     let before: Vec<&LogEvent> = request.log_events[..failure]
         .iter()
-        .filter(|e| platform_record(&e.message).is_none() && !e.message.trim().is_empty())
+        .filter(|e| analyzer.platform().parse_start(&e.message).is_none() && !e.message.trim().is_empty())
         .collect();
+    let redactor = analyzer.redactor();
     before
         .iter()
         .skip(before.len().saturating_sub(MAX_CONTEXT_LINES))
@@ -283,24 +281,24 @@ fn note(finding: &mut Finding, text: String) {
 /// When `finding` is worth a fetch, the index of its failure line in the batch and its
 /// request id: a high or critical failure that ended an invocation, whose REPORT or earlier
 /// lines of the same request are not in the batch.
-fn lacking(batch: &LogBatch, finding: &Finding) -> Option<(usize, String)> {
+fn lacking(parser: &PlatformParser, batch: &LogBatch, finding: &Finding) -> Option<(usize, String)> {
     if finding.severity < Severity::High || !finding.category.ends_the_invocation() {
         return None;
     }
     let request_id = finding.request_ids.first()?.clone();
     let failure = batch.log_events.iter().position(|e| finding.event_ids.first().is_some_and(|id| *id == e.id))?;
-    let lines = request_lines(&batch.log_events, failure, &request_id);
-    let has_report =
-        lines.iter().any(|&i| matches!(platform_record(&batch.log_events[i].message), Some(("REPORT", _))));
-    let has_start = lines.iter().any(|&i| matches!(platform_record(&batch.log_events[i].message), Some(("START", _))));
-    (!has_report || !has_start).then_some((failure, request_id))
+    let kinds: Vec<Boundary> = request_lines(parser, &batch.log_events, failure, &request_id)
+        .into_iter()
+        .filter_map(|i| boundary(parser, &batch.log_events[i].message).map(|(kind, _)| kind))
+        .collect();
+    (!kinds.contains(&Boundary::Report) || !kinds.contains(&Boundary::Start)).then_some((failure, request_id))
 }
 
 /// For findings of batches that cannot be enriched (Kinesis: records may come from other
 /// accounts, whose logs this function cannot read), says so on those that would have been.
-pub fn not_enriched(batch: &LogBatch, findings: &mut [Finding], why: &str) {
+pub fn not_enriched(parser: &PlatformParser, batch: &LogBatch, findings: &mut [Finding], why: &str) {
     for finding in findings.iter_mut() {
-        if lacking(batch, finding).is_some() {
+        if lacking(parser, batch, finding).is_some() {
             note(finding, format!("context not fetched: {why}"));
         }
     }

@@ -149,15 +149,15 @@ async fn a_finding_with_its_whole_request_in_the_batch_is_not_fetched() {
 fn a_request_s_lines_stop_at_its_neighbours() {
     let events = stream();
     // From its START (not the previous request's END) to its REPORT.
-    assert_eq!(request_lines(&events, 4, ID), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(request_lines(&PlatformParser::new(), &events, 4, ID), [1, 2, 3, 4, 5, 6]);
     // Without its START, back to the previous request's END (not included).
     let without_start: Vec<LogEvent> =
         events.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, e)| e.clone()).collect();
-    assert_eq!(request_lines(&without_start, 3, ID), [1, 2, 3, 4, 5]);
+    assert_eq!(request_lines(&PlatformParser::new(), &without_start, 3, ID), [1, 2, 3, 4, 5]);
     // Forward, up to the next request's START when its REPORT never came.
     let mut cut = events[..5].to_vec();
     cut.push(event(8, "START RequestId: 99999999-2222-4333-8444-555555555555 Version: $LATEST"));
-    assert_eq!(request_lines(&cut, 4, ID), [1, 2, 3, 4]);
+    assert_eq!(request_lines(&PlatformParser::new(), &cut, 4, ID), [1, 2, 3, 4]);
 }
 
 #[tokio::test]
