@@ -4,6 +4,7 @@
 //! `unmute`), and `summary` for the table `scan` ends with; every failure is a [`CliError`] with a
 //! sentence on stderr and an exit code that says what kind of failure it was.
 
+mod aws;
 mod encode;
 mod error;
 mod mute;

@@ -10,6 +10,7 @@ use lambda_troubleshooter::deliver::suppress::Mute;
 use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::model::finding::rfc3339_millis;
 
+use crate::aws::{runtime, sdk_config};
 use crate::error::CliError;
 
 /// The longest mute: a quarter. Longer is a rule to disable (DISABLED_RULES), not a mute.
@@ -41,8 +42,9 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CliError::Output)
+/// Seconds since the epoch, as people read them.
+fn at(seconds: u64) -> String {
+    rfc3339_millis(i64::try_from(seconds).unwrap_or(i64::MAX).saturating_mul(1000))
 }
 
 async fn table(args: TableArgs) -> Result<SuppressionTable, CliError> {
@@ -54,14 +56,7 @@ async fn table(args: TableArgs) -> Result<SuppressionTable, CliError> {
             ))
         },
     )?;
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(region) = args.region {
-        loader = loader.region(aws_config::Region::new(region));
-    }
-    if let Some(profile) = args.profile {
-        loader = loader.profile_name(profile);
-    }
-    let config = loader.load().await;
+    let config = sdk_config(args.region.as_deref(), args.profile.as_deref()).await;
     Ok(SuppressionTable::new(aws_sdk_dynamodb::Client::new(&config), name))
 }
 
@@ -103,7 +98,7 @@ pub fn mute(args: MuteArgs, where_: TableArgs) -> Result<(), CliError> {
         println!(
             "Muted {} until {}{}",
             describe(&mute.function, mute.rule.as_deref()),
-            rfc3339_millis(i64::try_from(mute.until).unwrap_or(i64::MAX).saturating_mul(1000)),
+            at(mute.until),
             mute.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
         );
         Ok(())
@@ -149,7 +144,7 @@ pub fn list(json: bool, where_: TableArgs) -> Result<(), CliError> {
                 println!(
                     "{}  until {} ({left} left){}",
                     describe(&mute.function, mute.rule.as_deref()),
-                    rfc3339_millis(i64::try_from(mute.until).unwrap_or(i64::MAX).saturating_mul(1000)),
+                    at(mute.until),
                     mute.reason.as_deref().map(|r| format!("  {r}")).unwrap_or_default()
                 );
             }

@@ -109,16 +109,9 @@ pub fn run(args: PullArgs) -> Result<(), CliError> {
     if end_ms.is_some_and(|end| end < start_ms) {
         return Err(CliError::Usage("--until is before --since".into()));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CliError::Output)?;
-    runtime.block_on(async {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(region) = &args.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(profile) = &args.profile {
-            loader = loader.profile_name(profile);
-        }
-        let reader = LogsReader::from_config(&loader.load().await, Duration::from_secs(10));
+    crate::aws::runtime()?.block_on(async {
+        let config = crate::aws::sdk_config(args.region.as_deref(), args.profile.as_deref()).await;
+        let reader = LogsReader::from_config(&config, Duration::from_secs(10));
         let mut config = Config::from_env()?;
         if !reader.region().is_empty() {
             config.region = reader.region().to_owned();
