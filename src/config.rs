@@ -252,26 +252,13 @@ impl Config {
             }
             None => None,
         };
-        let metrics_per_function = match get(METRICS_PER_FUNCTION) {
-            Some(text) if text.eq_ignore_ascii_case("true") => true,
-            Some(text) if text.eq_ignore_ascii_case("false") => false,
-            Some(text) => {
-                return Err(ConfigError::Invalid {
-                    variable: METRICS_PER_FUNCTION,
-                    value: text,
-                    accepted: "true or false (default false)".into(),
-                });
-            }
-            None => defaults.metrics_per_function,
-        };
-        let enrich_context = match get(ENRICH_CONTEXT).map(|v| v.to_ascii_lowercase()) {
-            Some(v) if v == "on" || v == "true" => true,
-            Some(v) if v == "off" || v == "false" => false,
-            None => defaults.enrich_context,
-            Some(value) => {
-                return Err(ConfigError::Invalid { variable: ENRICH_CONTEXT, value, accepted: "on or off".into() });
-            }
-        };
+        let metrics_per_function = switch(
+            METRICS_PER_FUNCTION,
+            get(METRICS_PER_FUNCTION),
+            defaults.metrics_per_function,
+            "true or false (default false)",
+        )?;
+        let enrich_context = switch(ENRICH_CONTEXT, get(ENRICH_CONTEXT), defaults.enrich_context, "on or off")?;
         Ok(Self {
             topic_arn,
             min_severity,
@@ -314,6 +301,16 @@ fn parse_category_seconds(text: &str) -> Option<Vec<(Category, u64)>> {
             Some((category, seconds))
         })
         .collect()
+}
+
+/// An on/off variable: `true`/`on` or `false`/`off`, any case; unset gives `default`.
+fn switch(variable: &'static str, text: Option<String>, default: bool, accepted: &str) -> Result<bool, ConfigError> {
+    match text.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "on") => Ok(true),
+        Some("false" | "off") => Ok(false),
+        Some(_) => Err(ConfigError::Invalid { variable, value: text.unwrap_or_default(), accepted: accepted.into() }),
+    }
 }
 
 /// DynamoDB's rule for table names.
