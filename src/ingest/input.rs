@@ -38,6 +38,27 @@ pub enum InputError {
     /// The input is neither JSON nor UTF-8 text.
     #[error("the input is not UTF-8 text: {0}")]
     NotText(#[from] std::str::Utf8Error),
+    /// The input holds nothing but white space: there is nothing to analyse, and saying "no
+    /// problems found" would tell the user all is well.
+    #[error("the input is empty: nothing to analyse")]
+    Empty,
+    /// The input starts like a JSON event or document (`{"` or `[`) and does not parse: it was
+    /// cut short or damaged, and reading it as plain text would analyse a fragment as if it
+    /// were the whole input.
+    #[error(
+        "the input starts like JSON but is not valid JSON: {reason} at line {line}, column {column}{cut}; expected a whole awslogs event, Kinesis event, CloudWatch Logs document or `aws logs filter-log-events` output (or plain log lines)",
+        cut = if *.truncated { " (the input ends there: was it cut short?)" } else { "" }
+    )]
+    BrokenJson {
+        /// What the JSON parser expected, in its words (`EOF while parsing a string`, …).
+        reason: String,
+        /// Where it broke, 1-based.
+        line: usize,
+        /// Where it broke, 1-based.
+        column: usize,
+        /// The input ended before the JSON was complete.
+        truncated: bool,
+    },
 }
 
 /// Where the lines of a plain-text or filter-log-events input come from.
@@ -79,16 +100,85 @@ pub fn read_batches(bytes: &[u8], origin: &Origin, limit: usize) -> Result<Vec<L
     };
     let text = std::str::from_utf8(bytes)?;
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{')
-        && let Ok(value) = serde_json::from_str::<Value>(trimmed)
-    {
-        // One JSON log line (Lambda's JSON log format, an error JSON) is a log line.
-        if is_log_record(&value) {
-            return Ok(vec![plain_text_batch(text, origin)]);
-        }
-        return read_json(value, origin, limit);
+    if trimmed.is_empty() {
+        return Err(InputError::Empty);
     }
-    Ok(vec![plain_text_batch(text, origin)])
+    match first_json_value(trimmed)? {
+        // One JSON log line (Lambda's JSON log format, an error JSON) is a log line.
+        Some(value) if !is_log_record(&value) => read_json(value, origin, limit),
+        _ => Ok(vec![plain_text_batch(text, origin)]),
+    }
+}
+
+/// The input as one JSON value, or `None` for text to read line by line: input that does not
+/// start like JSON, or JSON lines (one log record per line, several values).
+///
+/// # Errors
+///
+/// [`InputError::BrokenJson`] when the input starts like a JSON event or document (`{"`, `{}`
+/// or `[`) and its first value does not parse: a log line that merely begins with a brace
+/// (`{ERROR} …`, `{timestamp} …`) stays text.
+fn first_json_value(trimmed: &str) -> Result<Option<Value>, InputError> {
+    if !starts_like_json(trimmed) {
+        return Ok(None);
+    }
+    let mut values = serde_json::Deserializer::from_str(trimmed).into_iter::<Value>();
+    match values.next() {
+        Some(Ok(value)) if trimmed[values.byte_offset()..].trim().is_empty() => Ok(Some(value)),
+        // A first value and more after it: JSON lines, each a log line.
+        Some(Ok(_)) => Ok(None),
+        // JSON lines whose first record is damaged (a line cut at CloudWatch's 256 KB): the
+        // error is on the first line, more lines follow, and none of it is an envelope.
+        // (A string cut by its newline breaks at line 2, column 0: still the first line.)
+        Some(Err(error))
+            if (error.line() == 1 || (error.line(), error.column()) == (2, 0)) && is_json_lines(trimmed) =>
+        {
+            Ok(None)
+        }
+        Some(Err(error)) => Err(InputError::BrokenJson {
+            reason: json_reason(&error),
+            line: error.line(),
+            column: error.column(),
+            truncated: error.is_eof() || is_at_end(trimmed, error.line(), error.column()),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Several non-empty lines, the first of them no event or document.
+fn is_json_lines(trimmed: &str) -> bool {
+    let (first, rest) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
+    !rest.trim().is_empty() && !ENVELOPE_KEYS.iter().any(|key| first.contains(&format!("\"{key}\"")))
+}
+
+/// Whether (line, column) is the last character of `text` but white space: where a cut
+/// input breaks (a string cut short ends in a newline the parser refuses).
+fn is_at_end(text: &str, line: usize, column: usize) -> bool {
+    let content = text.trim_end();
+    let last_line = content.lines().count().max(1);
+    let last_column = content.lines().last().map_or(0, |l| l.chars().count());
+    line > last_line || (line == last_line && column >= last_column)
+}
+
+/// `{"`, `{}`, `[{`, `[]`, `["`, white space allowed between: how every event, document and
+/// JSON log record starts, and how no plain log line does.
+fn starts_like_json(trimmed: &str) -> bool {
+    let mut chars = trimmed.chars();
+    let (Some(open), rest) = (chars.next(), chars.as_str().trim_start()) else { return false };
+    match open {
+        '{' => rest.starts_with('"') || rest.starts_with('}'),
+        '[' => rest.starts_with(['{', '[', '"', ']']),
+        _ => false,
+    }
+}
+
+/// serde_json's message without its own " at line L column C" (the error says where itself).
+fn json_reason(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
 }
 
 fn read_json(value: Value, origin: &Origin, limit: usize) -> Result<Vec<LogBatch>, InputError> {
@@ -367,5 +457,47 @@ mod tests {
         assert!(matches!(read_batches(&[0xff, 0xfe], &origin(), 1 << 20), Err(InputError::NotText(_))));
         let err = read_batches(br#"{"awslogs":{"data":"H4sI"}}"#, &origin(), 1 << 20).unwrap_err();
         assert!(err.to_string().contains("gzip"), "{err}");
+    }
+
+    /// Issue 13: half an event is an error that says where it broke, never "no problems".
+    #[test]
+    fn json_cut_short_is_an_error_saying_where() {
+        for cut in [
+            &br#"{"awslogs": {"data": "H4sIAAAA"#[..],
+            b"{\"awslogs\": {\"data\": \"H4sIAAAA\n",
+            b"{\n  \"messageType\": \"DATA_MESSAGE\",\n  \"logEvents\": [\n    {\"id\": \"1\", \"timestamp\": 1, \"message\": \"Task timed out",
+            br#"{"Records":[{"kinesis":{"data":"H4sI"}}"#,
+            br#"[{"timestamp": 1, "message": "x"}"#,
+        ] {
+            let err = read_batches(cut, &origin(), 1 << 20).unwrap_err();
+            let InputError::BrokenJson { truncated, line, .. } = &err else { panic!("{err}") };
+            assert!(*truncated, "{err}");
+            assert!(*line >= 1);
+            let text = err.to_string();
+            assert!(text.contains("at line") && text.contains("cut short"), "{text}");
+        }
+        // Damaged in the middle: where, and not called cut short.
+        let err = read_batches(br#"{"awslogs": {"data" "H4sI"}}"#, &origin(), 1 << 20).unwrap_err();
+        assert!(matches!(err, InputError::BrokenJson { line: 1, column: 21, truncated: false, .. }), "{err}");
+        assert!(err.to_string().contains("expected `:`"), "{err}");
+    }
+
+    /// Text that merely begins with a brace, and JSON lines (even with a damaged first record),
+    /// stay log lines; white space alone is an error.
+    #[test]
+    fn plain_text_stays_text_and_empty_input_is_an_error() {
+        for text in [
+            &b"{ERROR} payment failed\nnext line"[..],
+            b"{timestamp} 2024 Task timed out after 3.00 seconds",
+            b"[2024-03-04 17:22:40] ERROR boom",
+            b"{\"level\":\"ERROR\",\"msg\":\"a\"}\n{\"level\":\"ERROR\",\"msg\":\"b\"}\n",
+            b"{\"level\":\"ERROR\",\"msg\":\"cut at 256 KB\n{\"level\":\"ERROR\",\"msg\":\"b\"}\n",
+        ] {
+            let batches = read_batches(text, &origin(), 1 << 20).unwrap();
+            assert!(!batches[0].log_events.is_empty(), "{}", String::from_utf8_lossy(text));
+        }
+        for empty in [&b""[..], b"  \n\n\t"] {
+            assert!(matches!(read_batches(empty, &origin(), 1 << 20), Err(InputError::Empty)));
+        }
     }
 }

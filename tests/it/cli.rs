@@ -106,6 +106,52 @@ fn unreadable_input_fails_with_a_clear_message() {
     }
 }
 
+/// Issue 13: input a person gives by hand that is not whole (half an event, a cut gzip, a
+/// Kinesis event with one record that is no CloudWatch Logs document, an empty file) is an
+/// error naming what is wrong, exit 65, and no finding is printed as if the input were whole.
+#[test]
+fn partial_input_is_an_error_and_prints_no_finding() {
+    use base64::Engine as _;
+    let whole = std::fs::read("events/mixed-batch.json").unwrap();
+    let mut half_event = whole[..whole.len() / 2].to_vec();
+    half_event.push(b'\n');
+    let gzip = {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&whole).unwrap();
+        encoder.finish().unwrap()
+    };
+    let cut_gzip = gzip[..gzip.len() / 2].to_vec();
+    let mut kinesis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read("events/kinesis-mixed.json").unwrap()).unwrap();
+    let records = kinesis["Records"].as_array_mut().unwrap();
+    let mut poison = records[0].clone();
+    poison["kinesis"]["data"] = base64::engine::general_purpose::STANDARD.encode(b"not a log document").into();
+    poison["kinesis"]["sequenceNumber"] = "4999".into();
+    records.push(poison);
+    let poisoned = serde_json::to_vec(&kinesis).unwrap();
+    for (input, expected) in [
+        (
+            &br#"{"awslogs": {"data": "H4sIAAAA"#[..],
+            "starts like JSON but is not valid JSON: EOF while parsing a string at line 1, column 30 (the input ends there: was it cut short?)",
+        ),
+        (&half_event[..], "(the input ends there: was it cut short?)"),
+        (&cut_gzip[..], "gzip data is corrupt or truncated"),
+        (&poisoned[..], "Kinesis record 4999: "),
+        (&b""[..], "the input is empty"),
+    ] {
+        for format in ["text", "json"] {
+            let out = troubleshooter(&["scan", "--format", format, "-"], Some(input));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(65), "{expected}: {err}");
+            assert!(err.contains(expected), "expected {expected:?} in {err}");
+            assert!(out.stdout.is_empty(), "{expected}: printed {}", stdout(&out));
+        }
+    }
+    // The same event whole: findings, so the failures above are the cuts, not the events.
+    let out = troubleshooter(&["scan", "--format", "json", "-"], Some(&whole));
+    assert_eq!(stdout(&out).lines().count(), 3);
+}
+
 #[test]
 fn encode_makes_an_event_that_scans_to_the_same_finding() {
     let log = b"REPORT RequestId: 1c2d\\tDuration: 812.40 ms\\tBilled Duration: 813 ms\\tMemory Size: 256 MB\\tMax Memory Used: 256 MB\\tStatus: error\\tError Type: Runtime.OutOfMemory\n";
