@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::detect::normalize;
 use crate::detect::platform::{InitPhase, PlatformRecord, Status};
 use crate::ingest::LogBatch;
+use crate::model::finding::OWN_OUTPUT_MARKERS;
 use crate::rules::{Hit, Parser, ScanScratch};
 
 use super::analyzer::{Analyzer, Observation, Subject};
@@ -117,6 +118,7 @@ impl Analyzer {
             // Platform phrases ride in the anchor pass: only a message that holds one is
             // searched for a platform record behind a prefix.
             let phrase = scratch.platform_phrase();
+            let printed_first = record.is_some();
             if record.is_none() && phrase {
                 record = self.platform.parse_embedded(message);
             }
@@ -142,6 +144,12 @@ impl Analyzer {
                         }
                     }
                 }
+            }
+            // This tool's own findings, forwarded or printed into a subscribed log group, are
+            // never analysed: neither their rule hits nor a platform record quoted inside them
+            // (checked only on such messages: the anchor pass stays as it is).
+            if (!hits.is_empty() || (record.is_some() && !printed_first)) && is_own_output(message) {
+                continue;
             }
             let subject_override = self.observe_record(&mut scan, &mut cursor, record, index);
             if hits.is_empty() {
@@ -233,6 +241,11 @@ impl Analyzer {
         };
         Some(pair(scan, cursor, subject, index))
     }
+}
+
+/// A finding of this tool's own, as JSON or as the email's text ([`OWN_OUTPUT_MARKERS`]).
+fn is_own_output(message: &str) -> bool {
+    OWN_OUTPUT_MARKERS.iter().any(|marker| memchr::memmem::find(message.as_bytes(), marker.as_bytes()).is_some())
 }
 
 fn capture_value(text: String) -> Value {

@@ -83,8 +83,8 @@ pub struct LogBatch {
     /// The log stream the events come from.
     #[serde(default)]
     pub log_stream: String,
-    /// `DATA_MESSAGE` or `CONTROL_MESSAGE`.
-    #[serde(default)]
+    /// `DATA_MESSAGE` or `CONTROL_MESSAGE`. Required, with `logEvents`: JSON without them is
+    /// no CloudWatch Logs document (a poison Kinesis record), not an empty batch.
     pub message_type: String,
     /// `ACCOUNT_LEVEL_POLICY` for account-level subscription filter policies; else absent.
     #[serde(default)]
@@ -93,7 +93,6 @@ pub struct LogBatch {
     #[serde(default)]
     pub subscription_filters: Vec<String>,
     /// The log events, in order.
-    #[serde(default)]
     pub log_events: Vec<LogEvent>,
 }
 

@@ -13,6 +13,18 @@ use crate::model::{Category, Severity};
 /// The schema tag of this version of the contract.
 pub const SCHEMA: &str = "lambda-troubleshooter/finding/v1";
 
+/// Text that only this tool's own output carries: the finding JSON (the SNS `default` message,
+/// the CLI's and stdout's JSON lines) holds [`SCHEMA`], and the email's footer the signature
+/// line ([`crate::report::render`]). A log line holding one is a finding being forwarded or
+/// printed (a Slack forwarder that logs what SNS sent it, the function's own stdout in a log
+/// group shared by several functions); analysing it would report the finding again, and each
+/// report would be forwarded in turn: a loop.
+pub const OWN_OUTPUT_MARKERS: [&str; 2] = [SCHEMA, SIGNATURE];
+
+/// How the footer of every email and text rendering begins: `lambda-troubleshooter · rule ID
+/// (category) · finding ID`.
+pub const SIGNATURE: &str = "lambda-troubleshooter \u{b7} rule ";
+
 /// One evidence line: a redacted excerpt of a log event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {

@@ -12,6 +12,7 @@ mod custom_rules;
 mod deadline;
 mod dynamodb_moto;
 mod events;
+mod failures;
 mod grouping;
 mod init;
 mod lambda_local;

@@ -14,8 +14,10 @@
 //! * a request has at most 10 entries and 256 KiB in total ([`chunks`]).
 //!
 //! Entries SNS reports as failed are retried with exponential backoff ([`Retry`]), except
-//! those SNS says are the sender's fault, which would fail again. Whatever still fails is
-//! returned as [`PublishError::Undelivered`] naming the finding ids, and the invocation fails.
+//! those SNS says are the sender's fault, which would fail again; so is a whole request SNS
+//! throttled with a code the SDK does not retry itself (`Throttled`, `KMSThrottling`). Whatever
+//! still fails is returned as [`PublishError::Undelivered`] naming the finding ids, and the
+//! invocation fails.
 //!
 //! Why one file of ~460 lines: the message, its size limits, the request chunking and the
 //! retry loop enforce one contract (SNS's limits) and are tested together against it.
@@ -263,16 +265,23 @@ pub async fn deliver(
                         }
                     }
                 }
+                // SNS's own throttling codes (`Throttled`, `KMSThrottling` of an encrypted
+                // topic) are not among those the SDK retries: retried here, within the
+                // attempts and the invocation's deadline.
+                Err(error) if !last && is_throttling(error.code()) => {
+                    tracing::warn!(topic, attempt, code = error.code(), "SNS throttled the request; retrying it");
+                    again.extend_from_slice(&pending[range]);
+                }
                 // The SDK has already retried transient request errors (throttling, 5xx,
                 // timeouts) with its own backoff; what reaches us (no such topic, no
                 // permission, no network) will not heal within this invocation.
                 Err(error) => {
-                    let code = error.code().unwrap_or("RequestFailed").to_owned();
+                    let (code, message) = describe(&error);
                     for &i in &pending[range] {
                         failed.push(FailedFinding {
                             id: messages[i].finding_id.clone(),
                             code: code.clone(),
-                            message: error.to_string(),
+                            message: message.clone(),
                         });
                     }
                     source.get_or_insert(error);
@@ -396,6 +405,34 @@ impl BatchSender for SdkSender {
         }
         Ok(failures)
     }
+}
+
+/// The code and message of a whole request's failure. SNS's own errors have a code; the
+/// SDK's (no answer in time, no connection) only a chain of sources, joined here so the
+/// error says `Timeout` or `Unreachable` and why, not "unhandled error".
+fn describe(error: &aws_sdk_sns::Error) -> (String, String) {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !message.ends_with(&cause_text) {
+            message = format!("{message}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    let code = match error.code() {
+        Some(code) => code,
+        None if message.contains("timeout") || message.contains("timed out") => "Timeout",
+        None if message.contains("dispatch failure") => "Unreachable",
+        None => "RequestFailed",
+    };
+    (code.to_owned(), message)
+}
+
+/// A throttling error code, SNS's own or the AWS-wide ones (`Throttled`, `Throttling`,
+/// `KMSThrottling`, `TooManyRequestsException`): the request may pass a moment later.
+fn is_throttling(code: Option<&str>) -> bool {
+    code.is_some_and(|code| code.contains("Throttl") || code.starts_with("TooManyRequests"))
 }
 
 /// Publishes findings to an SNS topic; see the module docs.

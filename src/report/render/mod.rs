@@ -306,7 +306,8 @@ pub fn email(finding: &Finding) -> String {
     let _ = writeln!(out, "--");
     let _ = writeln!(
         out,
-        "lambda-troubleshooter · rule {} ({}) · finding {}",
+        "{}{} ({}) · finding {}",
+        crate::model::finding::SIGNATURE,
         finding.rule_id,
         finding.category.as_str(),
         finding.id
@@ -436,6 +437,9 @@ pub fn chatbot(finding: &Finding) -> Value {
             "eventType": finding.category.as_str(),
             "relatedResources": related_resources(finding),
             "additionalContext": {
+                // Marks the card as this tool's own (OWN_OUTPUT_MARKERS), should a forwarder
+                // log it where the tool reads.
+                "schema": crate::model::finding::SCHEMA,
                 "finding_id": finding.id,
                 "rule_id": finding.rule_id,
                 "severity": finding.severity.as_str(),

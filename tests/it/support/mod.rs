@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod choices;
 pub mod emf;
+pub mod fault_proxy;
 
 use std::fs::File;
 use std::io::{Read, Write};
