@@ -5,11 +5,15 @@
 #   3. tests/template/test_template.py   the invariants: the function's own log group is never
 #                                        subscribed, no wildcard actions, scoped permissions,
 #                                        alarms wired to the topic, failure destinations
-#   4. sam build                         cargo lambda, release, cross-compiled; then the
+#   4. checkov                           the static security scan (pinned: tools/checkov-
+#                                        requirements.txt), of template.yaml and of the template
+#                                        as every scenario of tests/template deploys it; any
+#                                        failed check fails. Skips: the resources' Metadata.
+#   5. sam build                         cargo lambda, release, cross-compiled; then the
 #                                        bootstrap's ELF header must match the architecture
 #
-# `--lint-only` stops after step 3 (seconds instead of minutes, for work on the template).
-# SAM_BUILD_ARCH=arm64|x86_64 picks the architecture of step 4 (default arm64, as deployed).
+# `--lint-only` stops after step 4 (seconds instead of minutes, for work on the template).
+# SAM_BUILD_ARCH=arm64|x86_64 picks the architecture of step 5 (default arm64, as deployed).
 # arm64 needs the rustup target aarch64-unknown-linux-gnu; when it is missing and cannot be
 # added (no network), the build falls back to x86_64 and says so.
 set -euo pipefail
@@ -31,6 +35,26 @@ done_in
 
 step "invariants (tests/template/test_template.py)"
 python -m unittest discover --start-directory tests/template --top-level-directory tests/template -v
+done_in
+
+# --skip-download: nothing is fetched from Prisma Cloud (the scan needs no network). checkov
+# warns on template.yaml that it cannot apply Globals past the Fn::ForEach loops; LOG_LEVEL
+# keeps that out of the output. It also leaves out resources whose Condition is false under the
+# parameter defaults and never expands the loops, hence the second run
+# (tests/template/checkov_variants.py): each scenario's template, loops expanded.
+checkov_scan() {
+  LOG_LEVEL=ERROR checkov --framework cloudformation --skip-download --quiet --compact "$@"
+}
+
+step "checkov template.yaml"
+checkov_scan --file template.yaml
+done_in
+
+step "checkov, the template as every scenario deploys it"
+variants="$(mktemp -d)"
+trap 'rm -rf "$variants"' EXIT
+python tests/template/checkov_variants.py "$variants"
+checkov_scan --directory "$variants"
 done_in
 
 if [[ "${1:-}" == --lint-only ]]; then
