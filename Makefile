@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= events/mixed-batch.json
 
-.PHONY: storm scan test tools events bench callgrind rss watch invoke demo rules-doc detection-report rss-cap
+.PHONY: storm scan test tools events bench callgrind rss watch invoke demo rules-doc detection-report rss-cap soak
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
 scan:
@@ -61,6 +61,13 @@ rss:
 rss-cap:
 	cargo build --release --bin lambda-troubleshooter
 	"$$(scripts/setup-tools.sh)/python" scripts/peak-rss.py --at-cap
+
+## A warm instance over time: 10,000 invocations of the release Lambda through a local Runtime API,
+## with storms, repeats and bad batches, against moto SNS; prints its resident memory (issue 13).
+## `make test` runs the same test on the debug build.
+soak:
+	cargo build --release --bin lambda-troubleshooter
+	SOAK_LAMBDA=$(CURDIR)/target/release/lambda-troubleshooter cargo test --test it soak -- --nocapture
 
 ## Run the Lambda locally (in another terminal: make invoke).
 watch: tools

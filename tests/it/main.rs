@@ -24,4 +24,5 @@ mod robustness;
 mod rule_corpus;
 mod rules_doc;
 mod sns_moto;
+mod soak;
 mod support;

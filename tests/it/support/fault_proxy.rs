@@ -7,10 +7,12 @@
 //! one request: the proxy answers with `Connection: close`, so the SDK never reuses a
 //! connection the proxy is about to drop.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use super::http::read_request;
 
 /// What the proxy does with the next requests.
 #[derive(Debug, Clone)]
@@ -133,30 +135,6 @@ fn serve(mut client: TcpStream, upstream_port: u16, state: &Mutex<State>) {
 
 fn record(state: &Mutex<State>, action: &str, outcome: &'static str) {
     state.lock().expect("proxy state").seen.push(Seen { action: action.to_owned(), outcome });
-}
-
-/// The request's head (request line and headers, without the blank line) and its body.
-fn read_request(client: &TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut reader = BufReader::new(client.try_clone().ok()?);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let length = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("content-length")))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((head, body))
 }
 
 fn action_of(head: &str, body: &[u8]) -> String {

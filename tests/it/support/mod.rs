@@ -10,6 +10,8 @@ pub mod batch;
 pub mod choices;
 pub mod emf;
 pub mod fault_proxy;
+pub mod http;
+pub mod runtime_api;
 
 use std::fs::File;
 use std::io::{Read, Write};
