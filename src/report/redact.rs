@@ -2,15 +2,22 @@
 //!
 //! Log lines quoted as evidence can hold the very credentials a failure was about. Every
 //! evidence line and every text detail of a finding passes through [`Redactor::redact`]:
-//! AWS access key ids (`AKIA…`, `ASIA…`), secret access keys and session tokens next to their
-//! names, passwords in URLs and connection strings, `password=`/`secret=`/`token=`-style pairs,
-//! JSON string values of secret-looking keys (`SecretString`, `password`, …), bearer tokens
-//! and JWTs. Patterns are compiled once, on the first redaction (only a batch with findings
-//! needs them, so init does not pay for them).
+//! AWS access key ids, secret access keys (labelled, or printed beside their key id) and
+//! session tokens; GitHub, GitLab, Slack, Stripe and Google keys and Slack webhooks; private key
+//! blocks; passwords in URLs and connection strings; `password=`/`token=`-style pairs in env
+//! dumps, query strings and YAML; JSON values of secret-looking keys, also escaped inside a JSON
+//! string; Authorization headers, cookies and JWTs. `tests/redaction/corpus.toml` measures it
+//! (issue 13): every form with its source, and a non-secret twin that must survive unchanged.
+//! The patterns live in `redact/patterns.rs` as a table; they are compiled once, on the first
+//! redaction (only a batch with findings needs them, so init does not pay for them).
+
+mod patterns;
 
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Captures, Match, Regex};
+
+use patterns::{PATTERNS, Rewrite};
 
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -18,10 +25,18 @@ pub const REDACTED: &str = "[REDACTED]";
 /// Scrubs secrets from text; build once and reuse.
 #[derive(Debug, Clone)]
 pub struct Redactor {
-    /// `(pattern, replacement)`; replacements keep the name (`$name`) and drop the value.
-    /// Compiled once, on the first redaction: redaction runs only when there are findings,
-    /// so init does not pay for these (Unicode word boundaries are costly to compile).
-    patterns: OnceLock<Vec<(Regex, &'static str)>>,
+    /// The patterns of [`PATTERNS`], compiled once, on the first redaction: redaction runs only
+    /// when there are findings, so init does not pay for these.
+    patterns: OnceLock<Vec<Compiled>>,
+}
+
+/// One pattern of [`PATTERNS`], compiled.
+#[derive(Debug, Clone)]
+struct Compiled {
+    regex: Regex,
+    /// The indices of the groups named `keep…`: what of a match survives.
+    keep: Vec<usize>,
+    rewrite: Rewrite,
 }
 
 impl Default for Redactor {
@@ -29,9 +44,6 @@ impl Default for Redactor {
         Self::new()
     }
 }
-
-/// Names whose values are secrets, as a regex alternation (case-insensitive).
-const SECRET_NAMES: &str = r"password|passwd|pwd|passphrase|secret|secret_?string|secret_?access_?key|aws_secret_access_key|session_?token|aws_session_token|access_?token|refresh_?token|id_?token|client_?secret|api_?key|apikey|x-api-key|auth_?token|private_?key|token";
 
 impl Redactor {
     /// A redactor; its patterns are compiled on the first redaction.
@@ -42,47 +54,68 @@ impl Redactor {
     /// Returns `text` with every secret it recognises replaced by `[REDACTED]`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for (pattern, replacement) in self.patterns.get_or_init(compile_patterns) {
-            if pattern.is_match(&out) {
-                out = pattern.replace_all(&out, *replacement).into_owned();
+        for pattern in self.patterns.get_or_init(compile_patterns) {
+            if pattern.regex.is_match(&out) {
+                out = pattern.regex.replace_all(&out, |caps: &Captures<'_>| pattern.rewrite(caps)).into_owned();
             }
         }
         out
     }
 }
 
-/// The redaction patterns; see [`Redactor`].
+impl Compiled {
+    /// The replacement of one match: its `keep…` groups, `[REDACTED]` for every stretch between
+    /// them, or the match itself when the pattern's guard spares it.
+    fn rewrite(&self, caps: &Captures<'_>) -> String {
+        let group = |name: &str| caps.name(name).map_or("", |m| m.as_str());
+        let whole = caps.get(0).map_or("", |m| m.as_str());
+        let guard = match self.rewrite {
+            Rewrite::CookiePairs => {
+                return format!("{}{}", group("name"), patterns::redact_cookies(group("value"), REDACTED));
+            }
+            Rewrite::Keep(guard) => guard,
+        };
+        if patterns::spared(guard, group("keep_name"), group("value"), group("secret")) {
+            return whole.to_owned();
+        }
+        let Some(all) = caps.get(0) else { return whole.to_owned() };
+        let mut kept: Vec<Match<'_>> = self.keep.iter().filter_map(|&i| caps.get(i)).collect();
+        kept.sort_by_key(Match::start);
+        let mut out = String::with_capacity(whole.len());
+        let mut at = all.start();
+        for m in kept {
+            if m.start() > at {
+                out.push_str(REDACTED);
+            }
+            out.push_str(m.as_str());
+            at = at.max(m.end());
+        }
+        if all.end() > at {
+            out.push_str(REDACTED);
+        }
+        out
+    }
+}
+
+/// The redaction patterns of [`PATTERNS`], compiled; see [`Redactor`].
 ///
 /// # Panics
 ///
-/// Never: the patterns are constants, exercised by the tests below.
-#[allow(clippy::expect_used)]
-fn compile_patterns() -> Vec<(Regex, &'static str)> {
-    let compile = |pattern: &str| Regex::new(pattern).expect("constant redaction pattern");
-    vec![
-        // AWS access key ids: long-term (AKIA) and temporary (ASIA).
-        (compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), REDACTED),
-        // JSON or Python-dict values of secret-looking keys: "password": "…", 'SecretString': '…'.
-        (
-            compile(&format!(r#"(?i)(?P<name>["'](?:{SECRET_NAMES})["']\s*:\s*)"(?:[^"\\]|\\.)*""#)),
-            "${name}\"[REDACTED]\"",
-        ),
-        (
-            compile(&format!(r#"(?i)(?P<name>["'](?:{SECRET_NAMES})["']\s*:\s*)'(?:[^'\\]|\\.)*'"#)),
-            "${name}'[REDACTED]'",
-        ),
-        // Credentials in URLs: scheme://user:password@host.
-        (compile(r"(?i)(?P<name>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), "${name}[REDACTED]@"),
-        // Bearer and Basic authorization values.
-        (compile(r"(?i)(?P<name>\b(?:bearer|basic)\s+)[A-Za-z0-9\-._~+/]{8,}=*"), "${name}[REDACTED]"),
-        // JWTs anywhere.
-        (compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), REDACTED),
-        // name=value and name: value pairs, as in connection strings and env dumps.
-        (
-            compile(&format!(r#"(?i)(?P<name>\b[A-Za-z0-9_-]*?(?:{SECRET_NAMES})\b(?:\s*=\s*|\s*:\s+))[^\s;,&"'<>]+"#)),
-            "${name}[REDACTED]",
-        ),
-    ]
+/// Never: the patterns are constants, exercised by the tests below and the redaction corpus.
+#[allow(clippy::panic)]
+fn compile_patterns() -> Vec<Compiled> {
+    PATTERNS
+        .iter()
+        .map(|&(what, pattern, rewrite)| {
+            let regex = Regex::new(pattern).unwrap_or_else(|e| panic!("redaction pattern for {what}: {e}"));
+            let keep = regex
+                .capture_names()
+                .enumerate()
+                .filter_map(|(i, name)| name.filter(|n| n.starts_with("keep")).map(|_| i))
+                .collect();
+            Compiled { regex, keep, rewrite }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -107,6 +140,30 @@ mod tests {
             !out.contains("ASIAY34FZKBOKMUTVV7A") && !out.contains("abc/def+ghi") && !out.contains("IQoJb3"),
             "{out}"
         );
+    }
+
+    /// Issue 13: the key id was redacted, the unlabelled secret beside it was not.
+    #[test]
+    fn an_aws_secret_beside_its_key_id_is_removed() {
+        let out = redact("creds AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+        assert_eq!(out, "creds [REDACTED] / [REDACTED]");
+        // A commit hash beside a key id is not a secret key.
+        let out = redact("AKIAIOSFODNN7EXAMPLE deployed 3f786850e387550fdab836ed7e6dc881de23001b");
+        assert_eq!(out, "[REDACTED] deployed 3f786850e387550fdab836ed7e6dc881de23001b");
+    }
+
+    #[test]
+    fn known_non_secrets_beside_secret_names_survive() {
+        for line in [
+            "ExpiredToken: The security token included in the request is expired",
+            "PWD=/var/task",
+            "config: apiKey=undefined region=us-east-1",
+            "Access denied for user 'app'@'10.0.3.17' (using password: YES)",
+            "GET /v1/orders?nextToken=eyJvZmZzZXQiOjUwfQ%3D%3D 200",
+            "Basic authentication failed for user 'deploy'",
+        ] {
+            assert_eq!(redact(line), line);
+        }
     }
 
     #[test]

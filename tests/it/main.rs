@@ -19,6 +19,7 @@ mod lambda_local;
 mod limits;
 mod logs_moto;
 mod metrics;
+mod redaction;
 mod render_fixtures;
 mod robustness;
 mod rule_corpus;
