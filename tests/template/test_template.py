@@ -782,7 +782,7 @@ class FunctionAndTopic(unittest.TestCase):
 # --------------------------------------------------------------------------------------------
 
 METRICS_RS = ROOT / "src" / "report" / "metrics.rs"
-HANDLER_RS = ROOT / "src" / "handler.rs"
+HANDLER_RS = ROOT / "src" / "handler" / "delivery.rs"
 
 
 def emitted_names() -> tuple[str, set[str], set[str]]:
@@ -803,7 +803,7 @@ def emitted_names() -> tuple[str, set[str], set[str]]:
 
 
 def logged_finding_fields() -> set[str]:
-    """The fields of the one INFO "finding" line per finding (src/handler.rs, log_findings)."""
+    """The fields of the one INFO "finding" line per finding (src/handler/delivery.rs, log_findings)."""
     text = HANDLER_RS.read_text()
     body = text[text.index("fn log_findings(") :]
     call = body[body.index("tracing::info!(") : body.index('"finding"')]

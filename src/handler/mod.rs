@@ -39,43 +39,31 @@
 //! logged, at INFO, as one `finding` line with its rule, category, severity, function, count,
 //! redacted summary and delivery, for the dashboard's Logs Insights widgets.
 
+mod delivery;
+mod error;
+#[cfg(test)]
+mod tests;
+
+pub use error::HandlerError;
+
+use delivery::response;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lambda_runtime::Diagnostic;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{Config, ConfigError};
-use crate::deliver::publish::{PublishError, Publisher};
-use crate::deliver::suppress::{Key, MemoryStore, Plan, Suppression, SuppressionStore, Verdict, Windows};
+use crate::deliver::publish::Publisher;
+use crate::deliver::suppress::{Key, MemoryStore, Suppression, SuppressionStore, Windows};
 use crate::detect::Analyzer;
 use crate::enrich::{self, ContextSource, Enricher};
-use crate::ingest::{self, IngestError, Invocation, LogBatch};
+use crate::ingest::{self, Invocation, LogBatch};
 use crate::model::finding::Finding;
 use crate::report::metrics::{self, InvocationMetrics, MetricsOptions};
 use crate::rules::Catalog;
-
-/// Why an invocation failed; see the module docs for what Lambda does with each.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// The event could not be decoded.
-    #[error("{0}")]
-    Ingest(#[from] IngestError),
-    /// Findings could not be delivered.
-    #[error("{0}")]
-    Publish(#[from] PublishError),
-    /// The invocation would have run past the function's timeout: it stopped itself first, so
-    /// Lambda records a clean error (and retries the event) instead of a timeout.
-    #[error(
-        "stopped {margin_ms} ms before the function's timeout, with findings not yet published; Lambda retries the event"
-    )]
-    Deadline {
-        /// How long before the timeout it stopped.
-        margin_ms: u64,
-    },
-}
 
 /// The `Troubleshooter` dimension of the metrics outside Lambda (which sets
 /// AWS_LAMBDA_FUNCTION_NAME).
@@ -97,19 +85,6 @@ const KINESIS_NOT_ENRICHED: &str =
 /// How long before the function's timeout an invocation gives up, so that its error (and the
 /// log line saying why) is written before Lambda stops the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1_500);
-
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Self {
-        let error_type = match &error {
-            HandlerError::Ingest(IngestError::TooLarge { .. }) => "Troubleshooter.BatchTooLarge",
-            HandlerError::Ingest(IngestError::UnknownEvent(_)) => "Troubleshooter.UnknownEvent",
-            HandlerError::Ingest(_) => "Troubleshooter.CorruptBatch",
-            HandlerError::Publish(_) => "Troubleshooter.PublishFailed",
-            HandlerError::Deadline { .. } => "Troubleshooter.DeadlineExceeded",
-        };
-        Diagnostic { error_type: error_type.to_owned(), error_message: error.to_string() }
-    }
-}
 
 /// The function's state, built once at init: configuration, the compiled catalog, and the
 /// suppression (shared by clones).
@@ -352,207 +327,5 @@ impl Troubleshooter {
                 Ok(json!({"batchItemFailures": failures}))
             }
         }
-    }
-
-    /// Applies mutes and flood control, publishes what they let through, and records that
-    /// (sent, or released for the retry) once the publish is done. Counts the findings (a
-    /// redelivered one was counted when it was first published) and what was held back, muted
-    /// or not delivered into `metrics`.
-    async fn publish(
-        &self,
-        findings: Vec<Finding>,
-        publisher: &impl Publisher,
-        now: Duration,
-        metrics: &mut InvocationMetrics,
-    ) -> Result<Plan, PublishError> {
-        let keyed = findings
-            .into_iter()
-            .map(|finding| (Key::of(&finding, self.analyzer.catalog().key_fields(&finding.rule_id)), finding))
-            .collect();
-        let plan = self.suppression.decide(keyed, now).await;
-        for reason in &plan.failed_open {
-            tracing::warn!(reason = %reason, "suppression table unavailable: publishing without flood control (fails open)");
-        }
-        for (_, finding, _) in plan.findings.iter().filter(|(_, _, verdict)| *verdict != Verdict::Duplicate) {
-            metrics.findings.add(finding);
-        }
-        metrics.suppressed += plan.count(Verdict::Suppressed) as u64;
-        metrics.muted += plan.count(Verdict::Muted) as u64;
-        *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner) = plan
-            .findings
-            .iter()
-            .filter(|(_, _, v)| *v == Verdict::Publish)
-            .map(|(key, finding, _)| (key.clone(), finding.id.clone()))
-            .collect();
-        // Counted as not delivered until the publish says otherwise: a publish the deadline
-        // cuts short never returns.
-        let to_publish = plan.to_publish();
-        let failed_before = metrics.publish_failures;
-        metrics.publish_failures = failed_before + to_publish.len() as u64;
-        let published = publisher.publish(&to_publish).await;
-        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).clear();
-        metrics.publish_failures = failed_before
-            + match &published {
-                Ok(()) => 0,
-                Err(PublishError::Undelivered { failed, .. }) => failed.len() as u64,
-                Err(_) => to_publish.len() as u64,
-            };
-        log_findings(&plan, published.is_ok());
-        if let Err(error) = published {
-            self.suppression.undelivered(&plan).await;
-            return Err(error);
-        }
-        self.suppression.delivered(&plan).await;
-        let held = [Verdict::Suppressed, Verdict::Duplicate, Verdict::Muted].map(|v| plan.count(v));
-        if held.iter().any(|n| *n > 0) {
-            tracing::info!(
-                published = plan.count(Verdict::Publish),
-                suppressed = held[0],
-                duplicates = held[1],
-                muted = held[2],
-                suppress_seconds = self.config.suppress_seconds,
-                shared = self.config.suppress_table.is_some(),
-                "findings held back by flood control or mutes"
-            );
-        }
-        Ok(plan)
-    }
-
-    fn log_outcome(&self, outcome: &BatchOutcome) {
-        tracing::info!(
-            log_group = %outcome.log_group,
-            events = outcome.events,
-            findings = outcome.findings.len(),
-            skipped = outcome.skipped.unwrap_or(""),
-            "batch analysed"
-        );
-    }
-}
-
-/// One INFO line per finding, the fields the dashboard's Logs Insights widgets query
-/// (template.yaml; tests/template/test_template.py checks they are the fields logged here).
-/// The summary is built from redacted values only, and no line of the analysed logs is logged.
-fn log_findings(plan: &Plan, published: bool) {
-    for (_, finding, verdict) in &plan.findings {
-        let delivery = match verdict {
-            Verdict::Publish if !published => "undelivered",
-            _ => verdict.as_str(),
-        };
-        tracing::info!(
-            finding_id = %finding.id,
-            rule_id = %finding.rule_id,
-            category = finding.category.as_str(),
-            severity = finding.severity.as_str(),
-            function = %finding.function,
-            log_group = %finding.log_group,
-            count = finding.count,
-            summary = %finding.summary,
-            delivery,
-            "finding"
-        );
-    }
-}
-
-/// The awslogs response: what was found and what became of it (`published`, `suppressed` or
-/// `duplicate`), for people running `cargo lambda invoke`.
-fn response(outcomes: &[BatchOutcome], plan: &Plan) -> Value {
-    let findings: Vec<Value> = plan
-        .findings
-        .iter()
-        .map(|(_, f, verdict)| {
-            json!({"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "count": f.count, "summary": f.summary, "delivery": verdict.as_str()})
-        })
-        .collect();
-    json!({"batches": outcomes, "findings": findings})
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use super::*;
-    use crate::deliver::publish::FailedFinding;
-
-    /// Records what it publishes; fails every publish while `fail` is set.
-    #[derive(Default)]
-    struct Recording {
-        fail: Mutex<bool>,
-        published: Mutex<Vec<Finding>>,
-    }
-
-    impl Publisher for Recording {
-        async fn publish(&self, findings: &[Finding]) -> Result<(), PublishError> {
-            if *self.fail.lock().unwrap() {
-                let failed = findings
-                    .iter()
-                    .map(|f| FailedFinding { id: f.id.clone(), code: "InternalError".into(), message: "down".into() })
-                    .collect();
-                return Err(PublishError::Undelivered {
-                    topic: "t".into(),
-                    total: findings.len(),
-                    failed,
-                    source: None,
-                });
-            }
-            self.published.lock().unwrap().extend_from_slice(findings);
-            Ok(())
-        }
-    }
-
-    fn event(name: &str) -> Value {
-        let path = format!("{}/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
-    fn deliveries(response: &Value) -> Vec<(String, String)> {
-        response["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| (f["rule_id"].as_str().unwrap().to_owned(), f["delivery"].as_str().unwrap().to_owned()))
-            .collect()
-    }
-
-    fn secs(n: u64) -> Duration {
-        Duration::from_secs(n)
-    }
-
-    #[tokio::test]
-    async fn a_failed_publish_is_retried_whole_and_repeats_are_counted_after_it() {
-        let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
-        let publisher = Recording::default();
-
-        *publisher.fail.lock().unwrap() = true;
-        let error = troubleshooter.handle_at(event("oom-report"), &publisher, secs(0)).await.unwrap_err();
-        assert_eq!(Diagnostic::from(error).error_type, "Troubleshooter.PublishFailed");
-
-        // Lambda's retry: the failed attempt suppressed nothing.
-        *publisher.fail.lock().unwrap() = false;
-        let retried = troubleshooter.handle_at(event("oom-report"), &publisher, secs(1)).await.unwrap();
-        assert_eq!(deliveries(&retried), [("lambda-out-of-memory".to_owned(), "published".to_owned())]);
-
-        // The same function's next out-of-memory finding within the window is held back.
-        let repeat = troubleshooter.handle_at(event("oom-json"), &publisher, secs(10)).await.unwrap();
-        assert_eq!(deliveries(&repeat), [("lambda-out-of-memory".to_owned(), "suppressed".to_owned())]);
-
-        // After the window (six hours for out of memory), the next one goes out and counts it.
-        let later = troubleshooter.handle_at(event("mixed-batch"), &publisher, secs(6 * 3_600 + 1)).await.unwrap();
-        assert!(deliveries(&later).iter().all(|(_, d)| d == "published"), "{later}");
-        let published = publisher.published.lock().unwrap();
-        assert_eq!(published.len(), 4);
-        let oom = published.iter().rfind(|f| f.rule_id == "lambda-out-of-memory").unwrap();
-        assert_eq!(oom.details[crate::model::details::SUPPRESSED_FINDINGS], json!(1));
-        assert!(!published[0].details.contains_key(crate::model::details::SUPPRESSED_FINDINGS));
-    }
-
-    #[tokio::test]
-    async fn suppress_seconds_zero_publishes_every_repeat() {
-        let config = Config { suppress_seconds: 0, ..Config::default() };
-        let troubleshooter = Troubleshooter::new(config).unwrap();
-        let publisher = Recording::default();
-        for at in 0..3 {
-            troubleshooter.handle_at(event("oom-report"), &publisher, secs(at)).await.unwrap();
-        }
-        assert_eq!(publisher.published.lock().unwrap().len(), 3);
     }
 }
