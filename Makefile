@@ -39,9 +39,12 @@ events:
 rules-doc:
 	env -u EXTRA_RULES_FILE -u DISABLED_RULES cargo run --quiet --bin troubleshooter -- rules --format markdown > RULES.md
 
-## Throughput benchmark (criterion).
+## Throughput benchmark (criterion), then one table per batch (worst case, typical) from the same
+## run: gunzip alone, the whole pipeline, their ratio, and the naive Python pipeline on the same
+## event with the ratio to it (scripts/bench_table.py; takes about a minute more).
 bench:
 	cargo bench --bench pipeline
+	python3 scripts/bench_table.py
 
 ## Instructions for one decode and three analyses of the worst-case batch (needs valgrind and
 ## the event `make bench` writes); compare the summary line between two commits.

@@ -16,7 +16,7 @@ use super::scan::{PhaseFailure, Scan};
 
 /// The categories observed per subject.
 #[derive(Default)]
-pub(super) struct SubjectCategories(HashMap<Subject, Vec<Category>>);
+pub(super) struct SubjectCategories(HashMap<Subject, Vec<Category>, foldhash::fast::RandomState>);
 
 impl SubjectCategories {
     pub(super) fn insert(&mut self, subject: &Subject, category: Category) {

@@ -231,17 +231,50 @@ fn parse_document(json: &[u8]) -> Result<LogBatch, IngestError> {
 
 /// Inflates every gzip member in `bytes`, refusing to produce more than `limit` bytes.
 ///
+/// CloudWatch Logs writes one gzip member, whose trailer (RFC 1952: CRC-32, then ISIZE, the
+/// inflated size mod 2^32) gives the exact size: that member is inflated in one call by
+/// libdeflate into a buffer of that size (capped at `limit`), then checked against the
+/// trailer. Anything else (several members, a trailer that lies, corrupt data) goes through
+/// flate2's streaming multi-member decoder, which grows its buffer and holds the limit
+/// itself. Both refuse exactly what inflates past `limit`.
+///
+/// On the benchmark's worst-case batch (1.04 MB gzip, 5.54 MB inflated, one core):
+/// libdeflate 3.0 ms (1,700 MiB/s), flate2 with zlib-rs 6.6 ms (800), flate2 with
+/// miniz_oxide 8.2 ms (640).
+///
 /// # Errors
 ///
 /// [`IngestError::TooLarge`] past the limit; [`IngestError::Gzip`] on corrupt data.
 pub fn gunzip_bounded(bytes: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
-    // A gzip member ends with its inflated size mod 2^32 (RFC 1952, ISIZE): with one member,
-    // as CloudWatch Logs writes, that is the exact size, so the buffer is allocated once and no
-    // larger than needed. It is only a hint (more members, or a lie): read_to_end still grows
-    // the buffer and the limit still holds.
-    let isize_hint =
-        bytes.last_chunk::<4>().map_or(0, |trailer| usize::try_from(u32::from_le_bytes(*trailer)).unwrap_or(0));
-    let mut out = Vec::with_capacity(isize_hint.min(limit).saturating_add(1));
+    let Some(&[c0, c1, c2, c3, s0, s1, s2, s3]) = bytes.last_chunk::<8>() else {
+        return gunzip_streaming(bytes, limit);
+    };
+    let crc = u32::from_le_bytes([c0, c1, c2, c3]);
+    let isize = usize::try_from(u32::from_le_bytes([s0, s1, s2, s3])).unwrap_or(usize::MAX);
+    // A buffer of `limit` bytes that is too small proves the batch inflates past the limit.
+    let capacity = isize.min(limit);
+    let mut out = vec![0u8; capacity];
+    match libdeflater::Decompressor::new().gzip_decompress(bytes, &mut out) {
+        // libdeflate stops after the first member: the whole input was that one member only
+        // when the input's trailer is the output's (a second member ends in its own trailer).
+        Ok(written) if written == isize && libdeflater::crc32(&out[..written]) == crc => {
+            out.truncate(written);
+            Ok(out)
+        }
+        Err(libdeflater::DecompressionError::InsufficientSpace) if capacity == limit => {
+            Err(IngestError::TooLarge { limit })
+        }
+        _ => {
+            drop(out);
+            gunzip_streaming(bytes, limit)
+        }
+    }
+}
+
+/// Inflates every gzip member with flate2's streaming decoder, reading at most `limit + 1`
+/// bytes of output.
+fn gunzip_streaming(bytes: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     MultiGzDecoder::new(bytes).take(cap).read_to_end(&mut out).map_err(IngestError::Gzip)?;
     if out.len() > limit {
@@ -306,6 +339,25 @@ mod tests {
         assert_eq!(gunzip_bounded(&then_empty, 1 << 20).unwrap(), first);
         assert!(matches!(gunzip_bounded(&gzip(first), first.len() - 1), Err(IngestError::TooLarge { .. })));
         assert_eq!(gunzip_bounded(&gzip(first), first.len()).unwrap(), first);
+    }
+
+    /// The one-shot path trusts no trailer: one that understates or overstates the size, or
+    /// a bomb whose trailer says it is small, gives the streaming decoder's answer.
+    #[test]
+    fn a_lying_trailer_is_caught_exactly() {
+        let doc = DOC.as_bytes();
+        for (at, value) in [(4, 1u32), (4, u32::MAX), (0, 0)] {
+            let mut lying = gzip(doc);
+            let start = lying.len() - 8 + at;
+            lying[start..start + 4].copy_from_slice(&value.to_le_bytes());
+            assert!(matches!(gunzip_bounded(&lying, 1 << 20), Err(IngestError::Gzip(_))), "{at} {value}");
+        }
+        let mut bomb = gzip(&vec![b' '; 4 << 20]);
+        let start = bomb.len() - 4;
+        bomb[start..].copy_from_slice(&16u32.to_le_bytes());
+        assert!(matches!(gunzip_bounded(&bomb, 1 << 20), Err(IngestError::TooLarge { .. })));
+        assert_eq!(gunzip_bounded(&gzip(b""), 0).unwrap(), b"");
+        assert!(matches!(gunzip_bounded(&gzip(b"x"), 0), Err(IngestError::TooLarge { limit: 0 })));
     }
 
     #[test]

@@ -118,12 +118,10 @@ impl PlatformParser {
     fn keyword_record(&self, line: &str) -> Option<PlatformRecord> {
         match line.as_bytes().first()? {
             b'S' if line.starts_with("START ") => {
-                let fields = self.fields(&line[5..]);
-                Some(PlatformRecord::Start { request_id: fields.get("RequestId")?.to_owned() })
+                Some(PlatformRecord::Start { request_id: self.request_id(&line[5..])?.to_owned() })
             }
             b'E' if line.starts_with("END ") => {
-                let fields = self.fields(&line[3..]);
-                Some(PlatformRecord::End { request_id: fields.get("RequestId")?.to_owned() })
+                Some(PlatformRecord::End { request_id: self.request_id(&line[3..])?.to_owned() })
             }
             b'R' if line.starts_with("REPORT ") => Some(self.report(&line[6..])),
             b'R' if line.starts_with("RESTORE_REPORT") => {
@@ -218,6 +216,19 @@ impl PlatformParser {
             }
         }
         fields
+    }
+
+    /// The `RequestId` of a START or END line, as [`Self::fields`] reads it. Two of every
+    /// three platform lines are these, and they print it first (`START RequestId: <id>
+    /// Version: $LATEST`): taken straight from there, without the key automaton.
+    fn request_id<'a>(&self, text: &'a str) -> Option<&'a str> {
+        if let Some(rest) = text.strip_prefix(" RequestId:")
+            && let Some(value) = rest.trim_start().split(char::is_whitespace).next()
+            && !value.is_empty()
+        {
+            return Some(value);
+        }
+        self.fields(text).get("RequestId")
     }
 
     fn report(&self, text: &str) -> PlatformRecord {

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""The comparison `make bench` ends with: one table per batch, from one run.
+
+For the worst-case and the typical batch of benches/pipeline.rs: gunzip alone and the whole
+pipeline (criterion's mean from the run that just finished, target/criterion/<group>/.../new/
+estimates.json), their throughput ratio, then the naive Python pipeline
+(scripts/naive_pipeline.py, standard library only) on the same event file, timed right after,
+and how many times faster the whole pipeline is. Ratios are what to quote: absolute times
+depend on the machine and on how busy it is, ratios measured in one run much less.
+
+Usage: bench_table.py [--runs N]   (after `cargo bench --bench pipeline`)
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GROUPS = [("worst-case-mixed", "worst case (1 MB envelope)"), ("typical-mixed", "typical (500 events)")]
+
+
+def criterion_ms(criterion, group, bench):
+    """Criterion's mean for one benchmark of the last run, in milliseconds."""
+    estimates = criterion / group / bench / "new" / "estimates.json"
+    return json.loads(estimates.read_text())["mean"]["point_estimate"] / 1e6
+
+
+def naive_ms(event, runs, prefilter):
+    """The naive Python pipeline's median on `event`, in milliseconds."""
+    command = [sys.executable, str(ROOT / "scripts" / "naive_pipeline.py"), str(event), "--runs", str(runs)]
+    if prefilter:
+        command.append("--prefilter")
+    result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return result["median_ms"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each Python pipeline (median)")
+    args = parser.parse_args()
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    criterion = target / "criterion"
+    for group, title in GROUPS:
+        gunzip = criterion_ms(criterion, group, "gunzip-alone")
+        whole = criterion_ms(criterion, group, "whole-pipeline")
+        event = ROOT / "target" / f"bench-{group}-event.json"
+        naive = naive_ms(event, args.runs, prefilter=False)
+        careful = naive_ms(event, args.runs, prefilter=True)
+        print(f"\n{title}: {event.name}, {event.stat().st_size / 1e6:.2f} MB event")
+        print("| measure | time | ratio |")
+        print("|---|---|---|")
+        print(f"| gunzip alone | {gunzip:.2f} ms | |")
+        print(f"| whole pipeline | {whole:.2f} ms | {gunzip / whole:.2f} of gunzip-alone throughput |")
+        print(f"| naive Python pipeline (every regex, every message) | {naive:.0f} ms | whole pipeline {naive / whole:.0f}x faster |")
+        print(f"| Python with an anchor prefilter | {careful:.0f} ms | whole pipeline {careful / whole:.0f}x faster |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
