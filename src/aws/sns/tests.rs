@@ -154,3 +154,45 @@ async fn retries_back_off() {
     // 40 ms, then 80 ms.
     assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
 }
+
+/// Answers every request with a request-level error of `code` for the first `times` requests.
+struct Throttling {
+    code: &'static str,
+    times: u32,
+    requests: Mutex<u32>,
+}
+
+impl BatchSender for Throttling {
+    async fn send(&self, _: &[&Message]) -> Result<Vec<EntryFailure>, aws_sdk_sns::Error> {
+        let attempt = {
+            let mut requests = self.requests.lock().unwrap();
+            *requests += 1;
+            *requests
+        };
+        if attempt > self.times {
+            return Ok(Vec::new());
+        }
+        let meta = aws_sdk_sns::error::ErrorMetadata::builder().code(self.code).message("Rate exceeded").build();
+        Err(aws_sdk_sns::operation::publish_batch::PublishBatchError::generic(meta).into())
+    }
+}
+
+/// The throttling codes the SDK does not retry itself are retried within the attempts; any
+/// other request error is not, and names its code.
+#[tokio::test]
+async fn a_throttled_request_is_retried_and_other_request_errors_are_not() {
+    for code in ["Throttled", "KMSThrottling", "Throttling", "TooManyRequestsException"] {
+        let sender = Throttling { code, times: 2, requests: Mutex::default() };
+        deliver(&sender, "topic", &messages(&["a", "b"]), Vec::new(), QUICK).await.unwrap();
+        assert_eq!(*sender.requests.lock().unwrap(), 3, "{code}");
+    }
+    let sender = Throttling { code: "AuthorizationError", times: 2, requests: Mutex::default() };
+    let error = deliver(&sender, "topic", &messages(&["a"]), Vec::new(), QUICK).await.unwrap_err();
+    assert_eq!(*sender.requests.lock().unwrap(), 1);
+    assert!(error.to_string().contains("a (AuthorizationError: "), "{error}");
+    // Throttled on every attempt: undelivered after the last, not retried forever.
+    let sender = Throttling { code: "Throttled", times: 9, requests: Mutex::default() };
+    let error = deliver(&sender, "topic", &messages(&["a"]), Vec::new(), QUICK).await.unwrap_err();
+    assert_eq!(*sender.requests.lock().unwrap(), 3);
+    assert!(error.to_string().contains("a (Throttled: "), "{error}");
+}

@@ -152,23 +152,19 @@ fn action_of(head: &str, body: &[u8]) -> String {
 /// marked `Connection: close`.
 fn forward(head: &str, body: &[u8], upstream_port: u16) -> Option<Vec<u8>> {
     let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port)).ok()?;
-    let head: String = head
-        .lines()
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .map(|l| format!("{l}\r\n"))
-        .collect();
-    upstream.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes()).ok()?;
+    upstream.write_all(format!("{}Connection: close\r\n\r\n", without_connection(head)).as_bytes()).ok()?;
     upstream.write_all(body).ok()?;
     let mut response = Vec::new();
     upstream.read_to_end(&mut response).ok()?;
     let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
     let (response_head, rest) = response.split_at(split);
-    let response_head: String = String::from_utf8_lossy(response_head)
-        .lines()
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .map(|l| format!("{l}\r\n"))
-        .collect();
-    let mut out = format!("{response_head}Connection: close").into_bytes();
+    let mut out =
+        format!("{}Connection: close", without_connection(&String::from_utf8_lossy(response_head))).into_bytes();
     out.extend_from_slice(rest);
     Some(out)
+}
+
+/// An HTTP head's lines without its `Connection` header, each ended by CRLF.
+fn without_connection(head: &str) -> String {
+    head.lines().filter(|l| !l.to_ascii_lowercase().starts_with("connection:")).map(|l| format!("{l}\r\n")).collect()
 }
