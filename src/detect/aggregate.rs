@@ -138,8 +138,12 @@ impl Analyzer {
                 }
             })
             .collect();
-        let event_ids =
-            events.iter().map(|&i| batch.log_events[i].id.clone()).filter(|id| !id.is_empty()).take(MAX_IDS).collect();
+        let event_ids = events
+            .iter()
+            .map(|&i| batch.log_events[i].id.to_string())
+            .filter(|id| !id.is_empty())
+            .take(MAX_IDS)
+            .collect();
         Finding {
             schema: SCHEMA.to_owned(),
             id: finding_id(rule.id(), &batch.log_group, &group.key, &first_event.id, first_event.timestamp),

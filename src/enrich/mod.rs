@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::detect::Analyzer;
 use crate::detect::platform::{PlatformParser, PlatformRecord};
-use crate::ingest::{LogBatch, LogEvent};
+use crate::ingest::{EventText, LogBatch, LogEvent};
 use crate::model::finding::{Finding, excerpt, rfc3339_millis};
 use crate::model::{Severity, details};
 
@@ -197,7 +197,7 @@ impl Enricher<'_> {
         budget.lines = budget.lines.saturating_sub(fetched.len());
         let fetched_count = fetched.len();
         // The batch's events and the fetched ones, in time order, each once.
-        let mut events: BTreeMap<(i64, String), LogEvent> = BTreeMap::new();
+        let mut events: BTreeMap<(i64, EventText), LogEvent> = BTreeMap::new();
         for event in batch.log_events.iter().cloned().chain(fetched) {
             let key = (event.timestamp, if event.id.is_empty() { event.message.clone() } else { event.id.clone() });
             events.entry(key).or_insert(event);

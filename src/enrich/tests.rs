@@ -9,7 +9,11 @@ const ID: &str = "8a3f1e2d-4b5c-4d6e-8f70-0a1b2c3d4e5f";
 const STREAM: &str = "2026/11/29/[$LATEST]0a1b2c3d";
 
 fn event(n: i64, message: &str) -> LogEvent {
-    LogEvent { id: format!("{n:020}"), timestamp: 1_795_000_000_000 + n * 100, message: format!("{message}\n") }
+    LogEvent {
+        id: format!("{n:020}").into(),
+        timestamp: 1_795_000_000_000 + n * 100,
+        message: format!("{message}\n").into(),
+    }
 }
 
 /// The whole story of one request in CloudWatch Logs: it loads a file, runs out of memory at

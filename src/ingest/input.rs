@@ -204,7 +204,10 @@ fn read_json(value: Value, origin: &Origin, limit: usize) -> Result<Vec<LogBatch
             events.into_iter().map(|event| {
                 let stream =
                     if event.log_stream_name.is_empty() { origin.log_stream.clone() } else { event.log_stream_name };
-                (stream, LogEvent { id: event.event_id, timestamp: event.timestamp, message: event.message })
+                (
+                    stream,
+                    LogEvent { id: event.event_id.into(), timestamp: event.timestamp, message: event.message.into() },
+                )
             }),
             origin,
         ));
@@ -291,7 +294,7 @@ pub fn messages_batch(messages: impl IntoIterator<Item = String>, origin: &Origi
     for (index, message) in messages.into_iter().enumerate() {
         timestamp = leading_timestamp(&message).unwrap_or(if index == 0 { timestamp } else { timestamp + 1 });
         let message = if message.ends_with('\n') { message } else { format!("{message}\n") };
-        events.push(LogEvent { id: event_id(timestamp, index, &message), timestamp, message });
+        events.push(LogEvent { id: event_id(timestamp, index, &message).into(), timestamp, message: message.into() });
     }
     batch(origin, origin.log_stream.clone(), events)
 }

@@ -92,27 +92,26 @@ fn boundary(text: &str, mut at: usize) -> usize {
 /// One random edit of the batch's events.
 fn mutate(events: &mut Vec<LogEvent>, choices: &mut Choices) {
     if events.is_empty() {
-        events.push(LogEvent { id: "1".into(), timestamp: 0, message: String::new() });
+        events.push(LogEvent { id: "1".into(), timestamp: 0, message: "".into() });
     }
     let i = choices.below(events.len());
     match choices.below(8) {
-        0 => {
-            let message = &mut events[i].message;
+        0 => edit(&mut events[i], |message| {
             let at = boundary(message, choices.below(message.len() + 1));
             message.truncate(at);
-        }
-        1 => {
-            let message = &mut events[i].message;
+        }),
+        1 => edit(&mut events[i], |message| {
             let at = boundary(message, choices.below(message.len() + 1));
             let fragment = FRAGMENTS[choices.below(FRAGMENTS.len())];
             message.insert_str(at, fragment);
-        }
+        }),
         2 => {
             let donor = events[choices.below(events.len())].message.clone();
             let from = boundary(&donor, choices.below(donor.len() + 1));
-            let message = &mut events[i].message;
-            let at = boundary(message, choices.below(message.len() + 1));
-            message.insert_str(at, &donor[from..]);
+            edit(&mut events[i], |message| {
+                let at = boundary(message, choices.below(message.len() + 1));
+                message.insert_str(at, &donor[from..]);
+            });
         }
         3 => {
             events.remove(i);
@@ -128,13 +127,19 @@ fn mutate(events: &mut Vec<LogEvent>, choices: &mut Choices) {
         6 => {
             events[i].timestamp = *choices.pick(&[i64::MIN, -1, 0, i64::MAX, 253_402_300_800_000]);
         }
-        _ => {
-            let message = &mut events[i].message;
+        _ => edit(&mut events[i], |message| {
             let at = boundary(message, choices.below(message.len() + 1));
             let number = *choices.pick(&["0", "00000", "4294967296", "99999999999999999999", "-0", "1.5e3", "."]);
             message.insert_str(at, number);
-        }
+        }),
     }
+}
+
+/// Edits an event's message as a `String`.
+fn edit(event: &mut LogEvent, change: impl FnOnce(&mut String)) {
+    let mut message = event.message.to_string();
+    change(&mut message);
+    event.message = message.into();
 }
 
 /// Appends a whole secret to a few messages, after the other edits (an edit inside a planted
@@ -147,7 +152,7 @@ fn plant_secrets(events: &mut [LogEvent], choices: &mut Choices) -> Vec<&'static
         }
         let (text, secret) = *choices.pick(SECRETS);
         let i = choices.below(events.len());
-        events[i].message.push_str(text);
+        edit(&mut events[i], |message| message.push_str(text));
         planted.push(secret);
     }
     planted

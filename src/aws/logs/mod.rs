@@ -152,9 +152,9 @@ impl LogsReader {
                 (
                     stream,
                     LogEvent {
-                        id: event.event_id.unwrap_or_default(),
+                        id: event.event_id.unwrap_or_default().into(),
                         timestamp: event.timestamp.unwrap_or_default(),
-                        message,
+                        message: message.into(),
                     },
                 )
             })

@@ -16,8 +16,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_troubleshooter::aws::logs::{LogsError, LogsReader, Query};
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::Troubleshooter;
-use lambda_troubleshooter::ingest::LogEvent;
 use lambda_troubleshooter::ingest::input::{Origin, batches_by_stream};
+use lambda_troubleshooter::ingest::{EventText, LogEvent};
 use lambda_troubleshooter::model::finding::rfc3339_millis;
 
 use crate::Format;
@@ -231,7 +231,7 @@ impl Pull<'_> {
         mut recent: BTreeMap<(String, String), Vec<LogEvent>>,
         mut last_ms: i64,
     ) -> Result<(), CliError> {
-        let mut seen: HashSet<String> = recent.values().flatten().map(|e| e.id.clone()).collect();
+        let mut seen: HashSet<EventText> = recent.values().flatten().map(|e| e.id.clone()).collect();
         progress.set_message("following; Ctrl-C to stop");
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);

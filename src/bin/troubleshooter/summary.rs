@@ -141,7 +141,7 @@ mod tests {
             subscription_filters: vec![],
             log_events: timestamps
                 .iter()
-                .map(|&t| LogEvent { id: t.to_string(), timestamp: t, message: "x\n".into() })
+                .map(|&t| LogEvent { id: t.to_string().into(), timestamp: t, message: "x\n".into() })
                 .collect(),
         }
     }

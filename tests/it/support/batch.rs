@@ -16,9 +16,9 @@ pub fn batch(log_group: &str, lines: &[&str]) -> LogBatch {
             .iter()
             .enumerate()
             .map(|(i, line)| LogEvent {
-                id: format!("{:056}", i + 1),
+                id: format!("{:056}", i + 1).into(),
                 timestamp: 1_709_572_958_000 + i as i64 * 1000,
-                message: format!("{line}\n"),
+                message: format!("{line}\n").into(),
             })
             .collect(),
     }
