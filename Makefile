@@ -41,9 +41,11 @@ rules-doc:
 
 ## Throughput benchmark (criterion), then one table per batch (worst case, typical) from the same
 ## run: gunzip alone, the whole pipeline, their ratio, and the naive Python pipeline on the same
-## event with the ratio to it (scripts/bench_table.py; takes about a minute more).
+## event with the ratio to it, and `troubleshooter scan` on the same event against the whole pipeline
+## plus process start (scripts/bench_table.py; takes about a minute more).
 bench:
 	cargo bench --bench pipeline
+	cargo build --release --bin troubleshooter
 	python3 scripts/bench_table.py
 
 ## Instructions for one decode and three analyses of the worst-case batch (needs valgrind and

@@ -51,6 +51,13 @@ impl Redactor {
         Self { patterns: OnceLock::new() }
     }
 
+    /// Compiles the patterns now rather than on the first redaction (about 35 M instructions,
+    /// as much as the anchor pass over a full batch): the command line does it on the core that
+    /// is free while it reads its input.
+    pub fn prepare(&self) {
+        self.patterns.get_or_init(compile_patterns);
+    }
+
     /// Returns `text` with every secret it recognises replaced by `[REDACTED]`.
     pub fn redact(&self, text: &str) -> String {
         // Request ids, trace ids and hashes are redacted once per finding each: no pattern can

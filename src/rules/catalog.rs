@@ -29,8 +29,9 @@ pub struct Rule {
 /// A rule's regex, checked at load and compiled on its first use, with the details its named
 /// groups fill.
 ///
-/// Every regex is parsed and checked at load, so a bad one (built-in or not) fails init with
-/// its file and rule; it is compiled when the rule's anchors first occur. Compiling all ~90
+/// Every regex is parsed at load, so a bad one (built-in or not) fails init with its file and
+/// rule, and an extra rule's is also translated as the regex crate would ([`RegexCheck`]); it
+/// is compiled when the rule's anchors first occur. Compiling all ~90
 /// at init would hold about 12 MiB more of a 128 MB function's memory (`make rss`: 23 MiB
 /// after init instead of 11) and take about 70 ms, for rules most batches never need.
 #[derive(Debug, Clone)]
@@ -43,18 +44,21 @@ struct RuleRegex {
 }
 
 impl RuleRegex {
-    /// Parses `pattern` with the regex crate's own parser, which rejects what the regex
-    /// crate rejects except a compiled program over the size limit (the test suite compiles
-    /// every built-in regex), and keeps what is needed to compile it on first use. Parsing
-    /// the whole catalog takes a fraction of what compiling it would (callgrind: compiling
-    /// every built-in regex cost 240 M instructions, 70 ms of a 15 ms init budget).
-    fn check(pattern: &str, case_insensitive: bool) -> Result<Self, String> {
+    /// Parses `pattern` with the regex crate's own parser and, as far as `depth` asks,
+    /// translates it, which rejects what the regex crate rejects except a compiled program
+    /// over the size limit (the test suite compiles every built-in regex); keeps what is
+    /// needed to compile it on first use. Checking the whole catalog takes a fraction of what
+    /// compiling it would (callgrind: compiling every built-in regex cost 240 M instructions,
+    /// 70 ms of a 15 ms init budget).
+    fn check(pattern: &str, case_insensitive: bool, depth: RegexCheck) -> Result<Self, String> {
         let ast = regex_syntax::ast::parse::Parser::new().parse(pattern).map_err(|e| e.to_string())?;
-        regex_syntax::hir::translate::TranslatorBuilder::new()
-            .case_insensitive(case_insensitive)
-            .build()
-            .translate(pattern, &ast)
-            .map_err(|e| e.to_string())?;
+        if depth == RegexCheck::Translated {
+            regex_syntax::hir::translate::TranslatorBuilder::new()
+                .case_insensitive(case_insensitive)
+                .build()
+                .translate(pattern, &ast)
+                .map_err(|e| e.to_string())?;
+        }
         let mut names = Vec::new();
         capture_names(&ast, &mut names);
         let captures = names.into_iter().map(|group| (group.clone(), detail_name(&group).to_owned())).collect();
@@ -79,6 +83,23 @@ impl RuleRegex {
     pub(super) fn compiles(&self) -> Result<(), regex::Error> {
         build_regex(&self.pattern, self.case_insensitive).map(|_| ())
     }
+}
+
+/// How far a rule's regex is checked at load.
+///
+/// Parsing finds syntax errors (an unclosed group, a bad repetition, a duplicate group name)
+/// and the group names the templates use. Translating finds the rest the regex crate rejects
+/// (an unknown Unicode class, a class that can match invalid UTF-8) and costs most of the
+/// check: the whole built-in catalog's translation was 29 M instructions of init's 65 M
+/// (callgrind of `troubleshooter scan`). The built-in regexes are compiled by the test suite
+/// (`every_builtin_regex_compiles_within_the_size_limit`), so they are parsed only; an extra
+/// rules file, which no test has seen, is checked completely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegexCheck {
+    /// Parsed: a built-in rule.
+    Parsed,
+    /// Parsed and translated: a rule from `EXTRA_RULES_FILE` or [`Catalog::compile`].
+    Translated,
 }
 
 /// The names of the capture groups of `ast`, in order.
@@ -134,7 +155,8 @@ struct Anchors {
     /// Per distinct anchor: the rules that have it, each with the exact text the anchor must
     /// have in the message when its rule is case-sensitive.
     owners: Vec<Vec<(usize, Option<String>)>>,
-    /// Per distinct anchor: what kind of text it is ([`PLATFORM_PHRASE`], [`WORDED`]).
+    /// Per distinct anchor: what kind of text it is ([`PLATFORM_PHRASE`], [`WORDED`],
+    /// [`WHOLE_NUMBER`]).
     kinds: Vec<u8>,
 }
 
@@ -143,6 +165,12 @@ const PLATFORM_PHRASE: u8 = 1;
 /// An anchor with a letter in it. Numeric anchors (`429`, `:5432`) also occur in ids and
 /// figures of ordinary JSON lines, so they alone are no reason to unfold a message.
 const WORDED: u8 = 2;
+/// An anchor without a letter and with a digit (`500`, `429`, `:5432`): it matches a whole
+/// number, not digits inside a longer one. A status code or port is never glued to other digits
+/// (every rule's regex asks for a boundary there), while ids, counts and amounts hold these
+/// digits all the time: in the worst-case batch, `500` and `429` occurred in a thousand order
+/// numbers and amounts, each compiling and running a regex that could not match.
+const WHOLE_NUMBER: u8 = 4;
 
 /// Phrases of Lambda's platform lines that can appear after a prefix (see
 /// [`crate::detect::platform`]). They ride in the anchor pass so that the platform parser searches a
@@ -200,14 +228,19 @@ impl Catalog {
     /// The first [`RuleError`] found: a duplicate or malformed id, a rule with neither a match
     /// nor a detector, a match without anchors, an invalid regex, or a bad template.
     pub fn compile(specs: Vec<(String, RuleSpec)>) -> Result<Self, RuleError> {
+        Self::compile_checking(specs.into_iter().map(|(file, spec)| (file, spec, RegexCheck::Translated)).collect())
+    }
+
+    /// [`Catalog::compile`], each rule's regex checked as far as its origin needs.
+    fn compile_checking(specs: Vec<(String, RuleSpec, RegexCheck)>) -> Result<Self, RuleError> {
         let mut seen = HashSet::new();
         let mut rules = Vec::with_capacity(specs.len());
         let mut table = AnchorTable::default();
-        for (file, spec) in specs {
+        for (file, spec, depth) in specs {
             if !seen.insert(spec.id.clone()) {
                 return Err(RuleError { file, rule: Some(spec.id), problem: "duplicate rule id".into() });
             }
-            let rule = compile_rule(&file, spec)?;
+            let rule = compile_rule(&file, spec, depth)?;
             if let Some(matcher) = &rule.spec.matcher {
                 for anchor in &matcher.anchors {
                     table.add(anchor, Some((rules.len(), (!matcher.case_insensitive).then(|| anchor.clone()))));
@@ -234,8 +267,9 @@ impl Catalog {
     }
 
     /// Loads the built-in catalog plus optional extra files, without the disabled rule ids,
-    /// checked and compiled completely as by [`Catalog::compile`]: a built-in rule that does
-    /// not compile fails init like an extra one (about 3 ms for the whole catalog).
+    /// checked and compiled as by [`Catalog::compile`], except that a built-in regex is only
+    /// parsed: a built-in rule with a syntax error, a missing detail or a bad
+    /// template fails init like an extra one.
     ///
     /// # Errors
     ///
@@ -253,15 +287,15 @@ impl Catalog {
         let mut specs = Vec::new();
         let files = builtin
             .iter()
-            .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
-            .chain(extra.iter().map(|(f, t)| (f.clone(), t.clone())));
-        for (file, text) in files {
-            for spec in parse_rule_file(&file, &text)? {
-                specs.push((file.clone(), spec));
+            .map(|(f, t)| (*f, *t, RegexCheck::Parsed))
+            .chain(extra.iter().map(|(f, t)| (f.as_str(), t.as_str(), RegexCheck::Translated)));
+        for (file, text, depth) in files {
+            for spec in parse_rule_file(file, text)? {
+                specs.push((file.to_owned(), spec, depth));
             }
         }
         for id in disabled {
-            if !specs.iter().any(|(_, spec)| &spec.id == id) {
+            if !specs.iter().any(|(_, spec, _)| &spec.id == id) {
                 return Err(RuleError {
                     file: "DISABLED_RULES".into(),
                     rule: Some(id.clone()),
@@ -269,8 +303,8 @@ impl Catalog {
                 });
             }
         }
-        specs.retain(|(_, spec)| !disabled.contains(&spec.id));
-        Self::compile(specs)
+        specs.retain(|(_, spec, _)| !disabled.contains(&spec.id));
+        Self::compile_checking(specs)
     }
 
     /// The compiled rules, in catalog order.
@@ -314,7 +348,11 @@ impl Catalog {
             let bytes = message.as_bytes();
             for m in anchors.automaton.find_overlapping_iter(&lowered[..]) {
                 let found = &bytes[m.start()..m.end()];
-                *kinds |= anchors.kinds.get(m.value() as usize).copied().unwrap_or(0);
+                let kind = anchors.kinds.get(m.value() as usize).copied().unwrap_or(0);
+                if kind & WHOLE_NUMBER != 0 && inside_a_number(bytes, m.start(), m.end()) {
+                    continue;
+                }
+                *kinds |= kind;
                 for (rule, exact) in anchors.owners.get(m.value() as usize).map_or(&[][..], Vec::as_slice) {
                     if exact.as_ref().is_none_or(|anchor| found == anchor.as_bytes()) {
                         candidates.push(*rule);
@@ -353,8 +391,15 @@ impl Catalog {
     }
 }
 
+/// Whether the digits at the edges of `bytes[start..end]` continue a number outside it: a digit
+/// right before a first digit, or right after a last one.
+fn inside_a_number(bytes: &[u8], start: usize, end: usize) -> bool {
+    let digit = |at: Option<usize>| at.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
+    (digit(Some(start)) && digit(start.checked_sub(1))) || (digit(end.checked_sub(1)) && digit(Some(end)))
+}
+
 /// Checks one rule completely and compiles its regex, exclusions and templates.
-fn compile_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
+fn compile_rule(file: &str, spec: RuleSpec, depth: RegexCheck) -> Result<Rule, RuleError> {
     let error = |problem: String| RuleError { file: file.to_owned(), rule: Some(spec.id.clone()), problem };
     if !is_kebab_case(&spec.id) {
         return Err(error("the id must be kebab-case (a-z, 0-9 and single dashes)".into()));
@@ -373,7 +418,7 @@ fn compile_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
         }
         if let Some(pattern) = &matcher.regex {
             regex = Some(
-                RuleRegex::check(pattern, matcher.case_insensitive)
+                RuleRegex::check(pattern, matcher.case_insensitive, depth)
                     .map_err(|e| error(format!("invalid regex: {e}")))?,
             );
         }
@@ -445,7 +490,8 @@ impl AnchorTable {
             .map(|anchor| {
                 let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
                 let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
-                (u8::from(platform) * PLATFORM_PHRASE) | (u8::from(worded) * WORDED)
+                let number = !worded && anchor.bytes().any(|b| b.is_ascii_digit());
+                (u8::from(platform) * PLATFORM_PHRASE) | (u8::from(worded) * WORDED) | (u8::from(number) * WHOLE_NUMBER)
             })
             .collect();
         // A match's value is the pattern's position in `distinct`, which indexes `owners`.

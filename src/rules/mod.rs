@@ -87,6 +87,38 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         assert!(error.to_string().contains("invalid regex"), "{error}");
     }
 
+    /// A status code or a port is a whole number: `429` in `14290` or `:5432` in `:54321` is
+    /// no anchor, while a lettered anchor that ends in digits (`[HY000] [200`) stays a substring.
+    #[test]
+    fn numeric_anchors_match_whole_numbers_only() {
+        let toml = GOOD
+            .replace(r#"anchors = ["ECONNREFUSED"]"#, r#"anchors = ["429", ":5432", "[HY000] [200"]"#)
+            .replace(r"regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'", "")
+            .replace("{host}", "{function}")
+            .replace("[ on port {port}]", "")
+            .replace("[Open port {port}.]", "Open the port.");
+        let catalog = one(&toml).unwrap();
+        let fires = |message: &str| {
+            let mut hits = Vec::new();
+            catalog.scan(message, &mut ScanScratch::default(), &mut hits);
+            !hits.is_empty()
+        };
+        for line in [
+            "HTTP 429 Too Many Requests",
+            "status=429",
+            "{\"statusCode\":429}",
+            "429",
+            "connect ECONNREFUSED 10.0.0.5:5432",
+            "dial tcp 10.1.2.3:5432: connect: connection refused",
+            "SQLSTATE[HY000] [2002] Connection refused",
+        ] {
+            assert!(fires(line), "{line}");
+        }
+        for line in ["order 14290 shipped", "took 4291 ms", "total 1429.5", "id 4292", "listening on :54321"] {
+            assert!(!fires(line), "{line}");
+        }
+    }
+
     #[test]
     fn one_pass_keeps_case_sensitive_anchors_exact() {
         let rule = |id: &str, anchor: &str, case_insensitive: bool| {
@@ -162,6 +194,8 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
             (GOOD.replace("severity = \"high\"", "severity = \"high\"\nsevrity = 1"), "unknown field"),
             (GOOD.replace("network", "networking"), "unknown variant"),
             (GOOD.replace(r"(?P<host>[\d.]+)", "(?P<host>[\\d.+"), "invalid regex"),
+            // Well-formed, but no such class: only translating the pattern finds it.
+            (GOOD.replace(r"[\d.]+", r"\p{Klingon}+"), "invalid regex"),
             (GOOD.replace("anchors = [\"ECONNREFUSED\"]", "anchors = []"), "anchor"),
             (GOOD.replace("demo-rule", "Demo_Rule"), "kebab-case"),
             (GOOD.replace("Check {host}.", "Check {hots}."), "`hots`"),
@@ -173,6 +207,10 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
             assert!(text.starts_with("test.toml: rule `"), "{text}");
             assert!(text.contains(expected), "{text} should mention {expected}");
         }
+        // An extra rules file is checked completely, built-in rules or not beside it.
+        let extra = [("extra.toml".to_owned(), GOOD.replace(r"[\d.]+", r"\p{Klingon}+"))];
+        let err = Catalog::load(&extra, &[]).unwrap_err();
+        assert!(err.to_string().starts_with("extra.toml: rule `demo-rule`: invalid regex"), "{err}");
         let err = one("[[rule]]\nid = 3").unwrap_err();
         assert!(err.to_string().contains("test.toml"), "{err}");
         let err = one("this is not toml").unwrap_err();

@@ -40,15 +40,30 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
         })?;
     }
     let limit = config.max_decompressed_bytes;
-    let troubleshooter = Troubleshooter::new(config)?;
-    let bytes = read_input(args.file.as_ref())?;
     let origin = Origin {
         log_group: args.log_group,
         log_stream: String::new(),
         owner: String::new(),
         base_timestamp_ms: chrono::Utc::now().timestamp_millis(),
     };
-    let batches = input::read_batches(&bytes, &origin, limit)?;
+    // Compiling the catalog (and the redaction patterns) and reading the input do not depend on
+    // each other, and together cost about as much as analysing a full batch: a second core
+    // compiles while this one reads and decodes. A bad configuration is reported before a bad
+    // input, as when they ran in turn.
+    let (troubleshooter, batches) = std::thread::scope(|scope| {
+        let init = scope.spawn(|| {
+            let troubleshooter = Troubleshooter::new(config)?;
+            // Any finding needs the redaction patterns: compiled here, off the main thread.
+            troubleshooter.analyzer().redactor().prepare();
+            Ok::<_, lambda_troubleshooter::config::ConfigError>(troubleshooter)
+        });
+        let batches = read_input(args.file.as_ref())
+            .and_then(|bytes| input::read_batches(&bytes, &origin, limit).map_err(CliError::from));
+        let troubleshooter = init.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (troubleshooter, batches)
+    });
+    let troubleshooter = troubleshooter?;
+    let batches = batches?;
     let mut out = std::io::stdout().lock();
     let mut summary = Summary::default();
     for batch in &batches {
