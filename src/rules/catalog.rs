@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use daachorse::DoubleArrayAhoCorasick;
 use regex::Regex;
 
@@ -427,7 +427,11 @@ fn compile_rule(file: &str, spec: RuleSpec, depth: RegexCheck) -> Result<Rule, R
                 return Err(error("[rule.match] exclude entries must not be empty".into()));
             }
             exclude = Some(
+                // A contiguous NFA: an exclusion runs only on a message whose anchors hit, and
+                // the DFA the builder would choose for so few patterns cost 9 M instructions
+                // of init over the catalog's 19 exclusion lists (callgrind).
                 AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .ascii_case_insensitive(matcher.case_insensitive)
                     .build(&matcher.exclude)
                     .map_err(|e| error(format!("exclude does not compile: {e}")))?,
