@@ -22,13 +22,14 @@ use patterns::{PATTERNS, Rewrite};
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Scrubs secrets from text; build once and reuse.
-#[derive(Debug, Clone)]
-pub struct Redactor {
-    /// The patterns of [`PATTERNS`], compiled once, on the first redaction: redaction runs only
-    /// when there are findings, so init does not pay for these.
-    patterns: OnceLock<Vec<Compiled>>,
-}
+/// Scrubs secrets from text.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor;
+
+/// The patterns of [`PATTERNS`], compiled once per process, on the first redaction (or
+/// [`Redactor::prepare`]): redaction runs only when there are findings, so init does not pay
+/// for these.
+static COMPILED: OnceLock<Vec<Compiled>> = OnceLock::new();
 
 /// One pattern of [`PATTERNS`], compiled.
 #[derive(Debug, Clone)]
@@ -39,23 +40,17 @@ struct Compiled {
     rewrite: Rewrite,
 }
 
-impl Default for Redactor {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Redactor {
-    /// A redactor; its patterns are compiled on the first redaction.
+    /// A redactor; the patterns are compiled on the first redaction in the process.
     pub fn new() -> Self {
-        Self { patterns: OnceLock::new() }
+        Self
     }
 
     /// Compiles the patterns now rather than on the first redaction (about 35 M instructions,
-    /// as much as the anchor pass over a full batch): the command line does it on the core that
-    /// is free while it reads its input.
-    pub fn prepare(&self) {
-        self.patterns.get_or_init(compile_patterns);
+    /// half of the anchor pass over a full batch): the command line does it on a thread of its
+    /// own while it compiles the catalog and reads its input.
+    pub fn prepare() {
+        COMPILED.get_or_init(compile_patterns);
     }
 
     /// Returns `text` with every secret it recognises replaced by `[REDACTED]`.
@@ -67,7 +62,7 @@ impl Redactor {
             return text.to_owned();
         }
         let mut out = text.to_owned();
-        for pattern in self.patterns.get_or_init(compile_patterns) {
+        for pattern in COMPILED.get_or_init(compile_patterns) {
             if pattern.regex.is_match(&out) {
                 out = pattern.regex.replace_all(&out, |caps: &Captures<'_>| pattern.rewrite(caps)).into_owned();
             }

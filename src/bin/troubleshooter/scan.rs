@@ -7,6 +7,7 @@ use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::input::{self, Origin};
 use lambda_troubleshooter::model::{Finding, Severity};
+use lambda_troubleshooter::report::redact::Redactor;
 use lambda_troubleshooter::report::render;
 
 use crate::error::CliError;
@@ -46,17 +47,14 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
         owner: String::new(),
         base_timestamp_ms: chrono::Utc::now().timestamp_millis(),
     };
-    // Compiling the catalog (and the redaction patterns) and reading the input do not depend on
-    // each other, and together cost about as much as analysing a full batch: a second core
-    // compiles while this one reads and decodes. A bad configuration is reported before a bad
-    // input, as when they ran in turn.
+    // Compiling the catalog, compiling the redaction patterns (every finding needs them) and
+    // reading the input do not depend on each other, and together cost about as much as
+    // analysing a full batch: each has a thread, so a second core takes the compiling off the
+    // path to the first finding. A bad configuration is reported before a bad input, as when
+    // they ran in turn.
     let (troubleshooter, batches) = std::thread::scope(|scope| {
-        let init = scope.spawn(|| {
-            let troubleshooter = Troubleshooter::new(config)?;
-            // Any finding needs the redaction patterns: compiled here, off the main thread.
-            troubleshooter.analyzer().redactor().prepare();
-            Ok::<_, lambda_troubleshooter::config::ConfigError>(troubleshooter)
-        });
+        scope.spawn(Redactor::prepare);
+        let init = scope.spawn(|| Troubleshooter::new(config));
         let batches = read_input(args.file.as_ref())
             .and_then(|bytes| input::read_batches(&bytes, &origin, limit).map_err(CliError::from));
         let troubleshooter = init.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));

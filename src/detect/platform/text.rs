@@ -50,7 +50,9 @@ pub(super) struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub(super) fn get(&self, key: &str) -> Option<&'a str> {
-        let index = FIELD_KEYS.iter().position(|k| k.trim_end_matches(':') == key)?;
+        // Every REPORT line asks for eight fields: a suffix strip and one comparison per key,
+        // not a character-by-character trim.
+        let index = FIELD_KEYS.iter().position(|k| k.strip_suffix(':') == Some(key))?;
         self.values[index]
     }
 
