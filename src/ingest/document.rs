@@ -6,35 +6,40 @@
 //! again when the batch was dropped; the decode cost twice the inflate itself (`make bench`).
 //! This reader walks the document's exact shape (`messageType`, `owner`, `logGroup`,
 //! `logStream`, `subscriptionFilters`, `policyLevel`, `logEvents` of `id`, `timestamp`,
-//! `message`), finds each string's end with `memchr`, and unescapes every id and message once
-//! into one buffer the whole batch shares ([`EventText`]).
+//! `message`), finds each string's end with `memchr`, and unescapes every id and message
+//! inside the inflated document itself: each is moved, unescaped, to the end of the ones
+//! before it, at the front of the document. An unescaped string is never longer than its
+//! escaped text, so what is written never overtakes what is still to be read. The front of the
+//! document then becomes the one buffer the whole batch shares ([`EventText`]): no event has a
+//! copy of its own, and the batch holds no memory but the document's.
 //!
 //! It only ever says "this is the batch" or "not mine": any other key, a duplicate key, a
 //! number that is not a plain integer, an escape it would have to judge (a lone surrogate),
-//! anything out of place, and it returns `None`, so [`super::parse_document`] hands the text to
-//! serde_json, whose answer (the batch or the error that names the fault) is then the answer.
+//! text that is not UTF-8, anything out of place, and it returns `None`. The document is then
+//! partly rewritten, so [`super::parse_document`] gives serde_json a pristine copy (inflated
+//! again), and serde's answer (the batch, or the error that names the fault) is the answer.
 //! The two agree on every document the tests feed both.
 
 use std::sync::Arc;
 
 use super::{EventText, LogBatch, LogEvent};
 
-/// Reads a whole CloudWatch Logs document, or `None` for serde_json to judge.
-pub(super) fn read(text: &str) -> Option<LogBatch> {
+/// Reads a whole CloudWatch Logs document, rewriting it in place, or `None` for serde_json to
+/// judge (from a pristine copy: this one is spent).
+pub(super) fn read(document: Vec<u8>) -> Option<LogBatch> {
     // A raw control character inside a string is invalid JSON (serde_json names it). One
     // vectorised pass over the document finds whether there is any such byte at all; only
     // then does each string look for one.
-    let controls = text.bytes().fold(false, |found, b| found | (b < 0x20));
-    // Unescaped, the ids and messages are never longer than the document: one allocation,
-    // whose untouched tail is given back below.
-    let mut reader = Reader { text, at: 0, shared: String::with_capacity(text.len()), controls };
+    let controls = document.iter().fold(false, |found, &b| found | (b < 0x20));
+    let mut reader = Reader { document, at: 0, written: 0, controls };
     let (mut batch, spans) = reader.document()?;
     reader.skip_whitespace();
-    if reader.at != text.len() {
+    if reader.at != reader.document.len() {
         return None;
     }
-    reader.shared.shrink_to_fit();
-    let shared = Arc::new(reader.shared);
+    let mut shared = reader.document;
+    shared.truncate(reader.written);
+    let shared = Arc::new(String::from_utf8(shared).ok()?);
     batch.log_events = spans
         .into_iter()
         .map(|span| {
@@ -48,30 +53,26 @@ pub(super) fn read(text: &str) -> Option<LogBatch> {
     Some(batch)
 }
 
-/// Where one event's id and message lie in the shared buffer (`(start, length)`).
+/// Where one event's id and message lie, unescaped, in the shared buffer (`(start, length)`).
 struct EventSpan {
     id: (usize, usize),
     timestamp: i64,
     message: (usize, usize),
 }
 
-/// A cursor over the document's text; `at` is always at a character boundary.
-struct Reader<'a> {
-    text: &'a str,
+/// A cursor over the document. Bytes from `at` on are as inflated; the ids and messages read
+/// so far lie unescaped in `..written`, and `written <= at` always.
+struct Reader {
+    document: Vec<u8>,
     at: usize,
-    /// Every id and message, unescaped, one after the other.
-    shared: String,
+    written: usize,
     /// The document holds a byte below 0x20 (whitespace between tokens, or a fault).
     controls: bool,
 }
 
-impl<'a> Reader<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
-    }
-
+impl Reader {
     fn peek(&self) -> Option<u8> {
-        self.bytes().get(self.at).copied()
+        self.document.get(self.at).copied()
     }
 
     fn skip_whitespace(&mut self) {
@@ -110,21 +111,30 @@ impl<'a> Reader<'a> {
         Some(false)
     }
 
-    /// Calls `field` for each key of an object; the callback reads the value.
-    fn object(&mut self, mut field: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
+    /// Calls `field` for each key of an object, every key at most once and each one of
+    /// `keys`; the callback reads the value. Returns the keys seen.
+    fn object(
+        &mut self,
+        keys: &[&'static str],
+        mut field: impl FnMut(&mut Self, &'static str) -> Option<()>,
+    ) -> Option<Vec<&'static str>> {
+        let mut seen = Vec::with_capacity(keys.len());
         if self.open(b'{', b'}')? {
-            return Some(());
+            return Some(seen);
         }
         loop {
             // Keys are compared as written: an escaped one is no key this reader knows.
-            let (key, escaped) = self.raw_string()?;
-            if escaped {
+            let (start, end, escaped) = self.raw_string()?;
+            let written = self.document.get(start..end)?;
+            let key = *keys.iter().find(|key| !escaped && key.as_bytes() == written)?;
+            if seen.contains(&key) {
                 return None;
             }
+            seen.push(key);
             self.expect(b':')?;
             field(self, key)?;
             if !self.another(b'}')? {
-                return Some(());
+                return Some(seen);
             }
         }
     }
@@ -145,71 +155,84 @@ impl<'a> Reader<'a> {
     /// `null`, consumed; `false` (nothing consumed) when the value is something else.
     fn null(&mut self) -> bool {
         self.skip_whitespace();
-        let found = self.bytes().get(self.at..).is_some_and(|rest| rest.starts_with(b"null"));
+        let found = self.document.get(self.at..).is_some_and(|rest| rest.starts_with(b"null"));
         if found {
             self.at += 4;
         }
         found
     }
 
-    /// A string, unescaped into the shared buffer: found with `memchr`, copied once.
-    /// Returns where it lies there (`(start, length)`).
-    fn shared_string(&mut self) -> Option<(usize, usize)> {
+    /// A string as written between its quotes (`(start, end)` in the document), every escape
+    /// in it checked, and whether it holds one.
+    fn raw_string(&mut self) -> Option<(usize, usize, bool)> {
         self.expect(b'"')?;
-        let bytes = self.bytes();
-        let begin = self.shared.len();
         let start = self.at;
-        let mut copied = start;
-        let mut at = self.at;
+        let mut end = start;
+        let mut escaped = false;
         loop {
-            at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
-            if bytes.get(at) == Some(&b'"') {
+            end += memchr::memchr2(b'"', b'\\', self.document.get(end..)?)?;
+            if self.document.get(end) == Some(&b'"') {
                 break;
             }
-            self.shared.push_str(self.text.get(copied..at)?);
-            let (unescaped, length) = escape(self.text.get(at..)?)?;
-            self.shared.push(unescaped);
-            at += length;
-            copied = at;
+            escaped = true;
+            end += escape(self.document.get(end..)?)?.1;
         }
-        self.shared.push_str(self.text.get(copied..at)?);
-        self.at = at + 1;
+        self.at = end + 1;
         // Escaped control characters (`\n`) are fine; raw ones are not JSON.
-        if self.controls && self.text.get(start..at)?.bytes().any(|b| b < 0x20) {
+        if self.controls && self.document.get(start..end)?.iter().any(|&b| b < 0x20) {
             return None;
         }
-        Some((begin, self.shared.len() - begin))
+        Some((start, end, escaped))
     }
 
     /// A string of the document's header (owner, log group…), unescaped into its own `String`.
     fn string(&mut self) -> Option<String> {
-        let (start, len) = self.shared_string()?;
-        let owned = self.shared.get(start..start + len)?.to_owned();
-        self.shared.truncate(start);
-        Some(owned)
+        let (start, end, _) = self.raw_string()?;
+        let mut text = Vec::with_capacity(end - start);
+        let mut copied = start;
+        while copied < end {
+            let next = memchr::memchr(b'\\', self.document.get(copied..end)?).map_or(end, |at| copied + at);
+            text.extend_from_slice(self.document.get(copied..next)?);
+            if next < end {
+                let (character, length) = escape(self.document.get(next..)?)?;
+                text.extend_from_slice(character.encode_utf8(&mut [0; 4]).as_bytes());
+                copied = next + length;
+            } else {
+                copied = next;
+            }
+        }
+        String::from_utf8(text).ok()
     }
 
-    /// A string as written between its quotes, and whether it holds an escape.
-    fn raw_string(&mut self) -> Option<(&'a str, bool)> {
+    /// An id or message, moved unescaped to `written`: found with `memchr`, each run between
+    /// escapes moved once. Returns where it now lies (`(start, length)`).
+    fn shared_string(&mut self) -> Option<(usize, usize)> {
         self.expect(b'"')?;
-        let start = self.at;
-        let bytes = self.bytes();
-        let mut end = start;
-        let mut escaped = false;
+        let begin = self.written;
+        let mut copied = self.at;
+        let mut at = self.at;
         loop {
-            end += memchr::memchr2(b'"', b'\\', bytes.get(end..)?)?;
-            if bytes.get(end) == Some(&b'"') {
+            at += memchr::memchr2(b'"', b'\\', self.document.get(at..)?)?;
+            // Escaped control characters (`\n`) are fine; raw ones are not JSON.
+            if self.controls && self.document.get(copied..at)?.iter().any(|&b| b < 0x20) {
+                return None;
+            }
+            self.document.copy_within(copied..at, self.written);
+            self.written += at - copied;
+            if self.document.get(at) == Some(&b'"') {
                 break;
             }
-            escaped = true;
-            end += 2;
+            let (character, length) = escape(self.document.get(at..)?)?;
+            // Never longer than the escape it replaces, so `written` stays behind `at`.
+            let mut utf8 = [0; 4];
+            let encoded = character.encode_utf8(&mut utf8).as_bytes();
+            self.document.get_mut(self.written..self.written + encoded.len())?.copy_from_slice(encoded);
+            self.written += encoded.len();
+            at += length;
+            copied = at;
         }
-        let raw = self.text.get(start..end)?;
-        self.at = end + 1;
-        if self.controls && raw.bytes().any(|b| b < 0x20) {
-            return None;
-        }
-        Some((raw, escaped))
+        self.at = at + 1;
+        Some((begin, self.written - begin))
     }
 
     /// A JSON integer that fits an `i64` (no fraction or exponent: serde judges those).
@@ -223,12 +246,11 @@ impl<'a> Reader<'a> {
         while self.peek().is_some_and(|b| b.is_ascii_digit()) {
             self.at += 1;
         }
-        let number = self.text.get(start..self.at)?;
-        let leading_zero = self.bytes().get(digits) == Some(&b'0') && self.at - digits > 1;
+        let leading_zero = self.document.get(digits) == Some(&b'0') && self.at - digits > 1;
         if self.at == digits || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        number.parse().ok()
+        std::str::from_utf8(self.document.get(start..self.at)?).ok()?.parse().ok()
     }
 
     /// The document: every key at most once, each of the known ones, `messageType` and
@@ -244,22 +266,16 @@ impl<'a> Reader<'a> {
             log_events: Vec::new(),
         };
         let mut spans = Vec::new();
-        let mut seen = [false; 7];
-        self.object(|reader, key| {
-            let slot =
-                ["owner", "logGroup", "logStream", "messageType", "policyLevel", "subscriptionFilters", "logEvents"]
-                    .iter()
-                    .position(|known| *known == key)?;
-            if std::mem::replace(&mut seen[slot], true) {
-                return None;
-            }
-            match slot {
-                0 => batch.owner = reader.string()?,
-                1 => batch.log_group = reader.string()?,
-                2 => batch.log_stream = reader.string()?,
-                3 => batch.message_type = reader.string()?,
-                4 => batch.policy_level = if reader.null() { None } else { Some(reader.string()?) },
-                5 => reader.array(|reader| {
+        const KEYS: &[&str] =
+            &["owner", "logGroup", "logStream", "messageType", "policyLevel", "subscriptionFilters", "logEvents"];
+        let seen = self.object(KEYS, |reader, key| {
+            match key {
+                "owner" => batch.owner = reader.string()?,
+                "logGroup" => batch.log_group = reader.string()?,
+                "logStream" => batch.log_stream = reader.string()?,
+                "messageType" => batch.message_type = reader.string()?,
+                "policyLevel" => batch.policy_level = if reader.null() { None } else { Some(reader.string()?) },
+                "subscriptionFilters" => reader.array(|reader| {
                     batch.subscription_filters.push(reader.string()?);
                     Some(())
                 })?,
@@ -271,30 +287,28 @@ impl<'a> Reader<'a> {
             Some(())
         })?;
         // `messageType` and `logEvents` are required (see [`LogBatch`]): serde names the one missing.
-        (seen[3] && seen[6]).then_some((batch, spans))
+        (seen.contains(&"messageType") && seen.contains(&"logEvents")).then_some((batch, spans))
     }
 
     /// One log event: `timestamp` and `message` required, `id` optional, nothing else.
     fn event(&mut self) -> Option<EventSpan> {
-        let (mut id, mut timestamp, mut message) = (None, None, None);
-        self.object(|reader, key| {
-            let (slot_empty, value) = match key {
-                "id" => (id.is_none(), reader.shared_string().map(|s| id = Some(s))),
-                "timestamp" => (timestamp.is_none(), reader.integer().map(|t| timestamp = Some(t))),
-                "message" => (message.is_none(), reader.shared_string().map(|s| message = Some(s))),
-                _ => return None,
-            };
-            slot_empty.then_some(())?;
-            value
+        let (mut id, mut timestamp, mut message) = ((self.written, 0), None, None);
+        self.object(&["id", "timestamp", "message"], |reader, key| {
+            match key {
+                "id" => id = reader.shared_string()?,
+                "timestamp" => timestamp = Some(reader.integer()?),
+                _ => message = Some(reader.shared_string()?),
+            }
+            Some(())
         })?;
-        Some(EventSpan { id: id.unwrap_or((0, 0)), timestamp: timestamp?, message: message? })
+        Some(EventSpan { id, timestamp: timestamp?, message: message? })
     }
 }
 
 /// The escape at the start of `text` (a backslash and what follows) as a character, and its
 /// length; `None` for one serde must judge (unknown, short, a lone or reversed surrogate).
-fn escape(text: &str) -> Option<(char, usize)> {
-    let simple = match text.as_bytes().get(1)? {
+fn escape(text: &[u8]) -> Option<(char, usize)> {
+    let simple = match text.get(1)? {
         b'"' => '"',
         b'\\' => '\\',
         b'/' => '/',
@@ -304,18 +318,18 @@ fn escape(text: &str) -> Option<(char, usize)> {
         b'r' => '\r',
         b't' => '\t',
         b'u' => {
-            let (unit, rest) = hex4(text.get(2..)?)?;
+            let unit = hex4(text.get(2..)?)?;
             return match unit {
                 0xd800..=0xdbff => {
-                    let (low, _) = rest.strip_prefix("\\u").and_then(hex4)?;
+                    let low = text.get(6..8).filter(|u| *u == b"\\u").and_then(|_| hex4(text.get(8..)?))?;
                     if !(0xdc00..=0xdfff).contains(&low) {
                         return None;
                     }
-                    let code = 0x10000 + ((u32::from(unit) - 0xd800) << 10) + (u32::from(low) - 0xdc00);
+                    let code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
                     Some((char::from_u32(code)?, 12))
                 }
                 0xdc00..=0xdfff => None,
-                _ => Some((char::from_u32(u32::from(unit))?, 6)),
+                _ => Some((char::from_u32(unit)?, 6)),
             };
         }
         _ => return None,
@@ -323,13 +337,9 @@ fn escape(text: &str) -> Option<(char, usize)> {
     Some((simple, 2))
 }
 
-/// Four hex digits at the start of `text`, and what follows them.
-fn hex4(text: &str) -> Option<(u16, &str)> {
-    let digits = text.get(..4)?;
-    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some((u16::from_str_radix(digits, 16).ok()?, text.get(4..)?))
+/// The four hex digits at the start of `text`.
+fn hex4(text: &[u8]) -> Option<u32> {
+    text.get(..4)?.iter().try_fold(0, |value, &digit| Some(value << 4 | char::from(digit).to_digit(16)?))
 }
 
 #[cfg(test)]
@@ -342,7 +352,7 @@ mod tests {
 
     /// The fast reader's answer, where it has one, is serde's.
     fn agrees(text: &str) -> Option<LogBatch> {
-        let fast = read(text);
+        let fast = read(text.as_bytes().to_vec());
         if let Some(batch) = &fast {
             assert_eq!(Some(batch), serde(text).as_ref(), "{text}");
         }
@@ -356,12 +366,42 @@ mod tests {
         let batch = agrees(DOC).unwrap();
         assert_eq!(batch.log_events.len(), 2);
         assert_eq!(batch.log_events[1].message, "{\"level\":\"ERROR\",\"msg\":\"café 😀 \\ / \u{8}\u{c}\r\"}\n");
-        // Every event's id and message is a slice of one shared buffer.
+        assert_eq!(batch.log_events[0].message, "REPORT RequestId: 6234\tDuration: 46.84 ms\n");
         assert_eq!(batch.log_events[0].id, "346");
         assert_eq!(batch.log_events[1].id, "");
         let spaced = " {\n \"logEvents\" : [ { \"timestamp\" : 0 , \"message\" : \"\" } ] , \"policyLevel\" : null, \"messageType\":\"DATA_MESSAGE\" }\n";
         assert_eq!(agrees(spaced).unwrap().log_events[0].id, "");
         assert!(agrees(r#"{"messageType":"CONTROL_MESSAGE","logEvents":[],"subscriptionFilters":[]}"#).is_some());
+    }
+
+    /// Each id and message is unescaped as serde does: escapes of every length (two, six and
+    /// twelve bytes) at the start, the middle and the end, runs of them, and text without any.
+    #[test]
+    fn unescapes_in_place_as_serde_does() {
+        let strings = [
+            r#"plain text, no escape"#,
+            r#"\n"#,
+            r#"\t[ERROR]\t2024\tid\tboom\n"#,
+            r#"{\"a\":\"b\"}\n"#,
+            r#"\u00e9t\u00e9 \ud83d\ude00\ud83d\ude00 fin\u20ac"#,
+            r#"caf\u00e9"#,
+            r#"\\\\\\"#,
+            r#"a\/b\bc\fd\re"#,
+            r#"ümlaut \"quoted\" ü"#,
+            "",
+        ];
+        let events: Vec<String> = strings
+            .iter()
+            .enumerate()
+            .map(|(n, text)| format!(r#"{{"id":"{text}","timestamp":{n},"message":"{text}"}}"#))
+            .collect();
+        let document = format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{}]}}"#, events.join(","));
+        let batch = agrees(&document).unwrap();
+        for (event, text) in batch.log_events.iter().zip(strings) {
+            let expected: String = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+            assert_eq!(event.message, expected, "{text}");
+            assert_eq!(event.id, expected, "{text}");
+        }
     }
 
     /// Every awslogs event in `events/`, as CloudWatch Logs writes them, takes the fast path.

@@ -2,8 +2,9 @@
 //!
 //! A worst-case batch holds 16.7k events. Giving each id and message its own `String` cost
 //! 33k allocations to decode and as many frees to drop, about a quarter of the decode
-//! (`make bench`). [`super::document`] unescapes every id and message of a batch into one
-//! buffer instead, and each event keeps its slices of it. Text built one event at a time (a
+//! (`make bench`). [`super::document`] unescapes every id and message of a batch, in place,
+//! to the front of the inflated document, which becomes the one buffer they share, and each
+//! event keeps its slices of it. Text built one event at a time (a
 //! log file, `FilterLogEvents`, a test) converts from a `String` and owns its own buffer.
 //! Either way the text reads as a `&str` (`Deref`), compares with strings, and prints as one.
 

@@ -189,9 +189,11 @@ pub fn decode_value(value: serde_json::Value, limit: usize) -> Result<Invocation
 }
 
 /// Decodes the `awslogs.data` string: standard base64, then gzip (it must be gzip), then the
-/// document. Each stage of a 1 MB envelope (base64 text, gzip bytes, inflated JSON) is freed
-/// before the next one peaks, which keeps a 128 MB function's peak memory low (`make rss`):
-/// hence the owned `data`.
+/// document. The base64 text is freed before the gzip bytes are inflated, which keeps a 128 MB
+/// function's peak memory low (`make rss`): hence the owned `data`. The gzip bytes (about
+/// 1 MB in the largest batch) are kept while the document is read, so that a document the fast reader does not
+/// read can be inflated again for serde_json; the reader itself needs no memory but the
+/// inflated document's (`src/ingest/document.rs`).
 ///
 /// # Errors
 ///
@@ -203,8 +205,7 @@ pub fn decode_awslogs_data(data: String, limit: usize) -> Result<LogBatch, Inges
         return Err(IngestError::NotGzip(compressed.iter().take(4).copied().collect()));
     }
     let inflated = gunzip_bounded(&compressed, limit)?;
-    drop(compressed);
-    parse_document(&inflated)
+    parse_document(inflated, || gunzip_bounded(&compressed, limit))
 }
 
 /// Decodes a CloudWatch Logs document from gzip (one or more members) or, when the bytes
@@ -215,26 +216,31 @@ pub fn decode_awslogs_data(data: String, limit: usize) -> Result<LogBatch, Inges
 /// [`IngestError::Gzip`], [`IngestError::TooLarge`], [`IngestError::NotUtf8`] or
 /// [`IngestError::Document`], naming what is wrong.
 pub fn decode_document(bytes: &[u8], limit: usize) -> Result<LogBatch, IngestError> {
-    let inflated;
-    let json: &[u8] = if bytes.starts_with(&GZIP_MAGIC) {
-        inflated = gunzip_bounded(bytes, limit)?;
-        &inflated
-    } else if bytes.len() > limit {
-        return Err(IngestError::TooLarge { limit });
-    } else {
-        bytes
+    let inflate = || {
+        if bytes.starts_with(&GZIP_MAGIC) {
+            gunzip_bounded(bytes, limit)
+        } else if bytes.len() > limit {
+            Err(IngestError::TooLarge { limit })
+        } else {
+            Ok(bytes.to_vec())
+        }
     };
-    parse_document(json)
+    parse_document(inflate()?, inflate)
 }
 
 /// Parses an inflated CloudWatch Logs document: through the fast reader of its exact shape
-/// ([`document`]), or through serde_json for anything else, and to name what is wrong.
-fn parse_document(json: &[u8]) -> Result<LogBatch, IngestError> {
-    let text = std::str::from_utf8(json)?;
-    match document::read(text) {
-        Some(batch) => Ok(batch),
-        None => serde_json::from_str(text).map_err(IngestError::Document),
+/// ([`document`]), which rewrites it in place, or else through serde_json, which reads a
+/// pristine copy from `inflate_again` and names what is wrong. Only a document the reader does
+/// not expect (a new field, a fault) is inflated twice.
+fn parse_document(
+    json: Vec<u8>,
+    inflate_again: impl FnOnce() -> Result<Vec<u8>, IngestError>,
+) -> Result<LogBatch, IngestError> {
+    if let Some(batch) = document::read(json) {
+        return Ok(batch);
     }
+    let text = String::from_utf8(inflate_again()?).map_err(|e| e.utf8_error())?;
+    serde_json::from_str(&text).map_err(IngestError::Document)
 }
 
 /// Inflates every gzip member in `bytes`, refusing to produce more than `limit` bytes.
