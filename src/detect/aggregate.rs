@@ -21,6 +21,7 @@ use crate::model::finding::{
     Evidence, Finding, LONGEST_INVOCATION_MS, MAX_INSIGHTS_REQUEST_IDS, SCHEMA, console_url, excerpt, insights_query,
     insights_url, rfc3339_millis,
 };
+use crate::report::redact::Redactor;
 use crate::rules::Parser;
 
 /// The most values of a varying detail a finding lists in `details.values`; `total` says how
@@ -79,15 +80,14 @@ impl Analyzer {
         }
         for value in details.values_mut() {
             if let Value::String(text) = value {
-                *text = self.redactor.redact(text);
+                *text = Redactor.redact(text);
             }
         }
         let listed: serde_json::Map<String, Value> = varying
             .iter()
             .filter(|(_, values)| values.len() > 1)
             .map(|(name, values)| {
-                let first: Vec<String> =
-                    values.iter().take(MAX_LISTED_VALUES).map(|v| self.redactor.redact(v)).collect();
+                let first: Vec<String> = values.iter().take(MAX_LISTED_VALUES).map(|v| Redactor.redact(v)).collect();
                 (name.clone(), json!({"total": values.len(), "first": first}))
             })
             .collect();
@@ -109,7 +109,7 @@ impl Analyzer {
         let requests = (!named.is_empty()).then_some(named.len() as u64);
         // Read from log text like the evidence, so redacted like it: a line forged to look like
         // a platform record must not carry a secret out as a request id.
-        let request_ids: Vec<String> = named.iter().take(MAX_IDS).map(|id| self.redactor.redact(id)).collect();
+        let request_ids: Vec<String> = named.iter().take(MAX_IDS).map(|id| Redactor.redact(id)).collect();
         let one_per_invocation = requests == Some(count) && named.len() == subjects.len();
         let first_event = &batch.log_events[events[0]];
         let last_event = &batch.log_events[events[events.len() - 1]];
@@ -134,7 +134,7 @@ impl Analyzer {
                 let event = &batch.log_events[i];
                 Evidence {
                     timestamp: rfc3339_millis(event.timestamp),
-                    message: excerpt(&self.redactor.redact(event.message.trim_end()), MAX_EVIDENCE_BYTES),
+                    message: excerpt(&Redactor.redact(event.message.trim_end()), MAX_EVIDENCE_BYTES),
                 }
             })
             .collect();

@@ -24,7 +24,6 @@ use crate::detect::platform::PlatformParser;
 use crate::ingest::LogBatch;
 use crate::model::finding::function_name;
 use crate::model::{Category, Finding, Severity};
-use crate::report::redact::Redactor;
 use crate::rules::{Catalog, Detector};
 
 use super::correlate::SubjectCategories;
@@ -72,7 +71,6 @@ pub struct Analyzer {
     pub(super) catalog: Catalog,
     pub(super) platform: PlatformParser,
     pub(super) access: AccessDeniedParser,
-    pub(super) redactor: Redactor,
     pub(super) min_severity: Severity,
 }
 
@@ -86,13 +84,7 @@ pub(super) struct BatchContext<'a> {
 impl Analyzer {
     /// Builds an analyzer over a compiled catalog; findings below `min_severity` are dropped.
     pub fn new(catalog: Catalog, min_severity: Severity) -> Self {
-        Self {
-            catalog,
-            platform: PlatformParser::new(),
-            access: AccessDeniedParser::new(),
-            redactor: Redactor::new(),
-            min_severity,
-        }
+        Self { catalog, platform: PlatformParser::new(), access: AccessDeniedParser::new(), min_severity }
     }
 
     /// The compiled catalog.
@@ -103,11 +95,6 @@ impl Analyzer {
     /// The platform-record parser every message goes through.
     pub fn platform(&self) -> &PlatformParser {
         &self.platform
-    }
-
-    /// The redactor every excerpt goes through.
-    pub fn redactor(&self) -> &Redactor {
-        &self.redactor
     }
 
     /// Analyses one batch; `region` is where the log group lives (for links and ARNs).

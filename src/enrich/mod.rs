@@ -27,6 +27,7 @@ use crate::detect::platform::{PlatformParser, PlatformRecord};
 use crate::ingest::{EventText, LogBatch, LogEvent};
 use crate::model::finding::{Finding, excerpt, rfc3339_millis};
 use crate::model::{Severity, details};
+use crate::report::redact::Redactor;
 
 /// The most `FilterLogEvents` calls one invocation makes.
 pub const MAX_CALLS: usize = 3;
@@ -261,14 +262,13 @@ fn context_lines(analyzer: &Analyzer, request: &LogBatch, failure: usize) -> Vec
         .iter()
         .filter(|e| analyzer.platform().parse_start(&e.message).is_none() && !e.message.trim().is_empty())
         .collect();
-    let redactor = analyzer.redactor();
     before
         .iter()
         .skip(before.len().saturating_sub(MAX_CONTEXT_LINES))
         .map(|e| {
             json!({
                 "timestamp": rfc3339_millis(e.timestamp),
-                "message": excerpt(&redactor.redact(e.message.trim_end()), CONTEXT_LINE_BYTES),
+                "message": excerpt(&Redactor.redact(e.message.trim_end()), CONTEXT_LINE_BYTES),
             })
         })
         .collect()

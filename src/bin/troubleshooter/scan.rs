@@ -51,9 +51,10 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
     // reading the input do not depend on each other, and together cost about as much as
     // analysing a full batch: each has a thread, so a second core takes the compiling off the
     // path to the first finding. A bad configuration is reported before a bad input, as when
-    // they ran in turn.
+    // they ran in turn. Nothing waits for the redaction patterns but the first finding's
+    // redaction (a run without findings ends without them).
+    std::thread::spawn(Redactor::prepare);
     let (troubleshooter, batches) = std::thread::scope(|scope| {
-        scope.spawn(Redactor::prepare);
         let init = scope.spawn(|| Troubleshooter::new(config));
         let batches = read_input(args.file.as_ref())
             .and_then(|bytes| input::read_batches(&bytes, &origin, limit).map_err(CliError::from));
