@@ -187,21 +187,11 @@ impl Reader {
 
     /// A string of the document's header (owner, log group…), unescaped into its own `String`.
     fn string(&mut self) -> Option<String> {
-        let (start, end, _) = self.raw_string()?;
-        let mut text = Vec::with_capacity(end - start);
-        let mut copied = start;
-        while copied < end {
-            let next = memchr::memchr(b'\\', self.document.get(copied..end)?).map_or(end, |at| copied + at);
-            text.extend_from_slice(self.document.get(copied..next)?);
-            if next < end {
-                let (character, length) = escape(self.document.get(next..)?)?;
-                text.extend_from_slice(character.encode_utf8(&mut [0; 4]).as_bytes());
-                copied = next + length;
-            } else {
-                copied = next;
-            }
-        }
-        String::from_utf8(text).ok()
+        let (start, len) = self.shared_string()?;
+        let text = std::str::from_utf8(self.document.get(start..start + len)?).ok()?.to_owned();
+        // Not a slice the batch keeps: the next id or message goes where it was.
+        self.written = start;
+        Some(text)
     }
 
     /// An id or message, moved unescaped to `written`: found with `memchr`, each run between
