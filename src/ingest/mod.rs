@@ -411,6 +411,34 @@ mod tests {
         assert!(matches!(err, IngestError::Document(_)), "{err}");
     }
 
+    /// The fast reader rewrites the document as it goes; whatever it gives up on, even after
+    /// it has moved events, serde_json reads from a pristine copy and names the fault.
+    #[test]
+    fn faults_after_rewritten_events_are_named_from_a_pristine_copy() {
+        let good = r#"{"timestamp":1,"message":"a\tb\n"}"#;
+        let document = |last: &[u8]| {
+            let mut doc = format!(r#"{{"messageType":"DATA_MESSAGE","logEvents":[{good},{good},"#).into_bytes();
+            doc.extend_from_slice(last);
+            doc.extend_from_slice(b"]}");
+            doc
+        };
+        // A message that is not UTF-8, after two events that were unescaped in place.
+        let err = decode_document(&gzip(&document(b"{\"timestamp\":2,\"message\":\"caf\xe9\"}")), 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::NotUtf8(_)), "{err}");
+        // A fault serde_json names by line and column of the document as CloudWatch wrote it.
+        let faulty = document(b"{\"timestamp\":2,\"message\":\"x\",}");
+        let err = decode_document(&gzip(&faulty), 1 << 20).unwrap_err();
+        assert!(matches!(err, IngestError::Document(_)), "{err}");
+        // The column of the `}` after the trailing comma, counted from 1.
+        let column = 2 + faulty.windows(2).position(|pair| pair == b",}").unwrap();
+        assert!(err.to_string().contains(&format!("column {column}")), "{err}");
+        // A key the reader does not know: serde_json reads the batch, escapes and all.
+        let batch =
+            decode_document(&gzip(&document(b"{\"timestamp\":2,\"message\":\"x\",\"new\":1}")), 1 << 20).unwrap();
+        assert_eq!(batch.log_events.len(), 3);
+        assert_eq!(batch.log_events[1].message, "a\tb\n");
+    }
+
     #[test]
     fn unknown_events_are_named() {
         let err = decode_invocation(b"{\"hello\":1}", 1 << 20).unwrap_err();
