@@ -38,6 +38,10 @@ pub(super) fn read(document: Vec<u8>) -> Option<LogBatch> {
         return None;
     }
     let mut shared = reader.document;
+    // The tail (structure and escapes) is not given back: shrinking would reallocate, and a
+    // buffer of the document's whole size is what the next batch's inflate reuses once this
+    // one is freed (`perf stat` over a warm loop of the worst case: about 40 page faults a
+    // batch; shrunk, glibc mapped each batch afresh, about 1,300).
     shared.truncate(reader.written);
     let shared = Arc::new(String::from_utf8(shared).ok()?);
     batch.log_events = spans
