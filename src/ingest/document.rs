@@ -11,13 +11,14 @@
 //! before it, at the front of the document. An unescaped string is never longer than its
 //! escaped text, so what is written never overtakes what is still to be read. The front of the
 //! document then becomes the one buffer the whole batch shares ([`EventText`]): no event has a
-//! copy of its own, and the batch holds no memory but the document's.
+//! copy of its own, and their text takes no memory beyond the document's.
 //!
 //! It only ever says "this is the batch" or "not mine": any other key, a duplicate key, a
 //! number that is not a plain integer, an escape it would have to judge (a lone surrogate),
 //! text that is not UTF-8, anything out of place, and it returns `None`. The document is then
 //! partly rewritten, so [`super::parse_document`] gives serde_json a pristine copy (inflated
-//! again), and serde's answer (the batch, or the error that names the fault) is the answer.
+//! again, or for a plain document copied again), and serde's answer (the batch, or the error
+//! that names the fault) is the answer.
 //! The two agree on every document the tests feed both.
 
 use std::sync::Arc;
@@ -116,29 +117,31 @@ impl Reader {
     }
 
     /// Calls `field` for each key of an object, every key at most once and each one of
-    /// `keys`; the callback reads the value. Returns the keys seen.
+    /// `keys` (at most 32); the callback reads the value.
     fn object(
         &mut self,
         keys: &[&'static str],
         mut field: impl FnMut(&mut Self, &'static str) -> Option<()>,
-    ) -> Option<Vec<&'static str>> {
-        let mut seen = Vec::with_capacity(keys.len());
+    ) -> Option<()> {
+        // A bit per position in `keys`: no allocation per event.
+        let mut seen = 0u32;
         if self.open(b'{', b'}')? {
-            return Some(seen);
+            return Some(());
         }
         loop {
             // Keys are compared as written: an escaped one is no key this reader knows.
             let (start, end, escaped) = self.raw_string()?;
             let written = self.document.get(start..end)?;
-            let key = *keys.iter().find(|key| !escaped && key.as_bytes() == written)?;
-            if seen.contains(&key) {
+            let slot = keys.iter().position(|key| !escaped && key.as_bytes() == written)?;
+            let bit = 1u32.checked_shl(u32::try_from(slot).ok()?)?;
+            if seen & bit != 0 {
                 return None;
             }
-            seen.push(key);
+            seen |= bit;
             self.expect(b':')?;
-            field(self, key)?;
+            field(self, keys.get(slot)?)?;
             if !self.another(b'}')? {
-                return Some(seen);
+                return Some(());
             }
         }
     }
@@ -241,7 +244,9 @@ impl Reader {
             self.at += 1;
         }
         let leading_zero = self.document.get(digits) == Some(&b'0') && self.at - digits > 1;
-        if self.at == digits || leading_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+        // serde_json reads `-0` as a float, which is no timestamp.
+        let minus_zero = digits > start && self.document.get(digits..self.at) == Some(b"0");
+        if self.at == digits || leading_zero || minus_zero || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
             return None;
         }
         std::str::from_utf8(self.document.get(start..self.at)?).ok()?.parse().ok()
@@ -262,26 +267,34 @@ impl Reader {
         let mut spans = Vec::new();
         const KEYS: &[&str] =
             &["owner", "logGroup", "logStream", "messageType", "policyLevel", "subscriptionFilters", "logEvents"];
-        let seen = self.object(KEYS, |reader, key| {
+        let (mut typed, mut listed) = (false, false);
+        self.object(KEYS, |reader, key| {
             match key {
                 "owner" => batch.owner = reader.string()?,
                 "logGroup" => batch.log_group = reader.string()?,
                 "logStream" => batch.log_stream = reader.string()?,
-                "messageType" => batch.message_type = reader.string()?,
+                "messageType" => {
+                    batch.message_type = reader.string()?;
+                    typed = true;
+                }
                 "policyLevel" => batch.policy_level = if reader.null() { None } else { Some(reader.string()?) },
                 "subscriptionFilters" => reader.array(|reader| {
                     batch.subscription_filters.push(reader.string()?);
                     Some(())
                 })?,
-                _ => reader.array(|reader| {
-                    spans.push(reader.event()?);
-                    Some(())
-                })?,
+                "logEvents" => {
+                    reader.array(|reader| {
+                        spans.push(reader.event()?);
+                        Some(())
+                    })?;
+                    listed = true;
+                }
+                _ => return None,
             }
             Some(())
         })?;
         // `messageType` and `logEvents` are required (see [`LogBatch`]): serde names the one missing.
-        (seen.contains(&"messageType") && seen.contains(&"logEvents")).then_some((batch, spans))
+        (typed && listed).then_some((batch, spans))
     }
 
     /// One log event: `timestamp` and `message` required, `id` optional, nothing else.
@@ -291,7 +304,8 @@ impl Reader {
             match key {
                 "id" => id = reader.shared_string()?,
                 "timestamp" => timestamp = Some(reader.integer()?),
-                _ => message = Some(reader.shared_string()?),
+                "message" => message = Some(reader.shared_string()?),
+                _ => return None,
             }
             Some(())
         })?;
@@ -434,6 +448,7 @@ mod tests {
             r#"{"messageType":"D","logEvents":[{"timestamp":1.5,"message":"x"}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":1e3,"message":"x"}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":01,"message":"x"}]}"#,
+            r#"{"messageType":"D","logEvents":[{"timestamp":-0,"message":"x"}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":99999999999999999999,"message":"x"}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":1}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":1,"message":"\ud800"}]}"#,

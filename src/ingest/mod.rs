@@ -209,7 +209,8 @@ pub fn decode_awslogs_data(data: String, limit: usize) -> Result<LogBatch, Inges
 }
 
 /// Decodes a CloudWatch Logs document from gzip (one or more members) or, when the bytes
-/// do not start with the gzip magic, from plain UTF-8 JSON (Firehose can deliver it inflated).
+/// do not start with the gzip magic, from plain UTF-8 JSON (Firehose can deliver it inflated),
+/// which is copied first, since the reader rewrites the text it reads.
 ///
 /// # Errors
 ///
@@ -231,7 +232,7 @@ pub fn decode_document(bytes: &[u8], limit: usize) -> Result<LogBatch, IngestErr
 /// Parses an inflated CloudWatch Logs document: through the fast reader of its exact shape
 /// ([`document`]), which rewrites it in place, or else through serde_json, which reads a
 /// pristine copy from `inflate_again` and names what is wrong. Only a document the reader does
-/// not expect (a new field, a fault) is inflated twice.
+/// not expect (a new field, a fault) is inflated twice (a plain one copied twice).
 fn parse_document(
     json: Vec<u8>,
     inflate_again: impl FnOnce() -> Result<Vec<u8>, IngestError>,

@@ -52,7 +52,8 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
     // analysing a full batch: each has a thread, so a second core takes the compiling off the
     // path to the first finding. A bad configuration is reported before a bad input, as when
     // they ran in turn. Nothing waits for the redaction patterns but the first finding's
-    // redaction (a run without findings ends without them).
+    // redaction (a run without findings ends without them; should compiling them panic, the
+    // panic is printed and the first redaction compiles them again).
     std::thread::spawn(Redactor::prepare);
     let (troubleshooter, batches) = std::thread::scope(|scope| {
         let init = scope.spawn(|| Troubleshooter::new(config));
