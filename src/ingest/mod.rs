@@ -191,9 +191,9 @@ pub fn decode_value(value: serde_json::Value, limit: usize) -> Result<Invocation
 /// Decodes the `awslogs.data` string: standard base64, then gzip (it must be gzip), then the
 /// document. The base64 text is freed before the gzip bytes are inflated, which keeps a 128 MB
 /// function's peak memory low (`make rss`): hence the owned `data`. The gzip bytes (about
-/// 1 MB in the largest batch) are kept while the document is read, so that a document the fast reader does not
-/// read can be inflated again for serde_json; the reader itself needs no memory but the
-/// inflated document's (`src/ingest/document.rs`).
+/// 1 MB in the largest batch) are kept while the document is read, so that a document the
+/// fast reader does not take can be inflated again for serde_json; the reader itself needs no
+/// memory beyond the inflated document (`src/ingest/document.rs`).
 ///
 /// # Errors
 ///
