@@ -19,6 +19,7 @@ use flate2::{Compression, write::GzEncoder};
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::{self, DEFAULT_MAX_DECOMPRESSED_BYTES};
+use lambda_troubleshooter::rules::{Catalog, ScanScratch};
 use serde_json::json;
 
 #[path = "../tests/it/support/choices.rs"]
@@ -141,6 +142,23 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function("whole-pipeline", |b| {
             b.iter(|| runtime.block_on(troubleshooter.handle(black_box(event.clone()), &publisher)).unwrap())
+        });
+        // Where the whole pipeline's time goes beyond the inflate: the analysis of the decoded
+        // batch (scan, correlation, findings), and within it the anchor pass alone, over every
+        // message (the scan leaves START and END lines to the platform parser, so this bounds it
+        // from above). `scripts/bench_table.py` prints them beside the whole pipeline.
+        let batch = ingest::decode_document(&compressed, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
+        group.bench_function("analyze", |b| b.iter(|| troubleshooter.analyze_batch(black_box(&batch))));
+        let catalog = Catalog::load(&[], &[]).unwrap();
+        let mut scratch = ScanScratch::default();
+        let mut hits = Vec::new();
+        group.bench_function("anchor-pass", |b| {
+            b.iter(|| {
+                for event in &batch.log_events {
+                    hits.clear();
+                    catalog.scan(black_box(&event.message), &mut scratch, &mut hits);
+                }
+            })
         });
         group.finish();
     }
