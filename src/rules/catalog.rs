@@ -1,15 +1,16 @@
 //! The compiled catalog: every rule checked and compiled at load, every anchor in one
 //! automaton, and the one-pass scan of a message.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fmt;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
-use daachorse::DoubleArrayAhoCorasick;
 use regex::Regex;
 
 use super::BUILTIN_RULE_FILES;
+use super::anchors::{
+    AnchorAt, AnchorTable, Anchors, BatchAnchors, PLATFORM_PHRASE, PLATFORM_PHRASES, WHOLE_NUMBER, WORDED,
+};
 use super::spec::{CONTEXT_NAMES, Detector, RuleError, RuleSpec, detail_name, is_kebab_case, parse_rule_file};
 use super::template::Template;
 
@@ -143,63 +144,13 @@ pub struct Hit {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     rules: Vec<Rule>,
-    anchors: Option<Anchors>,
-}
-
-/// Every anchor of every rule, in one automaton.
-#[derive(Clone)]
-struct Anchors {
-    /// The distinct anchors in ASCII lower case; a match's value (the anchor's position)
-    /// indexes `owners`.
-    automaton: DoubleArrayAhoCorasick<u32>,
-    /// Per distinct anchor: the rules that have it, each with the exact text the anchor must
-    /// have in the message when its rule is case-sensitive.
-    owners: Vec<Vec<(usize, Option<String>)>>,
-    /// Per distinct anchor: what kind of text it is ([`PLATFORM_PHRASE`], [`WORDED`],
-    /// [`WHOLE_NUMBER`]).
-    kinds: Vec<u8>,
-}
-
-/// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).
-const PLATFORM_PHRASE: u8 = 1;
-/// An anchor with a letter in it. Numeric anchors (`429`, `:5432`) also occur in ids and
-/// figures of ordinary JSON lines, so they alone are no reason to unfold a message.
-const WORDED: u8 = 2;
-/// An anchor without a letter and with a digit (`500`, `429`, `:5432`): it matches a whole
-/// number, not digits inside a longer one. A status code or port is never glued to other digits
-/// (every rule's regex asks for a boundary there), while ids, counts and amounts hold these
-/// digits all the time: in the worst-case batch, `500` and `429` occurred in a thousand order
-/// numbers and amounts, each compiling and running a regex that could not match.
-const WHOLE_NUMBER: u8 = 4;
-
-/// Phrases of Lambda's platform lines that can appear after a prefix (see
-/// [`crate::detect::platform`]). They ride in the anchor pass so that the platform parser searches a
-/// message for them only when one occurs, at no extra pass over every message.
-pub const PLATFORM_PHRASES: &[&str] = &[
-    "Task timed out after ",
-    "Runtime exited ",
-    "Process exited before completing request",
-    "REPORT RequestId:",
-    "START RequestId:",
-    "END RequestId:",
-    "INIT_REPORT ",
-    "INIT_START ",
-    "RESTORE_REPORT ",
-    "Max Memory Used:",
-    "Sandbox.Timedout",
-    "Lambda:ExecutionTimeoutException",
-];
-
-impl fmt::Debug for Anchors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Anchors").field("distinct", &self.owners.len()).finish_non_exhaustive()
-    }
+    anchors: Anchors,
 }
 
 /// Reusable buffers for [`Catalog::scan`], so scanning a batch allocates once, not per message.
 #[derive(Debug, Default)]
 pub struct ScanScratch {
-    lowered: Vec<u8>,
+    found: Vec<AnchorAt>,
     candidates: Vec<usize>,
     /// The kinds of the anchors of the last message, or-ed.
     kinds: u8,
@@ -251,7 +202,7 @@ impl Catalog {
         for phrase in PLATFORM_PHRASES {
             table.add(phrase, None);
         }
-        Ok(Self { rules, anchors: Some(table.build()?) })
+        Ok(Self { rules, anchors: table.build()? })
     }
 
     /// One rules file's text, parsed and compiled as by [`Catalog::compile`], without the
@@ -338,25 +289,43 @@ impl Catalog {
     /// Candidate rules come from the anchor automaton; only they run their regex. Returns
     /// whether any anchor occurred, confirmed by its regex or not.
     pub fn scan(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) -> bool {
-        let ScanScratch { lowered, candidates, kinds } = scratch;
+        let mut found = std::mem::take(&mut scratch.found);
+        found.clear();
+        self.anchors.find(message.as_bytes(), &mut found);
+        let any = self.scan_found(message, &found, scratch, hits);
+        scratch.found = found;
+        any
+    }
+
+    /// The anchor pass over a whole batch's messages at once, faster than one
+    /// [`Catalog::scan`] each (`src/rules/anchors.rs` says why); [`Catalog::scan_found`] then
+    /// takes each message's anchors.
+    pub fn find_anchors(&self, messages: &[&str]) -> BatchAnchors {
+        self.anchors.find_each(messages)
+    }
+
+    /// [`Catalog::scan`] of a message whose anchors were already found
+    /// ([`Catalog::find_anchors`]).
+    pub fn scan_found(
+        &self,
+        message: &str,
+        found: &[AnchorAt],
+        scratch: &mut ScanScratch,
+        hits: &mut Vec<Hit>,
+    ) -> bool {
+        let ScanScratch { candidates, kinds, .. } = scratch;
         candidates.clear();
         *kinds = 0;
-        if let Some(anchors) = &self.anchors {
-            lowered.clear();
-            lowered.extend_from_slice(message.as_bytes());
-            lowered.make_ascii_lowercase();
-            let bytes = message.as_bytes();
-            for m in anchors.automaton.find_overlapping_iter(&lowered[..]) {
-                let found = &bytes[m.start()..m.end()];
-                let kind = anchors.kinds.get(m.value() as usize).copied().unwrap_or(0);
-                if kind & WHOLE_NUMBER != 0 && inside_a_number(bytes, m.start(), m.end()) {
-                    continue;
-                }
-                *kinds |= kind;
-                for (rule, exact) in anchors.owners.get(m.value() as usize).map_or(&[][..], Vec::as_slice) {
-                    if exact.as_ref().is_none_or(|anchor| found == anchor.as_bytes()) {
-                        candidates.push(*rule);
-                    }
+        let bytes = message.as_bytes();
+        for at in found {
+            let kind = self.anchors.kinds.get(at.anchor).copied().unwrap_or(0);
+            if kind & WHOLE_NUMBER != 0 && inside_a_number(bytes, at.start, at.end) {
+                continue;
+            }
+            *kinds |= kind;
+            for (rule, exact) in self.anchors.owners.get(at.anchor).map_or(&[][..], Vec::as_slice) {
+                if exact.as_ref().is_none_or(|anchor| bytes.get(at.start..at.end) == Some(anchor.as_bytes())) {
+                    candidates.push(*rule);
                 }
             }
         }
@@ -460,50 +429,4 @@ fn compile_rule(file: &str, spec: RuleSpec, depth: RegexCheck) -> Result<Rule, R
         )));
     }
     Ok(Rule { spec, summary, fix, regex, exclude })
-}
-
-/// The distinct anchors in lower case as they are added, and who owns each.
-#[derive(Default)]
-struct AnchorTable {
-    distinct: Vec<String>,
-    slot_of: HashMap<String, usize>,
-    owners: Vec<Vec<(usize, Option<String>)>>,
-}
-
-impl AnchorTable {
-    /// Adds an anchor of a rule (`(rule, exact text when case-sensitive)`), or a platform
-    /// phrase (`None`).
-    fn add(&mut self, anchor: &str, owner: Option<(usize, Option<String>)>) {
-        let lowered = anchor.to_ascii_lowercase();
-        let slot = match self.slot_of.get(&lowered) {
-            Some(&slot) => slot,
-            None => {
-                self.slot_of.insert(lowered.clone(), self.distinct.len());
-                self.distinct.push(lowered);
-                self.owners.push(Vec::new());
-                self.distinct.len() - 1
-            }
-        };
-        self.owners[slot].extend(owner);
-    }
-
-    fn build(self) -> Result<Anchors, RuleError> {
-        let kinds = self
-            .distinct
-            .iter()
-            .map(|anchor| {
-                let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
-                let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
-                let number = !worded && anchor.bytes().any(|b| b.is_ascii_digit());
-                (u8::from(platform) * PLATFORM_PHRASE) | (u8::from(worded) * WORDED) | (u8::from(number) * WHOLE_NUMBER)
-            })
-            .collect();
-        // A match's value is the pattern's position in `distinct`, which indexes `owners`.
-        let automaton = DoubleArrayAhoCorasick::new(&self.distinct).map_err(|e| RuleError {
-            file: "(catalog)".into(),
-            rule: None,
-            problem: format!("anchors do not compile: {e}"),
-        })?;
-        Ok(Anchors { automaton, owners: self.owners, kinds })
-    }
 }

@@ -1,0 +1,391 @@
+//! The anchor pass: every anchor of every rule, and the platform's phrases, in one automaton
+//! that finds where each occurs in a message, whatever its case.
+//!
+//! The automaton is aho-corasick's DFA over the anchors in ASCII lower case, stepped through its
+//! public [`Automaton`] API, each byte lowered as it is read, so no message is copied. A DFA
+//! step is one table load that depends on the one before, so one message is walked at the
+//! speed of that load's latency. A batch is walked four messages at a time instead, four
+//! independent chains of loads that the CPU overlaps ([`Anchors::find_each`]).
+//!
+//! Measured on the worst-case batch of `make bench` (scratch programs kept with issue 14's
+//! note, min of 21 to 100 runs, old and new alternating):
+//! - the anchor pass alone, over the messages the scan reads: daachorse's double array, one
+//!   message at a time on a lowered copy, 6.5–8.5 ms; this DFA one message at a time, 7.7–9.5
+//!   ms; four messages at a time, 4.2–5.1 ms;
+//! - a whole analysis (`Analyzer::analyze`): 12.0–12.8 ms with daachorse, 8.9–10.4 ms now;
+//! - the DFA over the lowered anchors takes about 1.7 MB and 4.5 ms to build at init
+//!   (daachorse 1.6 ms); built ASCII case-insensitive instead, 3.4 MB and 13–18 ms.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
+
+use super::spec::RuleError;
+
+/// Phrases of Lambda's platform lines that can appear after a prefix (see
+/// [`crate::detect::platform`]). They ride in the anchor pass so that the platform parser searches a
+/// message for them only when one occurs, at no extra pass over every message.
+pub const PLATFORM_PHRASES: &[&str] = &[
+    "Task timed out after ",
+    "Runtime exited ",
+    "Process exited before completing request",
+    "REPORT RequestId:",
+    "START RequestId:",
+    "END RequestId:",
+    "INIT_REPORT ",
+    "INIT_START ",
+    "RESTORE_REPORT ",
+    "Max Memory Used:",
+    "Sandbox.Timedout",
+    "Lambda:ExecutionTimeoutException",
+];
+
+/// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).
+pub(super) const PLATFORM_PHRASE: u8 = 1;
+/// An anchor with a letter in it. Numeric anchors (`429`, `:5432`) also occur in ids and
+/// figures of ordinary JSON lines, so they alone are no reason to unfold a message.
+pub(super) const WORDED: u8 = 2;
+/// An anchor without a letter and with a digit (`500`, `429`, `:5432`): it matches a whole
+/// number, not digits inside a longer one. A status code or port is never glued to other digits
+/// (every rule's regex asks for a boundary there), while ids, counts and amounts hold these
+/// digits all the time: in the worst-case batch, `500` and `429` occurred in a thousand order
+/// numbers and amounts, each compiling and running a regex that could not match.
+pub(super) const WHOLE_NUMBER: u8 = 4;
+
+/// How many messages a batch's anchor pass walks at once (four chains of dependent loads
+/// kept the CPU busiest in the scratch program; eight were no faster).
+const LANES: usize = 4;
+
+/// Every anchor of every rule, in one automaton.
+#[derive(Clone)]
+pub(super) struct Anchors {
+    /// The distinct anchors in ASCII lower case; a match's pattern (the anchor's position)
+    /// indexes `owners` and `kinds`.
+    automaton: DFA,
+    /// Where every walk starts.
+    start: StateID,
+    /// Per distinct anchor: the rules that have it, each with the exact text the anchor must
+    /// have in the message when its rule is case-sensitive.
+    pub(super) owners: Vec<Vec<(usize, Option<String>)>>,
+    /// Per distinct anchor: what kind of text it is ([`PLATFORM_PHRASE`], [`WORDED`],
+    /// [`WHOLE_NUMBER`]).
+    pub(super) kinds: Vec<u8>,
+}
+
+impl fmt::Debug for Anchors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Anchors").field("distinct", &self.owners.len()).finish_non_exhaustive()
+    }
+}
+
+/// One occurrence of an anchor in a message: which (its index among the distinct anchors) and
+/// where (`start..end`, in bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AnchorAt {
+    pub(super) anchor: usize,
+    pub(super) start: usize,
+    pub(super) end: usize,
+}
+
+/// The anchors found in each message of a batch, in the batch's order
+/// ([`Catalog::find_anchors`](super::Catalog::find_anchors)).
+#[derive(Debug, Default)]
+pub struct BatchAnchors {
+    found: Vec<AnchorAt>,
+    /// Per message, where its occurrences end in `found`.
+    ends: Vec<usize>,
+}
+
+impl BatchAnchors {
+    /// The occurrences in message `index` (none for an index past the batch).
+    pub fn of(&self, index: usize) -> &[AnchorAt] {
+        let start = index.checked_sub(1).and_then(|i| self.ends.get(i)).copied().unwrap_or(0);
+        let end = self.ends.get(index).copied().unwrap_or(start);
+        self.found.get(start..end).unwrap_or_default()
+    }
+}
+
+impl Anchors {
+    /// The DFA's next state from `state` on `byte`, read in ASCII lower case.
+    fn step(&self, state: StateID, byte: u8) -> StateID {
+        self.automaton.next_state(Anchored::No, state, byte | (u8::from(byte.is_ascii_uppercase()) << 5))
+    }
+
+    /// Appends the anchors that end at `end` when the walk is in `state`.
+    fn record(&self, state: StateID, end: usize, found: &mut Vec<AnchorAt>) {
+        if !self.automaton.is_match(state) {
+            return;
+        }
+        for index in 0..self.automaton.match_len(state) {
+            let anchor = self.automaton.match_pattern(state, index);
+            let start = end - self.automaton.pattern_len(anchor);
+            found.push(AnchorAt { anchor: anchor.as_usize(), start, end });
+        }
+    }
+
+    /// Walks `text` on from `state`, its first byte at `offset` in the message; appends every
+    /// anchor found.
+    fn walk(&self, mut state: StateID, text: &[u8], offset: usize, found: &mut Vec<AnchorAt>) {
+        for (at, &byte) in text.iter().enumerate() {
+            state = self.step(state, byte);
+            self.record(state, offset + at + 1, found);
+        }
+    }
+
+    /// Appends every occurrence of every anchor in `message` (overlapping ones too), in order
+    /// of where they end.
+    pub(super) fn find(&self, message: &[u8], found: &mut Vec<AnchorAt>) {
+        self.walk(self.start, message, 0, found);
+    }
+
+    /// [`Anchors::find`] for every message of a batch, walking [`LANES`] messages at once: the
+    /// batch is cut into as many runs of messages of about equal bytes, one per lane, and the
+    /// lanes step in lockstep, each through its own messages in turn, until one runs out; the
+    /// others then finish alone. Each lane's finds are in its messages' order, so the lanes'
+    /// finds one after another are the batch's.
+    pub(super) fn find_each(&self, messages: &[&str]) -> BatchAnchors {
+        let total: usize = messages.iter().map(|message| message.len()).sum();
+        let mut cuts = [messages.len(); LANES + 1];
+        cuts[0] = 0;
+        let mut read = 0;
+        let mut lane = 1;
+        for (index, message) in messages.iter().enumerate() {
+            while lane < LANES && read >= total * lane / LANES {
+                cuts[lane] = index;
+                lane += 1;
+            }
+            read += message.len();
+        }
+        let mut lanes: [Lane<'_>; LANES] =
+            std::array::from_fn(|lane| Lane::new(messages.get(cuts[lane]..cuts[lane + 1]).unwrap_or_default()));
+        while lanes.iter_mut().all(|lane| lane.refill(self.start)) {
+            let [a, b, c, d] = &mut lanes;
+            let run = a.text.len().min(b.text.len()).min(c.text.len()).min(d.text.len());
+            let mut states = [a.state, b.state, c.state, d.state];
+            let texts = [&a.text[..run], &b.text[..run], &c.text[..run], &d.text[..run]];
+            for (at, (((&w, &x), &y), &z)) in texts[0].iter().zip(texts[1]).zip(texts[2]).zip(texts[3]).enumerate() {
+                states[0] = self.step(states[0], w);
+                states[1] = self.step(states[1], x);
+                states[2] = self.step(states[2], y);
+                states[3] = self.step(states[3], z);
+                self.record(states[0], a.read + at + 1, &mut a.found);
+                self.record(states[1], b.read + at + 1, &mut b.found);
+                self.record(states[2], c.read + at + 1, &mut c.found);
+                self.record(states[3], d.read + at + 1, &mut d.found);
+            }
+            for (lane, state) in lanes.iter_mut().zip(states) {
+                lane.state = state;
+                lane.text = &lane.text[run..];
+                lane.read += run;
+            }
+        }
+        let mut batch = BatchAnchors { found: Vec::new(), ends: Vec::with_capacity(messages.len()) };
+        for mut lane in lanes {
+            loop {
+                self.walk(lane.state, lane.text, lane.read, &mut lane.found);
+                lane.text = &[];
+                if !lane.refill(self.start) {
+                    break;
+                }
+            }
+            let before = batch.found.len();
+            batch.found.append(&mut lane.found);
+            batch.ends.extend(lane.ends.iter().map(|end| before + end));
+        }
+        batch
+    }
+}
+
+/// One lane of [`Anchors::find_each`]: a run of the batch's messages, read one after another.
+struct Lane<'a> {
+    /// The messages not started yet.
+    waiting: std::slice::Iter<'a, &'a str>,
+    /// Whether a message is being read (and is not yet closed in `ends`).
+    open: bool,
+    /// The unread bytes of the message being read.
+    text: &'a [u8],
+    /// How many of its bytes were read.
+    read: usize,
+    /// Where the walk stands in it.
+    state: StateID,
+    /// The anchors found in this lane's messages, in order.
+    found: Vec<AnchorAt>,
+    /// Per message read, where its finds end in `found`.
+    ends: Vec<usize>,
+}
+
+impl<'a> Lane<'a> {
+    fn new(messages: &'a [&'a str]) -> Self {
+        Lane {
+            waiting: messages.iter(),
+            open: false,
+            text: &[],
+            read: 0,
+            state: StateID::ZERO,
+            found: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Until there are bytes to read: closes the message read to its end, opens the next.
+    /// `false` when this lane's messages are all read.
+    fn refill(&mut self, start: StateID) -> bool {
+        while self.text.is_empty() {
+            if self.open {
+                self.ends.push(self.found.len());
+                self.open = false;
+            }
+            let Some(message) = self.waiting.next() else {
+                return false;
+            };
+            (self.text, self.read, self.state, self.open) = (message.as_bytes(), 0, start, true);
+        }
+        true
+    }
+}
+
+/// The distinct anchors in lower case as they are added, and who owns each.
+#[derive(Default)]
+pub(super) struct AnchorTable {
+    distinct: Vec<String>,
+    slot_of: HashMap<String, usize>,
+    owners: Vec<Vec<(usize, Option<String>)>>,
+}
+
+impl AnchorTable {
+    /// Adds an anchor of a rule (`(rule, exact text when case-sensitive)`), or a platform
+    /// phrase (`None`).
+    pub(super) fn add(&mut self, anchor: &str, owner: Option<(usize, Option<String>)>) {
+        let lowered = anchor.to_ascii_lowercase();
+        let slot = match self.slot_of.get(&lowered) {
+            Some(&slot) => slot,
+            None => {
+                self.slot_of.insert(lowered.clone(), self.distinct.len());
+                self.distinct.push(lowered);
+                self.owners.push(Vec::new());
+                self.distinct.len() - 1
+            }
+        };
+        self.owners[slot].extend(owner);
+    }
+
+    /// Compiles the automaton over every anchor added.
+    pub(super) fn build(self) -> Result<Anchors, RuleError> {
+        let kinds = self
+            .distinct
+            .iter()
+            .map(|anchor| {
+                let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
+                let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
+                let number = !worded && anchor.bytes().any(|b| b.is_ascii_digit());
+                (u8::from(platform) * PLATFORM_PHRASE) | (u8::from(worded) * WORDED) | (u8::from(number) * WHOLE_NUMBER)
+            })
+            .collect();
+        let error = |problem: String| RuleError { file: "(catalog)".into(), rule: None, problem };
+        // Standard semantics: a match state holds every anchor that ends there, overlapping
+        // ones included. A match's pattern is the anchor's position in `distinct`.
+        let automaton = DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
+            .byte_classes(true)
+            .build(&self.distinct)
+            .map_err(|e| error(format!("anchors do not compile: {e}")))?;
+        let start = automaton.start_state(Anchored::No).map_err(|e| error(format!("anchors do not compile: {e}")))?;
+        Ok(Anchors { automaton, start, owners: self.owners, kinds })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anchors(list: &[&str]) -> Anchors {
+        let mut table = AnchorTable::default();
+        for anchor in list {
+            table.add(anchor, None);
+        }
+        table.build().unwrap()
+    }
+
+    /// Every occurrence of every anchor, found the slow way: each anchor at each position.
+    fn reference(list: &[&str], message: &str) -> Vec<AnchorAt> {
+        let lowered = message.to_ascii_lowercase();
+        let mut found = Vec::new();
+        for (anchor, text) in list.iter().enumerate() {
+            let text = text.to_ascii_lowercase();
+            for start in 0..=lowered.len().saturating_sub(text.len()) {
+                if lowered.as_bytes().get(start..start + text.len()) == Some(text.as_bytes()) {
+                    found.push(AnchorAt { anchor, start, end: start + text.len() });
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
+    const LIST: &[&str] = &["AccessDenied", "denied", "access denied", "500", "Task timed out after ", "ied", "é"];
+
+    const MESSAGES: &[&str] = &[
+        "User is not authorized: ACCESSDENIED and access denied for user, code 500",
+        "",
+        "a",
+        "Task timed out after 3.00 seconds",
+        "accessdeniedaccessdenied",
+        "nothing to see here, move along please",
+        "500500 5000 denied",
+        "café é É",
+        "Access Denied",
+        "x",
+        "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/r/f",
+    ];
+
+    #[test]
+    fn a_message_gives_every_occurrence_in_any_case() {
+        let automaton = anchors(LIST);
+        for message in MESSAGES {
+            let mut found = Vec::new();
+            automaton.find(message.as_bytes(), &mut found);
+            found.sort();
+            assert_eq!(found, reference(LIST, message), "{message:?}");
+        }
+    }
+
+    #[test]
+    fn a_batch_walked_four_at_a_time_gives_what_each_message_gives_alone() {
+        let automaton = anchors(LIST);
+        // Every count of messages around the lanes' multiples, so that groups of four, the
+        // remainder, and messages shorter and longer than their group's others all occur.
+        for count in 0..=MESSAGES.len() {
+            for rotation in 0..MESSAGES.len() {
+                let messages: Vec<&str> = MESSAGES.iter().cycle().skip(rotation).take(count).copied().collect();
+                let batch = automaton.find_each(&messages);
+                for (index, message) in messages.iter().enumerate() {
+                    let mut alone = batch.of(index).to_vec();
+                    alone.sort();
+                    assert_eq!(alone, reference(LIST, message), "message {index} of {count}: {message:?}");
+                }
+                assert!(batch.of(count).is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_batch_gives_each_message_its_own_finds() {
+        let automaton = anchors(LIST);
+        // Lengths that differ from lane to lane, so that lanes run out of a message at different
+        // times and one lane runs out of messages while the others still read.
+        let messages: Vec<String> = (0..500)
+            .map(|n| format!("{}{}{}", "x".repeat(n % 37), MESSAGES[n % MESSAGES.len()], " denied".repeat(n % 5)))
+            .collect();
+        let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+        let batch = automaton.find_each(&messages);
+        for (index, message) in messages.iter().enumerate() {
+            let mut alone = batch.of(index).to_vec();
+            alone.sort();
+            assert_eq!(alone, reference(LIST, message), "message {index}: {message:?}");
+        }
+    }
+}
