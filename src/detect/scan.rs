@@ -9,10 +9,13 @@ use crate::detect::normalize;
 use crate::detect::platform::{InitPhase, PlatformRecord, Status};
 use crate::ingest::LogBatch;
 use crate::model::finding::OWN_OUTPUT_MARKERS;
-use crate::rules::{Hit, Parser, ScanScratch};
+use crate::rules::{BatchAnchors, Hit, Parser, ScanScratch};
 
 use super::analyzer::{Analyzer, Observation, Subject};
 use super::invocation::{At, Invocation, RuntimeDone};
+
+/// How many messages the anchor pass reads ahead of the scan.
+const ANCHOR_WINDOW: usize = 1024;
 
 /// Where the scan stands in the stream: the request running and the execution environment.
 #[derive(Debug, Default)]
@@ -107,11 +110,19 @@ impl Analyzer {
         let mut hits: Vec<Hit> = Vec::new();
         let mut more: Vec<Hit> = Vec::new();
         let mut unfolded = String::new();
-        // The anchor pass over the whole batch first: several messages walked at once are
-        // faster than one after another (`crate::rules` says why).
-        let messages: Vec<&str> = batch.log_events.iter().map(|event| event.message.as_str()).collect();
-        let anchors = self.catalog.find_anchors(&messages);
+        // The anchor pass goes ahead a window of messages at a time: several messages walked at
+        // once are faster than one after another (`src/rules/anchors.rs` says why), and a window
+        // keeps what it found small (a batch at the decompression cap holds 160k events) and
+        // its messages still in cache when they are scanned.
+        let mut window: Vec<&str> = Vec::with_capacity(ANCHOR_WINDOW);
+        let mut anchors = BatchAnchors::default();
         for (index, event) in batch.log_events.iter().enumerate() {
+            if index % ANCHOR_WINDOW == 0 {
+                window.clear();
+                let ahead = batch.log_events.get(index..).unwrap_or_default().iter().take(ANCHOR_WINDOW);
+                window.extend(ahead.map(|event| event.message.as_str()));
+                anchors = self.catalog.find_anchors(&window);
+            }
             let message = event.message.as_str();
             let mut record = self.platform.parse_start(message);
             if let Some(PlatformRecord::InitStart | PlatformRecord::Start { .. } | PlatformRecord::End { .. }) = record
@@ -120,7 +131,7 @@ impl Analyzer {
                 continue;
             }
             hits.clear();
-            self.catalog.scan_found(message, anchors.of(index), &mut scratch, &mut hits);
+            self.catalog.scan_found(message, anchors.of(index % ANCHOR_WINDOW), &mut scratch, &mut hits);
             // Platform phrases ride in the anchor pass: only a message that holds one is
             // searched for a platform record behind a prefix.
             let phrase = scratch.platform_phrase();

@@ -90,7 +90,7 @@ pub struct AnchorAt {
     pub(super) end: usize,
 }
 
-/// The anchors found in each message of a batch, in the batch's order
+/// The anchors found in each of several messages (a batch, or a window of one), in their order
 /// ([`Catalog::find_anchors`](super::Catalog::find_anchors)).
 #[derive(Debug, Default)]
 pub struct BatchAnchors {

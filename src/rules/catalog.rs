@@ -297,7 +297,7 @@ impl Catalog {
         any
     }
 
-    /// The anchor pass over a whole batch's messages at once, faster than one
+    /// The anchor pass over several messages at once (a window of a batch), faster than one
     /// [`Catalog::scan`] each (`src/rules/anchors.rs` says why); [`Catalog::scan_found`] then
     /// takes each message's anchors.
     pub fn find_anchors(&self, messages: &[&str]) -> BatchAnchors {
