@@ -8,11 +8,13 @@
 //! independent chains of loads that the CPU overlaps ([`Anchors::find_each`]).
 //!
 //! Measured on the worst-case batch of `make bench` (scratch programs kept with issue 14's
-//! note, min of 21 to 100 runs, old and new alternating):
+//! note, old and new builds alternating, min of 21 to 100 runs each):
 //! - the anchor pass alone, over the messages the scan reads: daachorse's double array, one
 //!   message at a time on a lowered copy, 6.5–8.5 ms; this DFA one message at a time, 7.7–9.5
 //!   ms; four messages at a time, 4.2–5.1 ms;
-//! - a whole analysis (`Analyzer::analyze`): 12.0–12.8 ms with daachorse, 8.9–10.4 ms now;
+//! - a whole analysis (`Analyzer::analyze`): 10.7–12.8 ms with daachorse, 8.7–10.0 ms now (the
+//!   scan runs the pass a window of 1,024 messages ahead); the whole pipeline 21.6–24.1 ms, now
+//!   20.8–21.9 ms;
 //! - the DFA over the lowered anchors takes about 1.7 MB and 4.5 ms to build at init
 //!   (daachorse 1.6 ms); built ASCII case-insensitive instead, 3.4 MB and 13–18 ms.
 
