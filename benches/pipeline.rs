@@ -144,9 +144,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| runtime.block_on(troubleshooter.handle(black_box(event.clone()), &publisher)).unwrap())
         });
         // Where the whole pipeline's time goes beyond the inflate: the analysis of the decoded
-        // batch (scan, correlation, findings), and within it the anchor pass alone (the anchors of
-        // every message found at once, then each message's rules confirmed), over every message:
-        // the scan leaves START and END lines to the platform parser, so this bounds it from above. `scripts/bench_table.py` prints them beside the whole pipeline.
+        // batch (scan, correlation, findings), and within it the anchor pass with its rules'
+        // regexes: the anchors of every message found at once (the scan goes a window of
+        // 1,024 messages at a time), then each message's candidate rules confirmed. It runs over
+        // every message; the scan leaves START and END lines to the platform parser, so this
+        // bounds it from above.
         let batch = ingest::decode_document(&compressed, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
         group.bench_function("analyze", |b| b.iter(|| troubleshooter.analyze_batch(black_box(&batch))));
         let catalog = Catalog::load(&[], &[]).unwrap();

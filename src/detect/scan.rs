@@ -119,7 +119,7 @@ impl Analyzer {
         for (index, event) in batch.log_events.iter().enumerate() {
             if index % ANCHOR_WINDOW == 0 {
                 window.clear();
-                let ahead = batch.log_events.get(index..).unwrap_or_default().iter().take(ANCHOR_WINDOW);
+                let ahead = batch.log_events[index..].iter().take(ANCHOR_WINDOW);
                 window.extend(ahead.map(|event| event.message.as_str()));
                 anchors = self.catalog.find_anchors(&window);
             }

@@ -58,8 +58,10 @@ pub(super) const WORDED: u8 = 2;
 pub(super) const WHOLE_NUMBER: u8 = 4;
 
 /// How many messages a batch's anchor pass walks at once (four chains of dependent loads
-/// kept the CPU busiest in the scratch program; eight were no faster).
+/// kept the CPU busiest in the scratch program; eight were no faster). The lockstep loop of
+/// [`Anchors::find_each`] names its four lanes.
 const LANES: usize = 4;
+const _: () = assert!(LANES == 4, "find_each's lockstep loop is written for four lanes");
 
 /// Every anchor of every rule, in one automaton.
 #[derive(Clone)]
@@ -113,7 +115,7 @@ impl BatchAnchors {
 impl Anchors {
     /// The DFA's next state from `state` on `byte`, read in ASCII lower case.
     fn step(&self, state: StateID, byte: u8) -> StateID {
-        self.automaton.next_state(Anchored::No, state, byte | (u8::from(byte.is_ascii_uppercase()) << 5))
+        self.automaton.next_state(Anchored::No, state, byte.to_ascii_lowercase())
     }
 
     /// Appends the anchors that end at `end` when the walk is in `state`.
@@ -161,8 +163,9 @@ impl Anchors {
             }
             read += message.len();
         }
-        let mut lanes: [Lane<'_>; LANES] =
-            std::array::from_fn(|lane| Lane::new(messages.get(cuts[lane]..cuts[lane + 1]).unwrap_or_default()));
+        let mut lanes: [Lane<'_>; LANES] = std::array::from_fn(|lane| {
+            Lane::new(messages.get(cuts[lane]..cuts[lane + 1]).unwrap_or_default(), self.start)
+        });
         while lanes.iter_mut().all(|lane| lane.refill(self.start)) {
             let [a, b, c, d] = &mut lanes;
             let run = a.text.len().min(b.text.len()).min(c.text.len()).min(d.text.len());
@@ -220,13 +223,13 @@ struct Lane<'a> {
 }
 
 impl<'a> Lane<'a> {
-    fn new(messages: &'a [&'a str]) -> Self {
+    fn new(messages: &'a [&'a str], start: StateID) -> Self {
         Lane {
             waiting: messages.iter(),
             open: false,
             text: &[],
             read: 0,
-            state: StateID::ZERO,
+            state: start,
             found: Vec::new(),
             ends: Vec::new(),
         }
@@ -293,6 +296,8 @@ impl AnchorTable {
             .match_kind(MatchKind::Standard)
             .start_kind(StartKind::Unanchored)
             .byte_classes(true)
+            // The walk is stepped by hand: a prefilter would never run.
+            .prefilter(false)
             .build(&self.distinct)
             .map_err(|e| error(format!("anchors do not compile: {e}")))?;
         let start = automaton.start_state(Anchored::No).map_err(|e| error(format!("anchors do not compile: {e}")))?;
@@ -358,8 +363,8 @@ mod tests {
     #[test]
     fn a_batch_walked_four_at_a_time_gives_what_each_message_gives_alone() {
         let automaton = anchors(LIST);
-        // Every count of messages around the lanes' multiples, so that groups of four, the
-        // remainder, and messages shorter and longer than their group's others all occur.
+        // Every count of messages up to all of them, in every rotation: lanes that are empty,
+        // that hold one message or several, and that run out before the others.
         for count in 0..=MESSAGES.len() {
             for rotation in 0..MESSAGES.len() {
                 let messages: Vec<&str> = MESSAGES.iter().cycle().skip(rotation).take(count).copied().collect();
@@ -372,6 +377,25 @@ mod tests {
                 assert!(batch.of(count).is_empty());
             }
         }
+    }
+
+    #[test]
+    fn a_message_never_finishes_an_anchor_the_one_before_began() {
+        let automaton = anchors(LIST);
+        // Each pair spells an anchor across the two messages ("acc"+"essdenied": "accessdenied";
+        // "xxden"+"ied": "denied"); many pairs, so that every lane reads them one after another.
+        let messages: Vec<&str> = ["acc", "essdenied", "xxden", "ied", "Task timed ", "out after 3 s"].repeat(40);
+        let batch = automaton.find_each(&messages);
+        for (index, message) in messages.iter().enumerate() {
+            let mut alone = batch.of(index).to_vec();
+            alone.sort();
+            assert_eq!(alone, reference(LIST, message), "message {index}: {message:?}");
+        }
+        let mut found = Vec::new();
+        automaton.find(b"essdenied", &mut found);
+        let mut names: Vec<&str> = found.iter().map(|at| LIST[at.anchor]).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["denied", "ied"]);
     }
 
     #[test]

@@ -147,7 +147,8 @@ pub struct Catalog {
     anchors: Anchors,
 }
 
-/// Reusable buffers for [`Catalog::scan`], so scanning a batch allocates once, not per message.
+/// Reusable buffers for [`Catalog::scan`] and [`Catalog::scan_found`], so scanning a batch
+/// allocates once, not per message.
 #[derive(Debug, Default)]
 pub struct ScanScratch {
     found: Vec<AnchorAt>,
@@ -157,13 +158,13 @@ pub struct ScanScratch {
 }
 
 impl ScanScratch {
-    /// Whether the last message [`Catalog::scan`] read holds a platform phrase
+    /// Whether the last message [`Catalog::scan`] or [`Catalog::scan_found`] read holds a platform phrase
     /// ([`PLATFORM_PHRASES`], in any case).
     pub fn platform_phrase(&self) -> bool {
         self.kinds & PLATFORM_PHRASE != 0
     }
 
-    /// Whether the last message [`Catalog::scan`] read holds an anchor with a letter in it
+    /// Whether the last message [`Catalog::scan`] or [`Catalog::scan_found`] read holds an anchor with a letter in it
     /// (a rule's or a platform phrase).
     pub fn worded_anchor(&self) -> bool {
         self.kinds & WORDED != 0
@@ -287,7 +288,8 @@ impl Catalog {
 
     /// Scans one message against every rule in one pass and appends the hits to `hits`.
     /// Candidate rules come from the anchor automaton; only they run their regex. Returns
-    /// whether any anchor occurred, confirmed by its regex or not.
+    /// whether any rule was a candidate (one of its anchors occurred), confirmed by its regex or
+    /// not.
     pub fn scan(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) -> bool {
         let mut found = std::mem::take(&mut scratch.found);
         found.clear();
