@@ -19,7 +19,7 @@ use flate2::{Compression, write::GzEncoder};
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::{self, DEFAULT_MAX_DECOMPRESSED_BYTES};
-use lambda_troubleshooter::rules::{Catalog, ScanScratch};
+use lambda_troubleshooter::rules::{ANCHOR_WINDOW, Catalog, ScanScratch};
 use serde_json::json;
 
 #[path = "../tests/it/support/choices.rs"]
@@ -145,8 +145,8 @@ fn bench(c: &mut Criterion) {
         });
         // Where the whole pipeline's time goes beyond the inflate: the analysis of the decoded
         // batch (scan, correlation, findings), and within it the anchor pass with its rules'
-        // regexes: the anchors of every message found at once (the scan goes a window of
-        // 1,024 messages at a time), then each message's candidate rules confirmed. It runs over
+        // regexes: the anchors found a window of messages at a time, as the scan does, then each
+        // message's candidate rules confirmed. It runs over
         // every message; the scan leaves START and END lines to the platform parser, so this
         // bounds it from above.
         let batch = ingest::decode_document(&compressed, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
@@ -157,10 +157,12 @@ fn bench(c: &mut Criterion) {
         let messages: Vec<&str> = batch.log_events.iter().map(|event| event.message.as_str()).collect();
         group.bench_function("anchor-pass", |b| {
             b.iter(|| {
-                let anchors = catalog.find_anchors(black_box(&messages));
-                for (index, message) in messages.iter().enumerate() {
-                    hits.clear();
-                    catalog.scan_found(message, anchors.of(index), &mut scratch, &mut hits);
+                for window in messages.chunks(ANCHOR_WINDOW) {
+                    let anchors = catalog.find_anchors(black_box(window));
+                    for (index, message) in window.iter().enumerate() {
+                        hits.clear();
+                        catalog.scan_found(message, anchors.of(index), &mut scratch, &mut hits);
+                    }
                 }
             })
         });

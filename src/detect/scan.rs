@@ -9,13 +9,10 @@ use crate::detect::normalize;
 use crate::detect::platform::{InitPhase, PlatformRecord, Status};
 use crate::ingest::LogBatch;
 use crate::model::finding::OWN_OUTPUT_MARKERS;
-use crate::rules::{BatchAnchors, Hit, Parser, ScanScratch};
+use crate::rules::{ANCHOR_WINDOW, BatchAnchors, Hit, Parser, ScanScratch};
 
 use super::analyzer::{Analyzer, Observation, Subject};
 use super::invocation::{At, Invocation, RuntimeDone};
-
-/// How many messages the anchor pass reads ahead of the scan.
-const ANCHOR_WINDOW: usize = 1024;
 
 /// Where the scan stands in the stream: the request running and the execution environment.
 #[derive(Debug, Default)]
@@ -110,10 +107,7 @@ impl Analyzer {
         let mut hits: Vec<Hit> = Vec::new();
         let mut more: Vec<Hit> = Vec::new();
         let mut unfolded = String::new();
-        // The anchor pass goes ahead a window of messages at a time: several messages walked at
-        // once are faster than one after another (`src/rules/anchors.rs` says why), and a window
-        // keeps what it found small (a batch at the decompression cap holds 160k events) and
-        // its messages still in cache when they are scanned.
+        // The anchor pass goes ahead a window of messages at a time ([`ANCHOR_WINDOW`] says why).
         let mut window: Vec<&str> = Vec::with_capacity(ANCHOR_WINDOW);
         let mut anchors = BatchAnchors::default();
         for (index, event) in batch.log_events.iter().enumerate() {

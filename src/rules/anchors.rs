@@ -57,6 +57,12 @@ pub(super) const WORDED: u8 = 2;
 /// numbers and amounts, each compiling and running a regex that could not match.
 pub(super) const WHOLE_NUMBER: u8 = 4;
 
+/// How many messages the scan's anchor pass reads ahead at a time
+/// ([`Catalog::find_anchors`](super::Catalog::find_anchors)): several walked at once are
+/// faster than one after another, and a window keeps what it found small (a batch at the
+/// decompression cap holds 160k events) and its messages still in cache when they are scanned.
+pub const ANCHOR_WINDOW: usize = 1024;
+
 /// How many messages a batch's anchor pass walks at once (four chains of dependent loads
 /// kept the CPU busiest in the scratch program; eight were no faster). The lockstep loop of
 /// [`Anchors::find_each`] names its four lanes.

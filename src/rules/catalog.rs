@@ -287,19 +287,17 @@ impl Catalog {
     }
 
     /// Scans one message against every rule in one pass and appends the hits to `hits`.
-    /// Candidate rules come from the anchor automaton; only they run their regex. Returns
-    /// whether any rule was a candidate (one of its anchors occurred), confirmed by its regex or
-    /// not.
-    pub fn scan(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) -> bool {
+    /// Candidate rules come from the anchor automaton; only they run their regex.
+    pub fn scan(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) {
         let mut found = std::mem::take(&mut scratch.found);
         found.clear();
         self.anchors.find(message.as_bytes(), &mut found);
-        let any = self.scan_found(message, &found, scratch, hits);
+        self.scan_found(message, &found, scratch, hits);
         scratch.found = found;
-        any
     }
 
-    /// The anchor pass over several messages at once (a window of a batch), faster than one
+    /// The anchor pass over several messages at once (a window of a batch, [`ANCHOR_WINDOW`](super::ANCHOR_WINDOW)
+    /// messages in the scan), faster than one
     /// [`Catalog::scan`] each (`src/rules/anchors.rs` says why); [`Catalog::scan_found`] then
     /// takes each message's anchors.
     pub fn find_anchors(&self, messages: &[&str]) -> BatchAnchors {
@@ -308,13 +306,7 @@ impl Catalog {
 
     /// [`Catalog::scan`] of a message whose anchors were already found
     /// ([`Catalog::find_anchors`]).
-    pub fn scan_found(
-        &self,
-        message: &str,
-        found: &[AnchorAt],
-        scratch: &mut ScanScratch,
-        hits: &mut Vec<Hit>,
-    ) -> bool {
+    pub fn scan_found(&self, message: &str, found: &[AnchorAt], scratch: &mut ScanScratch, hits: &mut Vec<Hit>) {
         let ScanScratch { candidates, kinds, .. } = scratch;
         candidates.clear();
         *kinds = 0;
@@ -330,9 +322,6 @@ impl Catalog {
                     candidates.push(*rule);
                 }
             }
-        }
-        if candidates.is_empty() {
-            return false;
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -358,7 +347,6 @@ impl Catalog {
                 }
             }
         }
-        true
     }
 }
 
