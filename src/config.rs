@@ -35,6 +35,11 @@ pub const SUPPRESS_TABLE: &str = "SUPPRESS_TABLE";
 /// `true` adds the analysed function as a dimension of the findings metrics (a billed custom
 /// metric per function); `false` (the default) leaves it out.
 pub const METRICS_PER_FUNCTION: &str = "METRICS_PER_FUNCTION";
+/// An unhandled error whose fingerprint was not seen for this long is published as a new error
+/// type; a known one is held back for as long (`48h`, `30m`, `2d`, or seconds).
+pub const NEW_ERROR_WINDOW: &str = "NEW_ERROR_WINDOW";
+/// `on`/`off`: report exceptions logged at ERROR in invocations that did not fail.
+pub const LOGGED_ERRORS: &str = "LOGGED_ERRORS";
 /// Set by Lambda: the function's own name, the `Troubleshooter` dimension of its metrics.
 pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// Set by Lambda: the function's own log group, which is never analysed (that would loop).
@@ -64,7 +69,14 @@ pub const DEFAULT_CATEGORY_SECONDS: &[(Category, u64)] = &[
     (Category::MemoryPressure, 24 * 3_600),
     (Category::RuntimeStartup, 3_600),
     (Category::InitTimeout, 3_600),
+    (Category::UnhandledError, DEFAULT_NEW_ERROR_WINDOW_SECONDS),
 ];
+
+/// The default NEW_ERROR_WINDOW: 48 hours, as the Serverless Framework dashboard's "new error
+/// type" alert counts (an error not seen in the previous 48 hours).
+pub const DEFAULT_NEW_ERROR_WINDOW_SECONDS: u64 = 48 * 3_600;
+/// The longest accepted NEW_ERROR_WINDOW: 30 days.
+const MAX_NEW_ERROR_WINDOW_SECONDS: u64 = 30 * 86_400;
 
 /// The smallest accepted MAX_DECOMPRESSED_BYTES: one CloudWatch Logs event can be 256 KiB.
 const MIN_DECOMPRESSED_BYTES: usize = 256 * 1024;
@@ -141,6 +153,10 @@ pub struct Config {
     pub own_function_name: Option<String>,
     /// The region for links and ARNs. Default: `us-east-1`.
     pub region: String,
+    /// NEW_ERROR_WINDOW in seconds: the window of the `unhandled_error` category.
+    pub new_error_window_seconds: u64,
+    /// LOGGED_ERRORS: report exceptions logged at ERROR in invocations that did not fail.
+    pub logged_errors: bool,
 }
 
 impl Default for Config {
@@ -159,6 +175,8 @@ impl Default for Config {
             metrics_per_function: false,
             own_function_name: None,
             region: DEFAULT_REGION.to_owned(),
+            new_error_window_seconds: DEFAULT_NEW_ERROR_WINDOW_SECONDS,
+            logged_errors: true,
         }
     }
 }
@@ -259,6 +277,10 @@ impl Config {
             "true or false (default false)",
         )?;
         let enrich_context = switch(ENRICH_CONTEXT, get(ENRICH_CONTEXT), defaults.enrich_context, "on or off")?;
+        let (new_error_window_seconds, logged_errors) = unhandled_errors(&get)?;
+        // NEW_ERROR_WINDOW is the unhandled errors' window: a known fingerprint is held back
+        // (and counted) for as long as it would not be new.
+        suppress_category_seconds.insert(Category::UnhandledError, new_error_window_seconds);
         Ok(Self {
             topic_arn,
             min_severity,
@@ -273,6 +295,8 @@ impl Config {
             metrics_per_function,
             own_function_name: get(AWS_LAMBDA_FUNCTION_NAME),
             region: get(AWS_REGION).unwrap_or(defaults.region),
+            new_error_window_seconds,
+            logged_errors,
         })
     }
 
@@ -287,6 +311,33 @@ impl Config {
             std::fs::read_to_string(path).map_err(|source| ConfigError::ReadRules { path: path.clone(), source })?;
         Ok(vec![(path.display().to_string(), text)])
     }
+}
+
+/// NEW_ERROR_WINDOW (seconds) and LOGGED_ERRORS.
+fn unhandled_errors(get: &impl Fn(&str) -> Option<String>) -> Result<(u64, bool), ConfigError> {
+    let window = match get(NEW_ERROR_WINDOW) {
+        Some(text) => {
+            parse_window(&text).filter(|s| (1..=MAX_NEW_ERROR_WINDOW_SECONDS).contains(s)).ok_or_else(|| {
+                ConfigError::Invalid {
+                    variable: NEW_ERROR_WINDOW,
+                    value: text,
+                    accepted: "a duration from 1s to 30d: 48h, 90m, 2d, or a whole number of seconds (default 48h)"
+                        .into(),
+                }
+            })?
+        }
+        None => DEFAULT_NEW_ERROR_WINDOW_SECONDS,
+    };
+    let logged = switch(LOGGED_ERRORS, get(LOGGED_ERRORS), true, "on or off (default on)")?;
+    Ok((window, logged))
+}
+
+/// `48h`, `90m`, `2d`, `1h30m` or plain seconds.
+fn parse_window(text: &str) -> Option<u64> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(seconds);
+    }
+    humantime::parse_duration(text).ok().map(|d| d.as_secs())
 }
 
 /// `out_of_memory=21600, timeout=600` as pairs; `None` when any pair is malformed.
@@ -327,6 +378,24 @@ mod tests {
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn new_error_window_and_logged_errors_are_read_and_checked() {
+        let default = config(&[]).unwrap();
+        assert_eq!(default.new_error_window_seconds, 48 * 3_600);
+        assert!(default.logged_errors);
+        assert_eq!(default.suppress_category_seconds.get(&Category::UnhandledError), Some(&(48 * 3_600)));
+        let set = config(&[(NEW_ERROR_WINDOW, "90m"), (LOGGED_ERRORS, "off")]).unwrap();
+        assert_eq!(set.new_error_window_seconds, 5_400);
+        assert_eq!(set.suppress_category_seconds.get(&Category::UnhandledError), Some(&5_400));
+        assert!(!set.logged_errors);
+        assert_eq!(config(&[(NEW_ERROR_WINDOW, "3600")]).unwrap().new_error_window_seconds, 3_600);
+        for bad in ["0", "31d", "soon", "-1h"] {
+            let error = config(&[(NEW_ERROR_WINDOW, bad)]).unwrap_err().to_string();
+            assert!(error.contains("NEW_ERROR_WINDOW") && error.contains("48h"), "{bad}: {error}");
+        }
+        assert!(config(&[(LOGGED_ERRORS, "maybe")]).unwrap_err().to_string().contains("LOGGED_ERRORS"));
     }
 
     #[test]

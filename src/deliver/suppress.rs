@@ -84,6 +84,13 @@ impl Key {
         let mut sort = finding.rule_id.clone();
         for name in key_fields {
             sort.push('#');
+            // An unhandled error's fingerprint is a field of the finding, not a detail.
+            if name == "fingerprint"
+                && let Some(fingerprint) = &finding.fingerprint
+            {
+                sort.push_str(fingerprint);
+                continue;
+            }
             match finding.details.get(name) {
                 Some(serde_json::Value::String(text)) => sort.push_str(text),
                 Some(other) => sort.push_str(&other.to_string()),
@@ -104,6 +111,9 @@ pub enum Claimed {
         held_findings: u64,
         /// Their occurrences.
         held_occurrences: u64,
+        /// The key was not seen within its window before this claim (no claim, no repeat held
+        /// back): for an unhandled error, a *new error type*.
+        new: bool,
     },
     /// Another finding of the key was sent (or is being sent) within the window.
     Held,
@@ -122,6 +132,8 @@ pub struct Claim {
     pub window: Duration,
     /// Now, since the Unix epoch.
     pub now: Duration,
+    /// The finding's occurrences (its `count`), for the key's tally of sightings.
+    pub occurrences: u64,
 }
 
 /// A mute: findings of `function` (of `rule`, or of all its rules) are dropped until `until`.
@@ -156,8 +168,9 @@ pub trait SuppressionStore: Send + Sync {
     fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()>;
     /// The claim of `finding_id` was not published: the same id may claim it again.
     fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()>;
-    /// A finding of `key` with `occurrences` was held back at `now`: count it.
-    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration) -> StoreFuture<'a, ()>;
+    /// A finding of `key` with `occurrences` was held back at `now`: count it, and remember the
+    /// key as seen at `now` for at least `window` more.
+    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, window: Duration) -> StoreFuture<'a, ()>;
     /// The mutes of these functions (expired ones may be included; [`Mute::silences`] checks).
     fn mutes<'a>(&'a self, functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>>;
 }
@@ -286,9 +299,12 @@ impl Suppression {
                 decided.push((key, finding, Verdict::Publish));
                 continue;
             }
-            let claim = Claim { key, finding_id: finding.id.clone(), window, now };
+            let claim = Claim { key, finding_id: finding.id.clone(), window, now, occurrences: finding.count };
             let verdict = match self.store.claim(&claim).await {
-                Ok(Claimed::Won { held_findings, held_occurrences }) => {
+                Ok(Claimed::Won { held_findings, held_occurrences, new }) => {
+                    if finding.category == Category::UnhandledError {
+                        finding.new_error_type = Some(new);
+                    }
                     if held_findings > 0 {
                         finding.details.insert(details::SUPPRESSED_FINDINGS.into(), json!(held_findings));
                         finding.details.insert(details::SUPPRESSED_OCCURRENCES.into(), json!(held_occurrences));
@@ -315,7 +331,9 @@ impl Suppression {
         for (key, finding, verdict) in &plan.findings {
             let result = match verdict {
                 Verdict::Publish => self.store.sent(key, &finding.id).await,
-                Verdict::Suppressed => self.store.hold(key, finding.count, plan.now).await,
+                Verdict::Suppressed => {
+                    self.store.hold(key, finding.count, plan.now, self.windows.of(finding.category)).await
+                }
                 Verdict::Duplicate | Verdict::Muted => Ok(()),
             };
             if let Err(error) = result {
@@ -363,6 +381,10 @@ struct Entry {
     held_occurrences: u64,
     /// Held back before the claim, reported by the claimed finding (kept for its retries).
     carried: (u64, u64),
+    /// When the key was last seen: claimed or held back.
+    last_seen: Duration,
+    /// Whether the claim was of a key not seen within its window (kept for its retries).
+    new: bool,
 }
 
 /// Suppression state in the memory of one instance: each instance suppresses on its own, and a
@@ -392,7 +414,7 @@ impl MemoryStore {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let now = claim.now;
         // Forget keys whose window passed with nothing held, then the oldest past MAX_KEYS.
-        entries.retain(|_, e| e.held_findings > 0 || now.saturating_sub(e.claimed_at) < e.window);
+        entries.retain(|_, e| e.held_findings > 0 || now.saturating_sub(e.last_seen) < e.window);
         if entries.len() >= MAX_KEYS {
             let mut by_age: Vec<(Duration, Key)> = entries.iter().map(|(k, e)| (e.claimed_at, k.clone())).collect();
             by_age.sort();
@@ -400,7 +422,7 @@ impl MemoryStore {
                 entries.remove(&key);
             }
         }
-        let fresh = |held: (u64, u64)| Entry {
+        let fresh = |held: (u64, u64), new: bool| Entry {
             claimed_at: now,
             window: claim.window,
             finding_id: claim.finding_id.clone(),
@@ -408,27 +430,34 @@ impl MemoryStore {
             held_findings: 0,
             held_occurrences: 0,
             carried: held,
+            last_seen: now,
+            new,
         };
-        let won = |(held_findings, held_occurrences): (u64, u64)| Claimed::Won { held_findings, held_occurrences };
+        let won = |(held_findings, held_occurrences): (u64, u64), new: bool| Claimed::Won {
+            held_findings,
+            held_occurrences,
+            new,
+        };
         match entries.get_mut(&claim.key) {
             None => {
-                entries.insert(claim.key.clone(), fresh((0, 0)));
-                won((0, 0))
+                entries.insert(claim.key.clone(), fresh((0, 0), true));
+                won((0, 0), true)
             }
             Some(entry) if entry.finding_id == claim.finding_id => {
                 let stale = entry.state == ClaimState::Sending && now.saturating_sub(entry.claimed_at) >= STALE_CLAIM;
                 if entry.state == ClaimState::Released || stale {
                     entry.state = ClaimState::Sending;
                     entry.claimed_at = now;
-                    won(entry.carried)
+                    won(entry.carried, entry.new)
                 } else {
                     Claimed::Duplicate
                 }
             }
             Some(entry) if now.saturating_sub(entry.claimed_at) >= claim.window => {
                 let held = (entry.held_findings, entry.held_occurrences);
-                *entry = fresh(held);
-                won(held)
+                let new = now.saturating_sub(entry.last_seen) >= claim.window;
+                *entry = fresh(held, new);
+                won(held, new)
             }
             Some(_) => Claimed::Held,
         }
@@ -465,10 +494,11 @@ impl SuppressionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, _now: Duration) -> StoreFuture<'a, ()> {
+    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, _window: Duration) -> StoreFuture<'a, ()> {
         self.update(key, |e| {
             e.held_findings += 1;
             e.held_occurrences += occurrences;
+            e.last_seen = e.last_seen.max(now);
         });
         Box::pin(async { Ok(()) })
     }

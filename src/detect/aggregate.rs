@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::detect::access;
+use crate::detect::errors::FINGERPRINT_VERSION;
 use crate::model::details;
 use crate::model::finding::{
     Evidence, Finding, LONGEST_INVOCATION_MS, MAX_INSIGHTS_REQUEST_IDS, SCHEMA, console_url, excerpt, insights_query,
@@ -71,6 +72,7 @@ impl Analyzer {
         let batch = context.batch;
         let rule = &self.catalog.rules()[group.rule];
         let Gathered { subjects, mut details, mut events } = gather(group);
+        let error = ErrorFields::take(&mut details);
         if let Some(size) = details.get("memory_size_mb").and_then(Value::as_u64) {
             details.entry("suggested_memory_mb".into()).or_insert_with(|| json!(suggest_memory(size)));
         }
@@ -150,7 +152,7 @@ impl Analyzer {
             rule_id: rule.id().to_owned(),
             category: rule.spec.category,
             severity: rule.spec.severity,
-            title: rule.spec.title.clone(),
+            title: error.title.clone().unwrap_or_else(|| rule.spec.title.clone()),
             summary,
             cause: rule.spec.cause.clone(),
             fix,
@@ -179,7 +181,36 @@ impl Analyzer {
                     &insights_query(&ids),
                 )
             }),
+            fingerprint_version: error.fingerprint.is_some().then_some(FINGERPRINT_VERSION),
+            fingerprint: error.fingerprint,
+            error_type: error.error_type,
+            top_frame: error.top_frame,
+            new_error_type: None,
         }
+    }
+}
+
+/// The fields of an unhandled error that the finding carries at its top level, not in details.
+struct ErrorFields {
+    title: Option<String>,
+    fingerprint: Option<String>,
+    error_type: Option<String>,
+    top_frame: Option<String>,
+}
+
+impl ErrorFields {
+    /// Takes them out of `details` when it holds a fingerprint (an error's observation);
+    /// leaves details as they are otherwise (`error_type` is also a platform detail).
+    fn take(details: &mut BTreeMap<String, Value>) -> Self {
+        let mut text = |name: &str| match details.remove(name) {
+            Some(Value::String(text)) => Some(Redactor.redact(&text)),
+            _ => None,
+        };
+        let fingerprint = text("fingerprint");
+        if fingerprint.is_none() {
+            return Self { title: None, fingerprint: None, error_type: None, top_frame: None };
+        }
+        Self { title: text("error_title"), fingerprint, error_type: text("error_type"), top_frame: text("top_frame") }
     }
 }
 

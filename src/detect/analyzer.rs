@@ -72,6 +72,8 @@ pub struct Analyzer {
     pub(super) platform: PlatformParser,
     pub(super) access: AccessDeniedParser,
     pub(super) min_severity: Severity,
+    /// Report exceptions logged at ERROR in invocations that did not fail (`LOGGED_ERRORS`).
+    pub(super) logged_errors: bool,
 }
 
 /// Batch-wide values the templates and findings need.
@@ -84,7 +86,20 @@ pub(super) struct BatchContext<'a> {
 impl Analyzer {
     /// Builds an analyzer over a compiled catalog; findings below `min_severity` are dropped.
     pub fn new(catalog: Catalog, min_severity: Severity) -> Self {
-        Self { catalog, platform: PlatformParser::new(), access: AccessDeniedParser::new(), min_severity }
+        Self {
+            catalog,
+            platform: PlatformParser::new(),
+            access: AccessDeniedParser::new(),
+            min_severity,
+            logged_errors: true,
+        }
+    }
+
+    /// Whether exceptions logged at ERROR in invocations that did not fail are reported
+    /// (`LOGGED_ERRORS`, on by default); failed invocations always are.
+    pub fn with_logged_errors(mut self, on: bool) -> Self {
+        self.logged_errors = on;
+        self
     }
 
     /// The compiled catalog.

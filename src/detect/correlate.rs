@@ -62,6 +62,7 @@ impl Analyzer {
         }
         scan.observations.extend(new);
         self.reclassify_recovered_denials(scan, batch);
+        self.unhandled_errors(scan, crate::model::finding::function_name(&batch.log_group));
     }
 
     /// A failed init or restore, or a suppressed init, unless a more specific finding (an

@@ -41,6 +41,8 @@ pub(super) struct RuntimeDone {
 pub(super) struct Invocation {
     /// A new execution environment served it (INIT_START, `Init Duration`, a suppressed init).
     pub(super) cold_start: bool,
+    /// The execution environment (counted by INIT_START in the batch) that served it.
+    pub(super) epoch: usize,
     pub(super) init_duration_ms: Option<f64>,
     pub(super) report: Option<At<Report>>,
     /// `Task timed out after N seconds`: the configured timeout.
@@ -67,6 +69,7 @@ impl Invocation {
     /// Takes what `other` knows and this one does not (the same invocation, seen twice).
     pub(super) fn merge(&mut self, other: Invocation) {
         self.cold_start |= other.cold_start;
+        self.epoch = self.epoch.max(other.epoch);
         self.init_duration_ms = self.init_duration_ms.or(other.init_duration_ms);
         self.report = self.report.take().or(other.report);
         self.timed_out_after = self.timed_out_after.take().or(other.timed_out_after);

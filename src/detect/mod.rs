@@ -10,10 +10,12 @@ pub mod access;
 mod aggregate;
 mod analyzer;
 mod correlate;
+pub mod errors;
 mod invocation;
 pub mod normalize;
 pub mod platform;
 mod scan;
+mod unhandled;
 
 pub use aggregate::suggest_memory;
 pub use analyzer::Analyzer;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
 
+use crate::detect::errors::{self, ErrorSignal};
 use crate::detect::normalize;
 use crate::detect::platform::{InitPhase, PlatformRecord, Status};
 use crate::ingest::LogBatch;
@@ -69,6 +70,18 @@ pub(super) struct Scan {
     pub(super) order: Vec<Subject>,
     pub(super) observations: Vec<Observation>,
     pub(super) phase_failures: Vec<PhaseFailure>,
+    /// Errors in their own words (unhandled or logged), for the failures no rule explains.
+    pub(super) errors: Vec<ErrorAt>,
+}
+
+/// An error a message reported ([`errors::extract`]), where, and about whom.
+#[derive(Debug)]
+pub(super) struct ErrorAt {
+    pub(super) event: usize,
+    pub(super) subject: Subject,
+    /// The execution environment whose init the error happened in, when no request ran.
+    pub(super) init: Option<usize>,
+    pub(super) signal: ErrorSignal,
 }
 
 impl Scan {
@@ -126,6 +139,7 @@ impl Analyzer {
             }
             hits.clear();
             self.catalog.scan_found(message, anchors.of(index % ANCHOR_WINDOW), &mut scratch, &mut hits);
+            let error = if scratch.error_signal() { errors::extract(message) } else { None };
             // Platform phrases ride in the anchor pass: only a message that holds one is
             // searched for a platform record behind a prefix.
             let phrase = scratch.platform_phrase();
@@ -159,10 +173,19 @@ impl Analyzer {
             // This tool's own findings, forwarded or printed into a subscribed log group, are
             // never analysed: neither their rule hits nor a platform record quoted inside them
             // (checked only on such messages: the anchor pass stays as it is).
-            if (!hits.is_empty() || (record.is_some() && !printed_first)) && is_own_output(message) {
+            if (!hits.is_empty() || error.is_some() || (record.is_some() && !printed_first)) && is_own_output(message) {
                 continue;
             }
             let subject_override = self.observe_record(&mut scan, &mut cursor, record, index);
+            if let Some(signal) = error {
+                let named = signal.report.request_id.clone().map(Subject::Request);
+                let subject = named.or_else(|| subject_override.clone()).unwrap_or_else(|| match &cursor.current {
+                    Some(id) => Subject::Request(id.clone()),
+                    None => Subject::Unnamed(index),
+                });
+                let init = cursor.current.is_none().then_some(cursor.epoch);
+                scan.errors.push(ErrorAt { event: index, subject, init, signal });
+            }
             if hits.is_empty() {
                 continue;
             }
@@ -206,6 +229,7 @@ impl Analyzer {
                 let subject = Subject::Request(request_id.clone());
                 cursor.current = Some(request_id);
                 let state = scan.request(&subject);
+                state.epoch = cursor.epoch;
                 if std::mem::take(&mut cursor.pending_cold_start) {
                     state.cold_start = true;
                 }

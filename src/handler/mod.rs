@@ -122,7 +122,7 @@ impl Troubleshooter {
     /// [`ConfigError`] naming the rules file, the rule id or the variable at fault.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let catalog = Catalog::load(&config.extra_rule_files()?, &config.disabled_rules)?;
-        let analyzer = Analyzer::new(catalog, config.min_severity);
+        let analyzer = Analyzer::new(catalog, config.min_severity).with_logged_errors(config.logged_errors);
         let windows = Windows::from_seconds(config.suppress_seconds, &config.suppress_category_seconds);
         let suppression = Suppression::new(Arc::new(MemoryStore::new()), windows);
         Ok(Self { config, analyzer, suppression, in_flight: Arc::default(), context: None })

@@ -68,11 +68,12 @@ pub enum Category {
     Network,
     Configuration,
     ApplicationError,
+    UnhandledError,
 }
 
 impl Category {
     /// Every category, in DESIGN.md's order.
-    pub const ALL: [Category; 17] = [
+    pub const ALL: [Category; 18] = [
         Self::OutOfMemory,
         Self::MemoryPressure,
         Self::Timeout,
@@ -90,6 +91,7 @@ impl Category {
         Self::Network,
         Self::Configuration,
         Self::ApplicationError,
+        Self::UnhandledError,
     ];
 
     /// What the category means (DESIGN.md's vocabulary table).
@@ -122,6 +124,9 @@ impl Category {
             Self::ApplicationError => {
                 "the application's own failure that a guide explains: an unhandled 5xx, a failed webhook signature, a foreign-key violation"
             }
+            Self::UnhandledError => {
+                "a failed invocation or a logged exception that no rule explains, grouped by fingerprint"
+            }
         }
     }
 
@@ -145,6 +150,7 @@ impl Category {
             Self::Network => "network",
             Self::Configuration => "configuration",
             Self::ApplicationError => "application_error",
+            Self::UnhandledError => "unhandled_error",
         }
     }
 

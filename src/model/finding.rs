@@ -94,6 +94,26 @@ pub struct Finding {
     /// the finding has request ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insights_url: Option<String>,
+    /// `unhandled_error` only: the error's group, 16 hex digits, stable across batches and
+    /// instances (function, error type, and the application's stack frames or the masked
+    /// message; see [`crate::detect::errors`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The version of the grouping that made [`Finding::fingerprint`]; raised whenever the
+    /// grouping changes, so old fingerprints are known to be from another grouping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint_version: Option<u32>,
+    /// `unhandled_error` only: the error type as the runtime or the logger printed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// `unhandled_error` only: the innermost frame of the application's own code, without a
+    /// line number (`handler (index.js)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_frame: Option<String>,
+    /// `unhandled_error` only: true when the fingerprint was not seen within
+    /// `NEW_ERROR_WINDOW` (set by delivery; absent where nothing remembers, as in one scan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_error_type: Option<bool>,
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, ending in `…` when cut: how

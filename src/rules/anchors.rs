@@ -45,6 +45,44 @@ pub const PLATFORM_PHRASES: &[&str] = &[
     "Lambda:ExecutionTimeoutException",
 ];
 
+/// Phrases of the shapes an unhandled or logged error takes (see `crate::detect::errors`):
+/// they ride in the anchor pass, so that a message is read for an error only when one occurs.
+pub const ERROR_SIGNALS: &[&str] = &[
+    "exception",
+    "traceback",
+    "stack",
+    "errortype",
+    "errormessage",
+    "invoke error",
+    "promise rejection",
+    "panic",
+    "[error]",
+    "\terror\t",
+    "[fatal]",
+    "\tfatal\t",
+    "[critical]",
+    "thrown",
+    "exc_info",
+    "\"@x\"",
+    "\tat ",
+    "\n    at ",
+    "\nat ",
+    "error:",
+    ":in `",
+    ":in '",
+    "lambda runtime invoke",
+    "lambda_runtime",
+    "\"err\":",
+    "\"error\":{",
+    "\"error\": {",
+    "\"level\":50",
+    "\"level\":60",
+    "\"level\":\"error\"",
+    "\"level\": \"error\"",
+    "\"level\":\"fatal\"",
+    "\"level\": \"fatal\"",
+];
+
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).
 pub(super) const PLATFORM_PHRASE: u8 = 1;
 /// An anchor with a letter in it. Numeric anchors (`429`, `:5432`) also occur in ids and
@@ -56,6 +94,8 @@ pub(super) const WORDED: u8 = 2;
 /// digits all the time: in the worst-case batch, `500` and `429` occurred in a thousand order
 /// numbers and amounts, each compiling and running a regex that could not match.
 pub(super) const WHOLE_NUMBER: u8 = 4;
+/// An anchor that is one of [`ERROR_SIGNALS`].
+pub(super) const ERROR_SIGNAL: u8 = 8;
 
 /// How many messages the scan's anchor pass reads ahead at a time
 /// ([`Catalog::find_anchors`](super::Catalog::find_anchors)): several walked at once are
@@ -290,9 +330,13 @@ impl AnchorTable {
             .iter()
             .map(|anchor| {
                 let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
+                let signal = ERROR_SIGNALS.iter().any(|p| p.eq_ignore_ascii_case(anchor));
                 let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
                 let number = !worded && anchor.bytes().any(|b| b.is_ascii_digit());
-                (u8::from(platform) * PLATFORM_PHRASE) | (u8::from(worded) * WORDED) | (u8::from(number) * WHOLE_NUMBER)
+                (u8::from(platform) * PLATFORM_PHRASE)
+                    | (u8::from(worded) * WORDED)
+                    | (u8::from(number) * WHOLE_NUMBER)
+                    | (u8::from(signal) * ERROR_SIGNAL)
             })
             .collect();
         let error = |problem: String| RuleError { file: "(catalog)".into(), rule: None, problem };

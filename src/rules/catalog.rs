@@ -9,7 +9,8 @@ use regex::Regex;
 
 use super::BUILTIN_RULE_FILES;
 use super::anchors::{
-    AnchorAt, AnchorTable, Anchors, BatchAnchors, PLATFORM_PHRASE, PLATFORM_PHRASES, WHOLE_NUMBER, WORDED,
+    AnchorAt, AnchorTable, Anchors, BatchAnchors, ERROR_SIGNAL, ERROR_SIGNALS, PLATFORM_PHRASE, PLATFORM_PHRASES,
+    WHOLE_NUMBER, WORDED,
 };
 use super::spec::{CONTEXT_NAMES, Detector, RuleError, RuleSpec, detail_name, is_kebab_case, parse_rule_file};
 use super::template::Template;
@@ -169,6 +170,12 @@ impl ScanScratch {
     pub fn worded_anchor(&self) -> bool {
         self.kinds & WORDED != 0
     }
+
+    /// Whether the last message read holds one of [`ERROR_SIGNALS`] (in any case): it may
+    /// report an unhandled or a logged error.
+    pub fn error_signal(&self) -> bool {
+        self.kinds & ERROR_SIGNAL != 0
+    }
 }
 
 impl Catalog {
@@ -200,7 +207,7 @@ impl Catalog {
             }
             rules.push(rule);
         }
-        for phrase in PLATFORM_PHRASES {
+        for phrase in PLATFORM_PHRASES.iter().chain(ERROR_SIGNALS) {
             table.add(phrase, None);
         }
         Ok(Self { rules, anchors: table.build()? })

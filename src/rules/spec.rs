@@ -29,6 +29,12 @@ pub enum Detector {
     RuntimeExit,
     /// An access denial followed by a successful invocation in the same batch: propagation.
     DenialThenSuccess,
+    /// A failed invocation (its runtime's error line, an error document, or a REPORT with
+    /// `Status: error`) that no other rule explains, grouped by fingerprint.
+    UnhandledError,
+    /// An exception logged at ERROR or FATAL in an invocation that did not fail, that no
+    /// other rule explains (`LOGGED_ERRORS=off` switches it off).
+    LoggedError,
 }
 
 impl Detector {
@@ -60,6 +66,15 @@ impl Detector {
             }
             Self::RestoreFailure => &["restore_duration_ms", "error_type", "status"],
             Self::RuntimeExit => &["exit_reason", "error_type", "memory_size_mb", "max_memory_used_mb"],
+            Self::UnhandledError | Self::LoggedError => &[
+                "error_type",
+                "error_message",
+                "error_title",
+                "top_frame",
+                "fingerprint",
+                "runtime_error_type",
+                "reported_as",
+            ],
             Self::DenialThenSuccess => &[
                 "principal",
                 "role",

@@ -59,6 +59,13 @@ async fn the_table_follows_the_claim_rules() {
 }
 
 #[tokio::test]
+async fn the_table_tells_new_error_types_from_known_ones() {
+    let moto = MotoServer::start();
+    let table = create_table(&moto, "troubleshooter-state").await;
+    conformance::new_error_types(Arc::new(table), "/aws/lambda/orders-api").await.unwrap();
+}
+
+#[tokio::test]
 async fn of_twenty_concurrent_claims_exactly_one_wins() {
     let moto = MotoServer::start();
     let table = Arc::new(create_table(&moto, "troubleshooter-state").await);
@@ -66,7 +73,13 @@ async fn of_twenty_concurrent_claims_exactly_one_wins() {
     let now = Duration::from_secs(1_800_000_000);
     let claims = (0..20).map(|n| {
         let table = table.clone();
-        let claim = Claim { key: key.clone(), finding_id: format!("f{n}"), window: Duration::from_secs(300), now };
+        let claim = Claim {
+            key: key.clone(),
+            finding_id: format!("f{n}"),
+            window: Duration::from_secs(300),
+            now,
+            occurrences: 1,
+        };
         tokio::spawn(async move { table.claim(&claim).await.unwrap() })
     });
     let mut outcomes = Vec::new();

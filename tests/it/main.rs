@@ -11,6 +11,7 @@ mod cli;
 mod custom_rules;
 mod deadline;
 mod dynamodb_moto;
+mod error_corpus;
 mod events;
 mod failures;
 mod grouping;

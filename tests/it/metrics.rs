@@ -389,8 +389,8 @@ mod muting {
         fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
             self.inner.release(key, finding_id)
         }
-        fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration) -> StoreFuture<'a, ()> {
-            self.inner.hold(key, occurrences, now)
+        fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, window: Duration) -> StoreFuture<'a, ()> {
+            self.inner.hold(key, occurrences, now, window)
         }
         fn mutes<'a>(&'a self, _functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {
             let mute = self.mute.clone();

@@ -8,8 +8,11 @@
 //! * A problem's item: `pk` = `finding#ACCOUNT#LOG_GROUP`, `sk` = `RULE_ID[#KEY VALUE…]`
 //!   ([`Key`]), with the claimed `finding_id`, its `state` (`sending`, `sent`, `released`),
 //!   `claimed_at` (milliseconds), the repeats `held_findings` / `held_occurrences` counted since
-//!   the claim, and the `carried_*` counts the claimed finding reports. It expires a day after
-//!   its window, so an idle function leaves nothing behind.
+//!   the claim, and the `carried_*` counts the claimed finding reports; `first_seen` and
+//!   `last_seen` (milliseconds, claims and repeats alike), `seen_count` (occurrences) and
+//!   `claimed_new` (the claim was of a key not seen within its window: for an unhandled error,
+//!   a new error type). It expires a day after its window, counted from its last sighting, so
+//!   an idle function leaves nothing behind.
 //! * A mute: `pk` = `mute`, `sk` = `FUNCTION#RULE` (`*` for every rule), with `function`, `rule`,
 //!   `until`, `reason`, `created`; it expires at `until`.
 //!
@@ -124,27 +127,42 @@ impl SuppressionTable {
             .condition_expression("attribute_not_exists(finding_id) OR claimed_at <= :window_start")
             // The counts held back so far become the claimed finding's to report (every
             // operand reads the item as it was before this update).
+            // Whether the key is new is decided from the item as it was: a condition cannot
+            // both pick the winner and read the old sighting, so the winner reads it back
+            // (ALL_OLD) and records the answer for its retries with a second, unconditional write.
             .update_expression(
                 "SET carried_findings = if_not_exists(held_findings, :zero), \
                  carried_occurrences = if_not_exists(held_occurrences, :zero), \
                  held_findings = :zero, held_occurrences = :zero, \
-                 finding_id = :id, #state = :sending, claimed_at = :now, expires_at = :expires",
+                 finding_id = :id, #state = :sending, claimed_at = :now, expires_at = :expires, \
+                 first_seen = if_not_exists(first_seen, :now), last_seen = :now \
+                 ADD seen_count :occurrences",
             )
             .expression_attribute_values(":window_start", n(window_start))
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":occurrences", n(claim.occurrences))
             .expression_attribute_values(":id", s(&claim.finding_id))
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":now", n(millis(claim.now)))
             .expression_attribute_values(":expires", n(expires_at(claim.now, claim.window)))
-            .return_values(ReturnValue::AllNew)
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
             Ok(output) => {
-                let item = output.attributes.unwrap_or_default();
+                let old = output.attributes.unwrap_or_default();
+                let seen = number(&old, "last_seen").max(number(&old, "claimed_at"));
+                let new = old.is_empty() || seen <= window_start;
+                self.update(&claim.key)
+                    .update_expression("SET claimed_new = :new")
+                    .expression_attribute_values(":new", AttributeValue::Bool(new))
+                    .send()
+                    .await
+                    .map_err(|e| self.error("UpdateItem", e))?;
                 Ok(Some(Claimed::Won {
-                    held_findings: number(&item, "carried_findings"),
-                    held_occurrences: number(&item, "carried_occurrences"),
+                    held_findings: number(&old, "held_findings"),
+                    held_occurrences: number(&old, "held_occurrences"),
+                    new,
                 }))
             }
             Err(error) if is_condition_failure(&error) => Ok(None),
@@ -191,6 +209,7 @@ impl SuppressionTable {
             Ok(_) => Ok(Claimed::Won {
                 held_findings: number(&item, "carried_findings"),
                 held_occurrences: number(&item, "carried_occurrences"),
+                new: item.get("claimed_new").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
             }),
             Err(error) if is_condition_failure(&error) => Ok(Claimed::Duplicate),
             Err(error) => Err(self.error("UpdateItem", error)),
@@ -322,17 +341,21 @@ impl SuppressionStore for SuppressionTable {
         Box::pin(self.set_state(key, finding_id, "released"))
     }
 
-    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration) -> StoreFuture<'a, ()> {
+    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, window: Duration) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(&key.partition))
                 .key("sk", s(&key.sort))
-                .update_expression("ADD held_findings :one, held_occurrences :occurrences SET expires_at = :expires")
+                .update_expression(
+                    "ADD held_findings :one, held_occurrences :occurrences, seen_count :occurrences \
+                     SET expires_at = :expires, last_seen = :now, first_seen = if_not_exists(first_seen, :now)",
+                )
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":occurrences", n(occurrences))
-                .expression_attribute_values(":expires", n((now + KEEP_AFTER_WINDOW).as_secs()))
+                .expression_attribute_values(":now", n(millis(now)))
+                .expression_attribute_values(":expires", n(expires_at(now, window)))
                 .send()
                 .await
                 .map_err(|e| self.error("UpdateItem", e))?;

@@ -41,6 +41,11 @@ pub fn finding(log_group: &str, id: &str, count: u64) -> Finding {
         details: BTreeMap::new(),
         console_url: String::new(),
         insights_url: None,
+        fingerprint: None,
+        fingerprint_version: None,
+        error_type: None,
+        top_frame: None,
+        new_error_type: None,
     }
 }
 
@@ -113,5 +118,66 @@ pub async fn claim_rules(store: Arc<dyn SuppressionStore>, log_group: &str) -> R
     let other_key = Key { sort: format!("{}#other", key.sort), ..key.clone() };
     let plan = suppression.decide(vec![(other_key, finding(log_group, "h", 1))], at(2 * WINDOW + 6)).await;
     check(verdict(&plan) == Verdict::Publish, "another key is published within the window")?;
+    Ok(())
+}
+
+/// An unhandled error of fingerprint `fingerprint` in `log_group`: the finding the analysis
+/// gives for one batch.
+fn unhandled(log_group: &str, id: &str, fingerprint: &str) -> Finding {
+    let mut finding = finding(log_group, id, 1);
+    finding.rule_id = "unhandled-error".into();
+    finding.category = Category::UnhandledError;
+    finding.fingerprint = Some(fingerprint.into());
+    finding
+}
+
+/// New error types on `store`: a fingerprint is *new* when it was not seen within
+/// `NEW_ERROR_WINDOW` (48 hours here), and a known one is held back and counted, with a
+/// simulated clock.
+///
+/// # Errors
+///
+/// The first broken rule, in words.
+pub async fn new_error_types(store: Arc<dyn SuppressionStore>, log_group: &str) -> Result<(), String> {
+    const WINDOW: u64 = 48 * 3_600;
+    const HOUR: u64 = 3_600;
+    let by_category = BTreeMap::from([(Category::UnhandledError, WINDOW)]);
+    let suppression = Suppression::new(store, Windows::from_seconds(300, &by_category));
+    let t0 = Duration::from_secs(1_800_000_000);
+    let key_fields = ["fingerprint".to_owned()];
+    let decide = |id: &str, fingerprint: &str, hours: u64| {
+        let suppression = suppression.clone();
+        let finding = unhandled(log_group, id, fingerprint);
+        let key = Key::of(&finding, &key_fields);
+        async move { suppression.decide(vec![(key, finding)], t0 + Duration::from_secs(hours * HOUR)).await }
+    };
+    let outcome = |plan: &Plan| (plan.findings[0].2, plan.findings[0].1.new_error_type);
+
+    let first = decide("a", "fp-1", 0).await;
+    check(first.failed_open.is_empty(), &format!("the store failed: {:?}", first.failed_open))?;
+    check(outcome(&first) == (Verdict::Publish, Some(true)), "a fingerprint never seen is a new error type")?;
+    suppression.delivered(&first).await;
+    let hour_later = decide("b", "fp-1", 1).await;
+    check(hour_later.findings[0].2 == Verdict::Suppressed, "the same fingerprint an hour later is held back")?;
+    suppression.delivered(&hour_later).await;
+    let other = decide("c", "fp-2", 1).await;
+    check(outcome(&other) == (Verdict::Publish, Some(true)), "another fingerprint is its own new error type")?;
+    suppression.delivered(&other).await;
+
+    // Seen at hour 1, so at hour 49 it is not new: published again as a known error, with the
+    // count of what was held back.
+    let known = decide("d", "fp-1", 49).await;
+    check(
+        outcome(&known) == (Verdict::Publish, Some(false)),
+        "after the window, a fingerprint seen within it is known",
+    )?;
+    check(known.findings[0].1.details.get(details::SUPPRESSED_FINDINGS) == Some(&json!(1)), "with the held count")?;
+    suppression.delivered(&known).await;
+    // fp-2 was last seen at hour 1: at hour 50 it was not seen for 49 hours, so it is new again.
+    let again = decide("e", "fp-2", 50).await;
+    check(
+        outcome(&again) == (Verdict::Publish, Some(true)),
+        "a fingerprint unseen for longer than the window is new again",
+    )?;
     Ok(())
 }

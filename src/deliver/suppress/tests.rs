@@ -18,6 +18,7 @@ fn memory(window: u64) -> (Arc<MemoryStore>, Suppression) {
 #[tokio::test]
 async fn the_memory_store_follows_the_claim_rules() {
     conformance::claim_rules(Arc::new(MemoryStore::new()), "/aws/lambda/orders-api").await.unwrap();
+    conformance::new_error_types(Arc::new(MemoryStore::new()), "/aws/lambda/orders-api").await.unwrap();
 }
 
 #[tokio::test]
@@ -96,7 +97,7 @@ impl SuppressionStore for Broken {
     fn release<'a>(&'a self, _: &'a Key, _: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async { Ok(()) })
     }
-    fn hold<'a>(&'a self, _: &'a Key, _: u64, _: Duration) -> StoreFuture<'a, ()> {
+    fn hold<'a>(&'a self, _: &'a Key, _: u64, _: Duration, _: Duration) -> StoreFuture<'a, ()> {
         Box::pin(async { Ok(()) })
     }
     fn mutes<'a>(&'a self, _: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {

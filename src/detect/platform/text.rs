@@ -239,13 +239,21 @@ impl PlatformParser {
             request_id: fields.get("RequestId").map(str::to_owned),
             duration_ms: fields.number("Duration"),
             memory_size_mb: fields.megabytes("Memory Size"),
-            max_memory_used_mb: fields.megabytes("Max Memory Used"),
+            max_memory_used_mb: fields.megabytes("Max Memory Used").filter(|_| !from_emulator(text)),
             init_duration_ms: fields.number("Init Duration"),
             restore_duration_ms: fields.number("Restore Duration"),
             status: fields.get("Status").and_then(Status::parse),
             error_type: fields.get("Error Type").map(str::to_owned),
         })
     }
+}
+
+/// A REPORT written by the runtime interface emulator (`sam local invoke`, the Lambda base
+/// images run locally), which puts `Init Duration` first and reports Max Memory Used equal to
+/// Memory Size whatever the function used: its memory figure measures nothing. Lambda itself
+/// writes `Init Duration` after `Max Memory Used`.
+fn from_emulator(text: &str) -> bool {
+    text.find("Init Duration:").is_some_and(|at| !text[..at].contains("Duration:"))
 }
 
 pub(super) fn parse_phase(text: &str) -> Option<InitPhase> {

@@ -1,0 +1,374 @@
+//! Errors no rule names: what a failed invocation or a logged exception says about itself.
+//!
+//! Every runtime reports an unhandled error in its own shape, and structured loggers add more.
+//! [`extract`] reads one log message and, when it is one of these shapes, returns the error's
+//! own fields: its type, its message, its stack frames, the request it belongs to, and whether
+//! the runtime reported it as the invocation's failure or the application logged it:
+//!
+//! | shape | example | kind |
+//! | --- | --- | --- |
+//! | Node.js, text | `<time>\t<id>\tERROR\tInvoke Error \t{"errorType":…}` (also `Uncaught Exception`, `Unhandled Promise Rejection`) | failure |
+//! | an error document | `{"errorMessage":…,"errorType":…,"stackTrace":[…]}` (every runtime's invoke response, Lambda's JSON format) | failure |
+//! | Python | `[ERROR] ValueError: …` + `Traceback (most recent call last):` | failure |
+//! | Java, .NET, Go, Rust | `Exception in thread "main" …`, `Unhandled exception. System.…`, `panic: …`, `thread 'main' panicked at …` | failure |
+//! | a line at ERROR or FATAL with an exception | `[ERROR]\t<time>\t<id>\tKeyError: 'x'`, `<time>\t<id>\tERROR\tTypeError: …\n    at …` | logged |
+//! | a structured logger at ERROR or FATAL with an exception | Powertools, pino, winston, structlog, log4j and Serilog JSON | logged |
+//!
+//! A logged error in an invocation that failed is that failure's error (the correlation step
+//! decides). Nothing here is a rule: rules explain failures; this module only says that there
+//! was one, in the error's own words, for the failures that no rule explains. The message is
+//! read once and every step is linear in its length.
+
+mod fingerprint;
+pub(crate) mod stack;
+mod structured;
+
+#[cfg(test)]
+mod tests;
+
+pub use fingerprint::{FINGERPRINT_VERSION, fingerprint, mask, title};
+pub use stack::{Frame, top_in_app_frame};
+
+/// Phrases whose presence (in any case) makes a message worth reading with [`extract`]: every
+/// shape above holds one. They ride in the catalog's anchor pass
+/// ([`crate::rules::ScanScratch::error_signal`]), so a message without any costs nothing more.
+pub use crate::rules::ERROR_SIGNALS;
+
+/// The longest error type kept; a longer "type" is not one.
+const MAX_TYPE_CHARS: usize = 160;
+
+/// How the error was reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The runtime reported it as the invocation's (or the init's) failure.
+    Failure,
+    /// The application logged it at ERROR or FATAL level, with a type or a stack.
+    Logged,
+}
+
+/// An error as the log line states it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ErrorReport {
+    /// The error type (`TypeError`, `java.lang.NullPointerException`, `Function<NoMethodError>`).
+    pub error_type: Option<String>,
+    /// The error's message, as printed.
+    pub message: Option<String>,
+    /// The stack frames, innermost first, as far as the line shows them.
+    pub frames: Vec<Frame>,
+    /// The request id the line names, if any.
+    pub request_id: Option<String>,
+}
+
+/// One error signal found in a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorSignal {
+    /// Reported by the runtime as a failure, or logged by the application.
+    pub kind: ErrorKind,
+    /// What the line says about the error.
+    pub report: ErrorReport,
+}
+
+/// The error a message reports, if it is one of the shapes in the module docs.
+pub fn extract(message: &str) -> Option<ErrorSignal> {
+    let message = message.trim_end();
+    let head = Head::parse(message);
+    let rest = head.rest;
+    // Node.js's failure phrases, then a JSON document after the head.
+    for phrase in ["Invoke Error", "Uncaught Exception", "Unhandled Promise Rejection"] {
+        if let Some(after) = rest.strip_prefix(phrase) {
+            let after = after.trim_start();
+            let mut signal =
+                structured::error_json(after).or_else(|| structured::quoted_fields(after)).unwrap_or_default();
+            signal.request_id = signal.request_id.or_else(|| head.request_id.map(str::to_owned));
+            if phrase == "Unhandled Promise Rejection" && signal.error_type.is_none() {
+                signal.error_type = Some("Runtime.UnhandledPromiseRejection".into());
+            }
+            return Some(ErrorSignal { kind: ErrorKind::Failure, report: signal });
+        }
+    }
+    if rest.starts_with('{')
+        && let Some(verdict) = structured::document(rest, head.level)
+    {
+        // A JSON log line says what it is in its own fields, whatever its text holds.
+        let mut signal = verdict?;
+        signal.report.request_id = signal.report.request_id.or_else(|| head.request_id.map(str::to_owned));
+        return Some(signal);
+    }
+    // An error document a shipper or a copy cut short, or printed one field an event (Ruby's
+    // runtime in a container): its `"errorType": "…"` still says what failed.
+    if let Some(report) = structured::quoted_fields(rest).filter(|_| head.level != Some(Level::Other)) {
+        let report = ErrorReport { request_id: report.request_id.or(head.request_id.map(str::to_owned)), ..report };
+        return Some(ErrorSignal { kind: ErrorKind::Failure, report });
+    }
+    if rest.starts_with('{')
+        && let Some(report) = structured::quoted_logged_exception(rest)
+    {
+        return Some(ErrorSignal { kind: ErrorKind::Logged, report });
+    }
+    let mut signal = text(rest, &head)?;
+    signal.report.request_id = head.request_id.map(str::to_owned);
+    Some(signal)
+}
+
+/// A level a line was written at, as far as errors go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// ERROR, FATAL, CRITICAL and their spellings.
+    Error,
+    /// Anything else a logger names (INFO, WARN, DEBUG, …).
+    Other,
+}
+
+impl Level {
+    /// The level a logger's level word names, if it is one.
+    pub(crate) fn of_word(word: &str) -> Option<Self> {
+        let word = word.trim_matches(|c: char| matches!(c, '[' | ']' | ':' | '"' | '(' | ')'));
+        match word.to_ascii_lowercase().as_str() {
+            "error" | "err" | "fatal" | "critical" | "crit" | "emerg" | "emergency" | "alert" | "fail" => {
+                Some(Self::Error)
+            }
+            "info" | "information" | "warn" | "warning" | "debug" | "trace" | "notice" | "verbose" | "dbug"
+            | "trce" => Some(Self::Other),
+            _ => None,
+        }
+    }
+}
+
+/// What runtimes put before a message: a time, a request id, a level, in the orders Lambda's
+/// runtimes print them (`<time>\t<id>\tERROR\t…`, `[ERROR]\t<time>\t<id>\t…`, `[ERROR] …`).
+#[derive(Debug, Clone, Copy)]
+struct Head<'a> {
+    level: Option<Level>,
+    /// `[ERROR]` came first: Python's runtime prints an unhandled error as `[ERROR] Type: …`.
+    bracketed_level_first: bool,
+    request_id: Option<&'a str>,
+    rest: &'a str,
+}
+
+impl<'a> Head<'a> {
+    fn parse(message: &'a str) -> Self {
+        let mut head = Head { level: None, bracketed_level_first: false, request_id: None, rest: message.trim_start() };
+        for position in 0..4 {
+            let rest = head.rest;
+            let end = rest.find(['\t', ' ', '\n']).unwrap_or(rest.len());
+            let token = &rest[..end];
+            if token.is_empty() {
+                break;
+            }
+            if is_timestamp(token) {
+                // A date and a time apart (`2024-03-04 17:22:38,033`) are one stamp.
+            } else if crate::detect::platform::looks_like_request_id(token) && token.len() >= 8 {
+                head.request_id = Some(token);
+            } else if let Some(level) = Level::of_word(token).filter(|_| head.level.is_none()) {
+                head.level = Some(level);
+                head.bracketed_level_first = position == 0 && token.starts_with('[');
+            } else if token == "undefined" || token == "-" || (head.level.is_none() && next_is_level(&rest[end..])) {
+                // Node.js prints `undefined` for the request id outside an invocation; a copy may
+                // show a placeholder (`xxxxx`) where the id stood before the level.
+            } else {
+                break;
+            }
+            head.rest = rest[end..].trim_start_matches([' ', '\t']);
+        }
+        head.rest = head.rest.trim_start();
+        head
+    }
+}
+
+/// Whether the next token of `rest` is a level word.
+fn next_is_level(rest: &str) -> bool {
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let token = rest.split(['\t', ' ', '\n']).next().unwrap_or("");
+    Level::of_word(token) == Some(Level::Error)
+}
+
+fn is_timestamp(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    bytes.len() >= 8
+        && bytes[0].is_ascii_digit()
+        && bytes.iter().all(|b| b.is_ascii_digit() || b"-:T.Z+,/".contains(b))
+        && bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 6
+}
+
+/// Plain-text shapes after the head.
+fn text(rest: &str, head: &Head<'_>) -> Option<ErrorSignal> {
+    let first_line = rest.lines().next().unwrap_or("");
+    if let Some(signal) = runtime_failure_line(rest, first_line) {
+        return Some(signal);
+    }
+    let at_error = head.level == Some(Level::Error);
+    if at_error && (rest.starts_with("Lambda runtime invoke") || rest.starts_with("lambda_runtime")) {
+        // Rust's lambda_runtime logs the error it returns for the invocation at ERROR.
+        let report = ErrorReport { message: Some(first_line.trim().to_owned()), ..ErrorReport::default() };
+        return Some(ErrorSignal { kind: ErrorKind::Failure, report });
+    }
+    let typed = typed_line(rest, at_error).or_else(|| {
+        // Python's runtime prints the exception's class, whatever its name, after `[ERROR] `.
+        let (class, message) = first_line.split_once(": ")?;
+        let class_name = class.starts_with(|c: char| c.is_ascii_uppercase())
+            && class.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+        (head.bracketed_level_first && at_error && class_name).then_some(Typed {
+            error_type: class,
+            message,
+            first: true,
+            qualified: false,
+        })
+    });
+    let frames = stack::frames(rest);
+    let traceback = rest.contains("Traceback (most recent call last):");
+    if typed.is_none() && frames.is_empty() && !traceback {
+        return None;
+    }
+    // Without a level, a traceback or a typed stack is an exception printed to stderr, and so
+    // is a Java exception named by its qualified class; at INFO or WARN it was handled.
+    let qualified = typed.is_some_and(|t| t.qualified);
+    let unlevelled_exception =
+        head.level.is_none() && (traceback || (typed.is_some() && (!frames.is_empty() || qualified)));
+    if !at_error && !unlevelled_exception {
+        return None;
+    }
+    let (error_type, message) = match typed {
+        Some(typed) => (Some(typed.error_type.to_owned()), Some(typed.message.to_owned())),
+        // A traceback's last line names the exception; a logged message stands before it.
+        None => match stack::last_exception_line(rest).and_then(type_and_message) {
+            Some((error_type, message)) => (Some(error_type.to_owned()), Some(message.to_owned())),
+            None => (None, Some(first_line.trim().to_owned()).filter(|m| !m.is_empty())),
+        },
+    };
+    let kind = if head.bracketed_level_first && typed.is_some_and(|t| t.first) && head.request_id.is_none() {
+        // `[ERROR] ValueError: …`: how Python's runtime prints the error that ended the invocation.
+        ErrorKind::Failure
+    } else {
+        ErrorKind::Logged
+    };
+    let message = message.filter(|m| !m.is_empty());
+    Some(ErrorSignal { kind, report: ErrorReport { error_type, message, frames, request_id: None } })
+}
+
+/// An error type and its message, read from a line of text.
+#[derive(Debug, Clone, Copy)]
+struct Typed<'a> {
+    error_type: &'a str,
+    message: &'a str,
+    /// The type opens the first line (`TypeError: …`).
+    first: bool,
+    /// The type is a qualified class name (`java.lang.IllegalStateException`).
+    qualified: bool,
+}
+
+/// The error a text names in one of its first lines, in the forms runtimes print:
+/// `Type: message`; Java's and old Python's `message: Type`; a type alone on its line (Java's
+/// `java.lang.NullPointerException` above its frames); Ruby's `file:1:in 'm': message (Type)`;
+/// and, at ERROR level, a type inside a logger's line (`Failed to start: com.acme.BadError: …`).
+fn typed_line(rest: &str, at_error: bool) -> Option<Typed<'_>> {
+    fn typed<'a>(error_type: &'a str, message: &'a str, first: bool) -> Option<Typed<'a>> {
+        let qualified = error_type.contains('.') && !error_type.starts_with("Runtime.");
+        Some(Typed { error_type, message, first, qualified })
+    }
+    for (index, line) in rest.lines().take(3).enumerate() {
+        let line = line.trim();
+        if let Some((error_type, message)) = type_and_message(line) {
+            return typed(error_type, message, index == 0);
+        }
+        if is_error_type(line) && line.contains(['.', '<']) {
+            return typed(line, "", index == 0);
+        }
+        if let Some((message, error_type)) = line.rsplit_once(": ")
+            && is_error_type(error_type.trim())
+            && error_type.contains('.')
+        {
+            return typed(error_type.trim(), message, false);
+        }
+        if let Some((message, error_type)) = ruby_uncaught(line) {
+            return typed(error_type, message, false);
+        }
+        if at_error && index == 0 {
+            for word in line.split_whitespace() {
+                if let Some(error_type) = word.strip_suffix(':').filter(|w| is_error_type(w)) {
+                    let message = line.split_once(word).map_or("", |(_, after)| after.trim());
+                    return typed(error_type, message, false);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Ruby's uncaught exception: `/var/task/app.rb:9:in 'handler': boom (RuntimeError)`.
+fn ruby_uncaught(line: &str) -> Option<(&str, &str)> {
+    let (_, after) = line.split_once(":in ")?;
+    let (_, message) = after.split_once("': ").or_else(|| after.split_once("`: "))?;
+    let open = message.rfind(" (")?;
+    let error_type = message[open + 2..].strip_suffix(')')?;
+    // Any class name: Ruby's are not always named …Error (`Bundler::GemNotFound`).
+    let class = error_type.starts_with(|c: char| c.is_ascii_uppercase())
+        && error_type.chars().all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '_');
+    class.then(|| (message[..open].trim(), error_type))
+}
+
+/// The failure lines of Java, .NET, Go and Rust, which no level precedes.
+fn runtime_failure_line(rest: &str, first_line: &str) -> Option<ErrorSignal> {
+    let failure = |error_type: Option<&str>, message: Option<&str>| {
+        Some(ErrorSignal {
+            kind: ErrorKind::Failure,
+            report: ErrorReport {
+                error_type: error_type.map(str::to_owned),
+                message: message.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()),
+                frames: stack::frames(rest),
+                request_id: None,
+            },
+        })
+    };
+    if let Some(after) = first_line.strip_prefix("Exception in thread ") {
+        // `Exception in thread "main" java.lang.IllegalStateException: …`
+        let after = after.trim_start();
+        let after = match after.strip_prefix('"').and_then(|a| a.split_once('"')) {
+            Some((_, tail)) => tail.trim_start(),
+            None => after,
+        };
+        let (error_type, message) = type_and_message(after).unwrap_or((after, ""));
+        return failure(Some(error_type), Some(message));
+    }
+    for phrase in ["Unhandled exception. ", "Unhandled Exception: "] {
+        if let Some(after) = first_line.strip_prefix(phrase) {
+            let (error_type, message) = type_and_message(after).unwrap_or(("", after));
+            return failure(Some(error_type).filter(|t| !t.is_empty()), Some(message));
+        }
+    }
+    if let Some(message) = first_line.strip_prefix("panic: ") {
+        return failure(Some("panic"), Some(message));
+    }
+    if first_line.starts_with("thread '") && first_line.contains("' panicked at ") {
+        let message = rest.lines().nth(1).unwrap_or("");
+        return failure(Some("panic"), Some(message));
+    }
+    None
+}
+
+/// `TypeError: Cannot read …` → (`TypeError`, `Cannot read …`), when the first word is an
+/// error type and a colon follows it.
+pub(crate) fn type_and_message(line: &str) -> Option<(&str, &str)> {
+    let (candidate, message) = line.split_once(':')?;
+    let candidate = candidate.trim();
+    // `Error: x`, `com.acme.Failure: x`, `Function<NoMethodError>: x`, `[ERROR] Runtime.X: x`.
+    is_error_type(candidate).then(|| (candidate, message.trim()))
+}
+
+/// An error type as runtimes print one: an identifier (dotted, `::`, `$` and `<…>` allowed)
+/// whose last part names an error or an exception, or a Lambda error type.
+pub(crate) fn is_error_type(word: &str) -> bool {
+    if word.is_empty() || word.len() > MAX_TYPE_CHARS || word.contains(char::is_whitespace) {
+        return false;
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$' | '<' | '>' | ':' | '*');
+    if !word.chars().all(allowed) || !word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '*') {
+        return false;
+    }
+    let last = word.rsplit(['.', ':', '<', '*']).find(|part| !part.is_empty()).unwrap_or(word);
+    let last = last.trim_end_matches('>');
+    let names_an_error = ["Error", "Exception", "Exit", "Interrupt", "Fault", "Rejection", "Panic", "errorString"]
+        .iter()
+        .any(|suffix| last.ends_with(suffix));
+    let lambda_type = ["Runtime.", "Function.", "Sandbox.", "Extension."].iter().any(|p| word.starts_with(p));
+    names_an_error || lambda_type || last == "Error"
+}

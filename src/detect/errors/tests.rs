@@ -1,0 +1,181 @@
+use super::stack::frames;
+use super::*;
+
+fn signal(message: &str) -> ErrorSignal {
+    extract(message).unwrap_or_else(|| panic!("no error in {message:?}"))
+}
+
+#[test]
+fn every_runtime_shape_gives_its_type_message_and_kind() {
+    // (message, kind, type, message starts with)
+    #[rustfmt::skip]
+    let table: &[(&str, ErrorKind, Option<&str>, &str)] = &[
+        // Node.js, text format: Invoke Error, Uncaught Exception, Unhandled Promise Rejection.
+        ("2026-12-01T10:00:01.000Z\t9a5c2a10-2222-4c2e-9b1a-0a1b2c3d4e5f\tERROR\tInvoke Error \t{\"errorType\":\"TypeError\",\"errorMessage\":\"Cannot read properties of undefined (reading 'id')\",\"stack\":[\"TypeError: x\",\"    at Runtime.handler (/var/task/index.js:5:20)\"]}",
+         ErrorKind::Failure, Some("TypeError"), "Cannot read properties"),
+        ("2026-12-01T10:00:01.000Z\tundefined\tERROR\tUncaught Exception \t{\"errorType\":\"Error\",\"errorMessage\":\"boom\",\"stack\":[\"Error: boom\"]}",
+         ErrorKind::Failure, Some("Error"), "boom"),
+        ("2026-12-01T10:00:01.000Z\tabc-1234-5678\tERROR\tUnhandled Promise Rejection \t{\"errorType\":\"Runtime.UnhandledPromiseRejection\",\"errorMessage\":\"Error: db down\",\"reason\":{}}",
+         ErrorKind::Failure, Some("Runtime.UnhandledPromiseRejection"), "Error: db down"),
+        // Python: the runtime's own line, a logged one, the error document, the JSON format.
+        ("[ERROR] ValueError: invalid literal for int() with base 10: 'abc'\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 8, in handler\n    int(x)",
+         ErrorKind::Failure, Some("ValueError"), "invalid literal"),
+        ("[ERROR]\t2026-12-01T10:00:00.123Z\t8f5c2a10-1111-4c2e-9b1a-0a1b2c3d4e5f\tKeyError: 'sku'",
+         ErrorKind::Logged, Some("KeyError"), "'sku'"),
+        ("{\"errorMessage\": \"'NoneType' object is not subscriptable\", \"errorType\": \"TypeError\", \"requestId\": \"3c5c\", \"stackTrace\": [\"  File \\\"/var/task/app.py\\\", line 8, in handler\\n\"]}",
+         ErrorKind::Failure, Some("TypeError"), "'NoneType'"),
+        ("{\"timestamp\":\"2026-12-01T10:00:00Z\",\"log_level\":\"ERROR\",\"errorMessage\":\"boom\",\"errorType\":\"RuntimeError\",\"requestId\":\"r-1\",\"stackTrace\":[]}",
+         ErrorKind::Failure, Some("RuntimeError"), "boom"),
+        // Java, .NET, Go, Rust, Ruby.
+        ("Exception in thread \"main\" java.lang.IllegalStateException: no table\n\tat com.acme.Handler.handleRequest(Handler.java:42)",
+         ErrorKind::Failure, Some("java.lang.IllegalStateException"), "no table"),
+        ("Unhandled exception. System.InvalidOperationException: Sequence contains no elements\n   at Orders.Function.Handler(String input) in /src/Function.cs:line 17",
+         ErrorKind::Failure, Some("System.InvalidOperationException"), "Sequence"),
+        ("panic: assignment to entry in nil map\n\ngoroutine 1 [running]:\nmain.handler(...)\n\t/var/task/main.go:12 +0x1d",
+         ErrorKind::Failure, Some("panic"), "assignment"),
+        ("{\"errorMessage\":\"undefined method `[]' for nil:NilClass\",\"errorType\":\"Function<NoMethodError>\",\"stackTrace\":[\"/var/task/app.rb:5:in `handler'\"]}",
+         ErrorKind::Failure, Some("Function<NoMethodError>"), "undefined method"),
+        ("/var/task/app.rb:9:in `handler': boom (RuntimeError)\n\tfrom /var/runtime/lib/runtime.rb:12:in `run'",
+         ErrorKind::Logged, Some("RuntimeError"), "boom"),
+        // Java's runtime prints `message: type` above the type and its stack.
+        ("Cannot invoke \"String.length()\" because \"s\" is null: java.lang.NullPointerException\njava.lang.NullPointerException: Cannot invoke\n\tat com.acme.Handler.handleRequest(Handler.java:9)",
+         ErrorKind::Logged, Some("java.lang.NullPointerException"), "Cannot invoke"),
+        // Structured loggers at ERROR with an exception.
+        ("{\"level\":\"ERROR\",\"message\":\"could not price\",\"exception\":\"Traceback (most recent call last):\\n  File \\\"/var/task/app.py\\\", line 9, in handler\\nKeyError: 'sku'\",\"exception_name\":\"KeyError\"}",
+         ErrorKind::Logged, Some("KeyError"), "'sku'"),
+        ("{\"level\":50,\"msg\":\"payment failed\",\"err\":{\"type\":\"Error\",\"message\":\"card declined\",\"stack\":\"Error: card declined\\n    at charge (/var/task/pay.js:12:11)\"}}",
+         ErrorKind::Logged, Some("Error"), "card declined"),
+        ("{\"level\":\"ERROR\",\"loggerName\":\"com.acme.Handler\",\"message\":\"save failed\",\"thrown\":{\"name\":\"java.sql.SQLException\",\"message\":\"deadlock\"}}",
+         ErrorKind::Logged, Some("java.sql.SQLException"), "deadlock"),
+        // Node.js console.error(err) in the text format.
+        ("2026-12-01T10:00:01.000Z\t9a5c2a10-2222-4c2e-9b1a-0a1b2c3d4e5f\tERROR\tTypeError: x is not a function\n    at handler (/var/task/index.js:3:9)",
+         ErrorKind::Logged, Some("TypeError"), "x is not a function"),
+    ];
+    for (message, kind, error_type, starts) in table {
+        let found = signal(message);
+        assert_eq!(found.kind, *kind, "{message}");
+        assert_eq!(found.report.error_type.as_deref(), *error_type, "{message}");
+        let text = found.report.message.unwrap_or_default();
+        assert!(text.starts_with(starts), "{message}: message {text:?}");
+    }
+}
+
+#[test]
+fn near_misses_report_no_error() {
+    for quiet in [
+        "2026-12-01T10:00:01.000Z\t9a5c2a10-2222-4c2e-9b1a-0a1b2c3d4e5f\tINFO\tretrying after TypeError: fetch failed",
+        "[WARNING]\t2026-12-01T10:00:00.123Z\t8f5c2a10-1111-4c2e-9b1a-0a1b2c3d4e5f\tKeyError: 'sku' (using the default)",
+        "{\"level\":\"INFO\",\"message\":\"order placed\",\"error\":null,\"errors\":[]}",
+        "{\"level\":\"WARN\",\"message\":\"retrying\",\"exception\":\"Traceback (most recent call last):\\nKeyError: 'sku'\"}",
+        "{\"level\":30,\"msg\":\"payment ok\",\"err\":null}",
+        "{\"level\":\"ERROR\",\"message\":\"payment provider slow, falling back\"}",
+        "2026-12-01T10:00:01.000Z\t9a5c2a10-2222-4c2e-9b1a-0a1b2c3d4e5f\tERROR\tpayment provider slow, falling back",
+        "{\"time\":\"2026-12-01T10:00:00Z\",\"type\":\"platform.runtimeDone\",\"record\":{\"requestId\":\"r\",\"status\":\"error\",\"errorType\":\"Runtime.Unknown\"}}",
+        "ErrorHandlerMiddleware registered",
+        "Tests: 12 passed, 0 failed; errors: 0",
+        "CloudFormation stack orders-api updated",
+    ] {
+        assert_eq!(extract(quiet), None, "{quiet}");
+    }
+}
+
+#[test]
+fn frames_are_read_innermost_first_and_marked_in_app() {
+    let node = frames(
+        "TypeError: x\n    at handler (/var/task/index.js:5:20)\n    at Runtime.handleOnce (file:///var/runtime/index.mjs:1:1)",
+    );
+    assert_eq!(node[0], Frame { function: "handler".into(), file: "index.js".into(), in_app: true });
+    assert!(!node[1].in_app);
+    // Python prints the innermost frame last.
+    let python = frames(
+        "Traceback (most recent call last):\n  File \"/var/runtime/bootstrap.py\", line 1, in run\n  File \"/var/task/app.py\", line 8, in handler\n  File \"/opt/python/requests/api.py\", line 3, in get",
+    );
+    assert_eq!(python.iter().map(|f| f.in_app).collect::<Vec<_>>(), [false, true, false]);
+    assert_eq!(top_in_app_frame(&python).map(ToString::to_string).as_deref(), Some("handler (app.py)"));
+    let java = frames(
+        "java.lang.X: y\n\tat java.util.HashMap.put(HashMap.java:1)\n\tat com.acme.Orders.place(Orders.java:42)",
+    );
+    assert_eq!(top_in_app_frame(&java).map(|f| f.function.as_str()), Some("com.acme.Orders.place"));
+    let dotnet = frames("   at Orders.Function.Handler(String input) in /src/Function.cs:line 17");
+    assert_eq!(dotnet[0].file, "/src/Function.cs");
+    let go = frames("goroutine 1 [running]:\nmain.handler(0x1)\n\t/var/task/main.go:12 +0x1d");
+    assert_eq!(go.last().map(|f| (f.function.as_str(), f.file.as_str())), Some(("main.handler", "main.go")));
+}
+
+/// Real pairs of one bug with other ids and values, and of two bugs: the fingerprint tells
+/// them apart.
+#[test]
+fn one_bug_one_fingerprint_two_bugs_two() {
+    let of = |message: &str| {
+        let found = signal(message);
+        let report = found.report;
+        fingerprint("orders-api", report.error_type.as_deref(), report.message.as_deref(), &report.frames)
+    };
+    let same: &[(&str, &str)] = &[
+        // A stack: the in-app frames group it, whatever the message says.
+        (
+            "2026-12-01T10:00:01.000Z\tid-1111-aaaa\tERROR\tInvoke Error \t{\"errorType\":\"TypeError\",\"errorMessage\":\"Cannot read properties of undefined (reading 'id')\",\"stack\":[\"TypeError: x\",\"    at Runtime.handler (/var/task/index.js:5:20)\"]}",
+            "2026-12-01T11:00:01.000Z\tid-2222-bbbb\tERROR\tInvoke Error \t{\"errorType\":\"TypeError\",\"errorMessage\":\"Cannot read properties of undefined (reading 'sku')\",\"stack\":[\"TypeError: x\",\"    at Runtime.handler (/var/task/index.js:7:3)\"]}",
+        ),
+        // No stack: the masked message, with ids, numbers, quoted values, ARNs and times masked.
+        (
+            "[ERROR] OrderNotFound: order 81723 of customer 'acme' not found in arn:aws:dynamodb:us-east-1:123456789012:table/orders-1 at 2026-12-01T10:00:00Z (request 8f5c2a10-1111-4c2e-9b1a-0a1b2c3d4e5f)",
+            "[ERROR] OrderNotFound: order 5 of customer 'globex' not found in arn:aws:dynamodb:eu-west-1:210987654321:table/orders-2 at 2026-12-02T11:30:00Z (request 0b1c2a10-9999-4c2e-9b1a-0a1b2c3d4e5f)",
+        ),
+        (
+            "[ERROR] ConnectionError: cannot reach 10.0.3.7:5432 for user ops@example.com, session 0x7ffd3a9c",
+            "[ERROR] ConnectionError: cannot reach 10.0.9.1:5433 for user dev@example.org, session 0x55aa10ff",
+        ),
+    ];
+    for (a, b) in same {
+        assert_eq!(of(a), of(b), "one bug:\n{a}\n{b}");
+    }
+    let different: &[(&str, &str)] = &[
+        // Another type, another frame, another message.
+        ("[ERROR] KeyError: 'sku'", "[ERROR] ValueError: 'sku'"),
+        (
+            "2026-12-01T10:00:01.000Z\tid-1111-aaaa\tERROR\tTypeError: x\n    at handler (/var/task/index.js:5:20)",
+            "2026-12-01T10:00:01.000Z\tid-1111-aaaa\tERROR\tTypeError: x\n    at save (/var/task/db.js:5:20)",
+        ),
+        ("[ERROR] OrderNotFound: order 1 not found", "[ERROR] OrderNotFound: order 1 was cancelled"),
+    ];
+    for (a, b) in different {
+        assert_ne!(of(a), of(b), "two bugs:\n{a}\n{b}");
+    }
+}
+
+#[test]
+fn masking_keeps_the_words_and_hides_the_values() {
+    assert_eq!(
+        mask("Cannot read properties of undefined (reading 'id')"),
+        "Cannot read properties of undefined (reading <*>)"
+    );
+    assert_eq!(
+        title(Some("TypeError"), Some("Cannot read properties of undefined (reading 'id')")).as_deref(),
+        Some("TypeError: Cannot read properties of undefined (reading <*>)")
+    );
+    assert_eq!(
+        mask("User arn:aws:sts::123456789012:assumed-role/x/y denied on i-0abc12345def67890"),
+        "User arn:aws:sts:<*> denied on <*>"
+    );
+    assert_eq!(mask("facade deadbeef 0xdeadbeef"), "facade deadbeef <*>");
+    assert_eq!(title(None, None), None);
+    let long = "x".repeat(1000);
+    assert!(title(Some("E"), Some(&long)).is_some_and(|t| t.chars().count() < 130));
+}
+
+#[test]
+fn hostile_messages_stay_linear_and_never_panic() {
+    for message in [
+        String::new(),
+        "{".repeat(10_000),
+        "[ERROR] ".repeat(10_000),
+        format!("[ERROR] E: {}", "at (".repeat(20_000)),
+        format!("{{\"errorType\":\"{}", "\\".repeat(20_000)),
+        format!("Traceback (most recent call last):\n{}", "  File \"a\", line 1, in f\n".repeat(5_000)),
+        "\u{feff}\u{0}\t\n".repeat(1000),
+    ] {
+        let _ = extract(&message);
+        let _ = mask(&message);
+    }
+}
