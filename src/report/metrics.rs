@@ -20,7 +20,11 @@
 //!   `Troubleshooter`, `Category`, `Severity`;
 //! * one more document for each further (category, severity) pair;
 //! * with per-function metrics on (`METRICS_PER_FUNCTION=true`), one document for each
-//!   analysed function that had findings, under `Troubleshooter`, `Function`.
+//!   analysed function that had findings, under `Troubleshooter`, `Function`;
+//! * whatever that switch says, one document for each function with unhandled errors, under
+//!   `Troubleshooter`, `Function` (`UnhandledErrors`, `NewErrorTypes`, and, with the switch on,
+//!   its `Findings` and `Occurrences` too): an alarm on a new error type in one function is
+//!   what they are for, and only functions that had one cost a metric.
 //!
 //! An awslogs batch (one log stream) with one kind of problem, or none, writes one line. No
 //! document comes near EMF's limits (100 metrics a directive, 30 dimensions a set): the largest
@@ -37,6 +41,8 @@
 //! | `SuppressedFindings` | Count | Troubleshooter | findings held back by flood control |
 //! | `MutedFindings` | Count | Troubleshooter | findings dropped by a mute |
 //! | `BatchMilliseconds` | Milliseconds | Troubleshooter | the invocation's time (decode, analysis, publishing) per batch received |
+//! | `UnhandledErrors` | Count | Troubleshooter, Function | occurrences of unhandled and logged errors no rule explains (their `count`), held-back repeats included |
+//! | `NewErrorTypes` | Count | Troubleshooter, Function | unhandled errors published as a new error type (a fingerprint not seen within `NEW_ERROR_WINDOW`) |
 //!
 //! `Troubleshooter` is the function's own name, so two stacks in one account keep their
 //! metrics apart. Each distinct combination of dimension values is a custom metric that
@@ -94,8 +100,12 @@ pub const SUPPRESSED_FINDINGS: &str = "SuppressedFindings";
 pub const MUTED_FINDINGS: &str = "MutedFindings";
 /// Metric: milliseconds per batch.
 pub const BATCH_MILLISECONDS: &str = "BatchMilliseconds";
+/// Metric: occurrences of unhandled errors, per function.
+pub const UNHANDLED_ERRORS: &str = "UnhandledErrors";
+/// Metric: unhandled errors published as a new error type, per function.
+pub const NEW_ERROR_TYPES: &str = "NewErrorTypes";
 /// Every metric name the function emits.
-pub const METRIC_NAMES: [&str; 9] = [
+pub const METRIC_NAMES: [&str; 11] = [
     FINDINGS,
     OCCURRENCES,
     BATCHES,
@@ -105,6 +115,8 @@ pub const METRIC_NAMES: [&str; 9] = [
     SUPPRESSED_FINDINGS,
     MUTED_FINDINGS,
     BATCH_MILLISECONDS,
+    UNHANDLED_ERRORS,
+    NEW_ERROR_TYPES,
 ];
 
 /// CloudWatch accepts dimension values of 1 to 1,024 ASCII characters
@@ -135,6 +147,17 @@ pub struct FindingCounts {
     pub by_kind: BTreeMap<(Category, Severity), Tally>,
     /// By analysed function (the log group's name for other log groups).
     pub by_function: BTreeMap<String, Tally>,
+    /// Unhandled errors by function: their occurrences, and how many were new error types.
+    pub unhandled_by_function: BTreeMap<String, UnhandledTally>,
+}
+
+/// A function's unhandled errors in one invocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnhandledTally {
+    /// Their occurrences (the findings' `count`).
+    pub occurrences: u64,
+    /// Findings published as a new error type.
+    pub new_error_types: u64,
 }
 
 impl FindingCounts {
@@ -142,6 +165,11 @@ impl FindingCounts {
     pub fn add(&mut self, finding: &Finding) {
         self.by_kind.entry((finding.category, finding.severity)).or_default().add(finding.count);
         self.by_function.entry(finding.function.clone()).or_default().add(finding.count);
+        if finding.category == Category::UnhandledError {
+            let tally = self.unhandled_by_function.entry(finding.function.clone()).or_default();
+            tally.occurrences += finding.count;
+            tally.new_error_types += u64::from(finding.new_error_type == Some(true));
+        }
     }
 
     /// All findings.
@@ -281,13 +309,25 @@ pub fn documents(metrics: &InvocationMetrics, options: &MetricsOptions, timestam
         kind_document(&mut document, kind, tally);
         out.push(document.into_value(timestamp_ms));
     }
-    if options.per_function {
-        for (function, &tally) in &metrics.findings.by_function {
-            let mut document = Document::new(&troubleshooter);
-            document.dimension(FUNCTION, function);
-            document.tally(&[TROUBLESHOOTER, FUNCTION], tally);
-            out.push(document.into_value(timestamp_ms));
+    let counts = &metrics.findings;
+    let functions =
+        counts.by_function.keys().filter(|f| options.per_function || counts.unhandled_by_function.contains_key(*f));
+    for function in functions {
+        let mut document = Document::new(&troubleshooter);
+        document.dimension(FUNCTION, function);
+        if options.per_function {
+            document.tally(&[TROUBLESHOOTER, FUNCTION], counts.by_function[function]);
         }
+        if let Some(unhandled) = counts.unhandled_by_function.get(function) {
+            document.measure(
+                &[TROUBLESHOOTER, FUNCTION],
+                &[
+                    (UNHANDLED_ERRORS, Unit::Count, json!(unhandled.occurrences)),
+                    (NEW_ERROR_TYPES, Unit::Count, json!(unhandled.new_error_types)),
+                ],
+            );
+        }
+        out.push(document.into_value(timestamp_ms));
     }
     out
 }
@@ -402,6 +442,40 @@ mod tests {
     }
 
     #[test]
+    fn unhandled_errors_and_new_error_types_are_counted_per_function() {
+        let mut metrics = InvocationMetrics { batches: 1, ..Default::default() };
+        let mut new = finding(Category::UnhandledError, Severity::High, "orders-api", 1_000);
+        new.new_error_type = Some(true);
+        let mut known = finding(Category::UnhandledError, Severity::High, "orders-api", 4);
+        known.new_error_type = Some(false);
+        let held = finding(Category::UnhandledError, Severity::Medium, "billing", 2);
+        for f in [new, known, held, finding(Category::Timeout, Severity::High, "orders-api", 2)] {
+            metrics.findings.add(&f);
+        }
+        let documents = documents(&metrics, &options(false), 0);
+        let per_function: Vec<(String, u64, u64)> = documents
+            .iter()
+            .filter(|d| d.get(FUNCTION).is_some())
+            .map(|d| {
+                assert_eq!(
+                    published(d),
+                    [
+                        (vec![TROUBLESHOOTER.into(), FUNCTION.into()], UNHANDLED_ERRORS.into()),
+                        (vec![TROUBLESHOOTER.into(), FUNCTION.into()], NEW_ERROR_TYPES.into()),
+                    ],
+                    "without METRICS_PER_FUNCTION, only the unhandled errors are per function: {d}"
+                );
+                (
+                    member(d, FUNCTION).as_str().unwrap().to_owned(),
+                    d[UNHANDLED_ERRORS].as_u64().unwrap(),
+                    d[NEW_ERROR_TYPES].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(per_function, [("billing".into(), 2, 0), ("orders-api".into(), 1_004, 1)]);
+    }
+
+    #[test]
     fn each_category_and_severity_pair_gets_its_own_dimension_values() {
         let mut metrics = InvocationMetrics { batches: 3, decode_errors: 1, duration_ms: 30.0, ..Default::default() };
         for f in [
@@ -468,6 +542,7 @@ mod tests {
     fn every_name_emitted_is_a_declared_constant() {
         let mut metrics = InvocationMetrics { batches: 1, ..Default::default() };
         metrics.findings.add(&finding(Category::Network, Severity::High, "a", 1));
+        metrics.findings.add(&finding(Category::UnhandledError, Severity::High, "a", 1));
         let mut metric_names = std::collections::BTreeSet::new();
         let mut dimension_names = std::collections::BTreeSet::new();
         for document in documents(&metrics, &options(true), 0) {

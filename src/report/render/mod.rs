@@ -84,6 +84,26 @@ pub fn varied(finding: &Finding) -> Vec<String> {
         .collect()
 }
 
+/// What an unhandled error is, in one line: `new error type: TypeError at handler (index.js),
+/// fingerprint 0f3a… (v1)`; `None` for other findings.
+pub fn error_line(finding: &Finding) -> Option<String> {
+    let fingerprint = finding.fingerprint.as_ref()?;
+    let mut line = String::from(match finding.new_error_type {
+        Some(true) => "new error type: ",
+        Some(false) => "known error type: ",
+        None => "error type: ",
+    });
+    line.push_str(finding.error_type.as_deref().unwrap_or("(no type)"));
+    if let Some(frame) = &finding.top_frame {
+        let _ = write!(line, " at {frame}");
+    }
+    let _ = write!(line, ", fingerprint {fingerprint}");
+    if let Some(version) = finding.fingerprint_version {
+        let _ = write!(line, " (v{version})");
+    }
+    Some(line)
+}
+
 /// A finding as a person reads it in a terminal: severity, title, function, count, what
 /// happened, the cause, the fix, the evidence and the console link.
 pub fn text(finding: &Finding) -> String {
@@ -97,6 +117,9 @@ pub fn text(finding: &Finding) -> String {
         finding.count
     );
     let _ = writeln!(out, "  What happened: {}", finding.summary);
+    if let Some(line) = error_line(finding) {
+        let _ = writeln!(out, "  Error: {line}");
+    }
     let _ = writeln!(out, "  Seen: {}", seen(finding));
     for line in varied(finding) {
         let _ = writeln!(out, "  Varied: {line}");
@@ -147,7 +170,12 @@ pub fn json_line(finding: &Finding) -> Result<String, serde_json::Error> {
 /// shortened in the middle with `...`, so the severity, the problem and the count stay readable.
 pub fn subject(finding: &Finding) -> String {
     let prefix = format!("[{}] ", finding.severity.as_str().to_ascii_uppercase());
-    let mut suffix = format!(": {}", finding.category.words());
+    let mut suffix = match (finding.new_error_type, &finding.error_type) {
+        (Some(true), Some(error_type)) => format!(": new error type {}", cut_chars(&subject_text(error_type), 40)),
+        (Some(true), None) => ": new error type".to_owned(),
+        (_, Some(error_type)) => format!(": {} {}", finding.category.words(), cut_chars(&subject_text(error_type), 40)),
+        (_, None) => format!(": {}", finding.category.words()),
+    };
     if finding.count > 1 {
         let _ = write!(suffix, " ({}x)", finding.count);
     }
@@ -224,9 +252,15 @@ fn suppression_note(finding: &Finding) -> Option<String> {
 /// the numbers, why, the fix steps, the evidence, the details and the links.
 pub fn email(finding: &Finding) -> String {
     let mut out = String::new();
+    if finding.new_error_type == Some(true) {
+        let _ = writeln!(out, "NEW ERROR TYPE: not seen in this function within NEW_ERROR_WINDOW");
+    }
     let _ = writeln!(out, "{} [{}]", finding.title, finding.severity.as_str().to_ascii_uppercase());
     let _ = writeln!(out);
     let _ = writeln!(out, "Function:   {}", finding.function);
+    if let Some(line) = error_line(finding) {
+        let _ = writeln!(out, "Error:      {line}");
+    }
     if finding.account.is_empty() {
         let _ = writeln!(out, "Region:     {}", finding.region);
     } else {
@@ -373,8 +407,13 @@ pub fn related_resources(finding: &Finding) -> Vec<String> {
 /// message outside the schema is dropped by Chatbot without an error (LOG-FORMATS.md 9).
 pub fn chatbot(finding: &Finding) -> Value {
     let severity = finding.severity.as_str().to_ascii_uppercase();
-    let title = format!("{} [{severity}] {}: {}", severity_emoji(finding.severity), finding.function, finding.title);
+    let new = if finding.new_error_type == Some(true) { "New error type · " } else { "" };
+    let title =
+        format!("{} [{severity}] {new}{}: {}", severity_emoji(finding.severity), finding.function, finding.title);
     let mut description = format!("{}\n", finding.summary);
+    if let Some(line) = error_line(finding) {
+        let _ = writeln!(description, "*Error:* {line}");
+    }
     for line in varied(finding) {
         let _ = writeln!(description, "*Varied:* {line}");
     }

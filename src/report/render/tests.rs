@@ -168,3 +168,42 @@ fn the_lines_before_the_failure_are_shown_in_every_rendering() {
     let card = chatbot(&f)["content"]["description"].as_str().unwrap().to_owned();
     assert!(card.contains("*Before it failed:*\n```\n2024-03-04T17:22:37.900Z INFO\tloading 120000 orders"), "{card}");
 }
+
+fn unhandled(new: Option<bool>) -> Finding {
+    let mut f = finding();
+    f.rule_id = "unhandled-error".into();
+    f.category = crate::model::Category::UnhandledError;
+    f.severity = Severity::High;
+    f.title = "TypeError: Cannot read properties of undefined (reading <*>)".into();
+    f.fingerprint = Some("0f3a5c2a10b1c2d3".into());
+    f.fingerprint_version = Some(1);
+    f.error_type = Some("TypeError".into());
+    f.top_frame = Some("Runtime.handler (index.js)".into());
+    f.new_error_type = new;
+    f
+}
+
+#[test]
+fn a_new_error_type_is_said_in_every_rendering() {
+    let new = unhandled(Some(true));
+    assert_eq!(subject(&new), "[HIGH] orders-api: new error type TypeError (3x)");
+    let line = "new error type: TypeError at Runtime.handler (index.js), fingerprint 0f3a5c2a10b1c2d3 (v1)";
+    assert!(text(&new).contains(&format!("  Error: {line}")), "{}", text(&new));
+    let mail = email(&new);
+    assert!(mail.starts_with("NEW ERROR TYPE"), "{mail}");
+    assert!(mail.contains(&format!("Error:      {line}")), "{mail}");
+    let card = chatbot(&new);
+    assert!(card["content"]["title"].as_str().unwrap().contains("New error type · orders-api"), "{card}");
+    assert!(card["content"]["description"].as_str().unwrap().contains(line), "{card}");
+    let json: Value = serde_json::from_str(&json_line(&new).unwrap()).unwrap();
+    assert_eq!((json["new_error_type"].clone(), json["fingerprint_version"].clone()), (json!(true), json!(1)));
+
+    // A known one, and one with nothing that remembers (a single scan), say so or nothing.
+    let known = unhandled(Some(false));
+    assert_eq!(subject(&known), "[HIGH] orders-api: unhandled error TypeError (3x)");
+    assert!(!email(&known).contains("NEW ERROR TYPE") && email(&known).contains("known error type: TypeError"));
+    assert!(text(&unhandled(None)).contains("  Error: error type: TypeError"));
+    // Other findings carry none of it.
+    assert!(error_line(&finding()).is_none());
+    assert!(!serde_json::to_string(&finding()).unwrap().contains("fingerprint"));
+}
