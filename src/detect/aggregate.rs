@@ -122,7 +122,7 @@ impl Analyzer {
                 "account" => Some(batch.owner.clone()),
                 "region" => Some(context.region.to_owned()),
                 "count" => Some(count.to_string()),
-                _ => details.get(name).map(value_text),
+                _ => error.get(name).or_else(|| details.get(name).map(value_text)),
             }
         };
         let mut summary =
@@ -199,6 +199,17 @@ struct ErrorFields {
 }
 
 impl ErrorFields {
+    /// A field by its detail name, for the rule's templates.
+    fn get(&self, name: &str) -> Option<String> {
+        match name {
+            "error_title" => self.title.clone(),
+            "fingerprint" => self.fingerprint.clone(),
+            "error_type" => self.error_type.clone(),
+            "top_frame" => self.top_frame.clone(),
+            _ => None,
+        }
+    }
+
     /// Takes them out of `details` when it holds a fingerprint (an error's observation);
     /// leaves details as they are otherwise (`error_type` is also a platform detail).
     fn take(details: &mut BTreeMap<String, Value>) -> Self {

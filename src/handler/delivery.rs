@@ -120,7 +120,11 @@ pub(super) fn response(outcomes: &[BatchOutcome], plan: &Plan) -> Value {
         .findings
         .iter()
         .map(|(_, f, verdict)| {
-            json!({"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "count": f.count, "summary": f.summary, "delivery": verdict.as_str()})
+            let mut line = json!({"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "title": f.title, "count": f.count, "summary": f.summary, "delivery": verdict.as_str()});
+            if let Some(new) = f.new_error_type {
+                line["new_error_type"] = json!(new);
+            }
+            line
         })
         .collect();
     json!({"batches": outcomes, "findings": findings})

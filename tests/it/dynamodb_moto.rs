@@ -18,7 +18,7 @@ use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::model::finding::Finding;
 use serde_json::Value;
 
-use crate::grouping::storm_event;
+use crate::grouping::{storm_event, unhandled_storm_event};
 use crate::support::{LambdaWatch, MotoServer, deliveries, free_port, project_file};
 
 /// Creates the table as template.yaml does (keys, on-demand, TTL) and returns the adapter.
@@ -287,4 +287,109 @@ async fn a_storm_sent_to_twenty_instances_at_once_is_published_once_per_problem(
     assert_eq!(published.len(), 5, "SNS received {} messages", published.len());
     let subjects: Vec<String> = published.iter().filter_map(|(_, subject, _)| subject.clone()).collect();
     assert!(subjects.contains(&"[MEDIUM] orders-api: throttling (2000x)".to_owned()), "{subjects:?}");
+}
+
+/// The storm of errors no rule names, as five batches to five instances at once: one message
+/// per fingerprint (5), each a new error type with its exact count, the rest held back.
+#[tokio::test]
+async fn an_unhandled_error_storm_sends_one_new_error_type_per_kind() {
+    const INSTANCES: u32 = 5;
+    let moto = MotoServer::start();
+    let config = moto.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let topic = sns.create_topic().name("findings").send().await.unwrap().topic_arn().unwrap().to_owned();
+    let table = create_table(&moto, "troubleshooter-state").await;
+    let mut env = moto.aws_env();
+    env.push(("TOPIC_ARN", topic.clone()));
+    env.push(("SUPPRESS_TABLE", table.table().to_owned()));
+    let watch = LambdaWatch::start_with(&env, INSTANCES as usize);
+    watch.invoke_ok(&project_file("events/control-message.json"));
+    let files: Vec<std::path::PathBuf> = (0..INSTANCES)
+        .map(|part| {
+            let path =
+                std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("unhandled-storm-{part}.json"));
+            std::fs::write(&path, unhandled_storm_event(part).to_string()).unwrap();
+            path
+        })
+        .collect();
+    let responses: Vec<Value> = std::thread::scope(|scope| {
+        let calls: Vec<_> = files.iter().map(|file| scope.spawn(|| watch.invoke_ok(file))).collect();
+        calls.into_iter().map(|call| call.join().unwrap()).collect()
+    });
+    let mut delivered: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for response in &responses {
+        let findings = response["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 5, "{response}");
+        for finding in findings {
+            assert_eq!(finding["count"], 2_000, "{finding}");
+            let entry = delivered.entry(finding["title"].as_str().unwrap().to_owned()).or_default();
+            match finding["delivery"].as_str().unwrap() {
+                "published" => entry.0 += 1,
+                "suppressed" => entry.1 += 1,
+                other => panic!("unexpected delivery {other}: {finding}"),
+            }
+        }
+    }
+    assert_eq!(delivered.len(), 5, "{delivered:?}");
+    assert!(delivered.values().all(|&counts| counts == (1, INSTANCES as usize - 1)), "{delivered:?}");
+    let published = moto.published(&topic);
+    assert_eq!(published.len(), 5, "SNS received {} messages", published.len());
+    let subjects: Vec<String> = published.iter().filter_map(|(_, subject, _)| subject.clone()).collect();
+    assert!(subjects.iter().all(|s| s.contains(": new error type ") && s.ends_with("(2000x)")), "{subjects:?}");
+}
+
+/// An awslogs event of `lines` in /aws/lambda/orders-api, its ids and times after `start_ms`.
+fn awslogs(lines: &[String], start_ms: i64) -> Value {
+    use base64::Engine;
+    use std::io::Write;
+    let events: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::json!({"id": format!("{start_ms}{i:06}"), "timestamp": start_ms + i as i64, "message": line})
+        })
+        .collect();
+    let document = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012",
+        "logGroup": "/aws/lambda/orders-api", "logStream": "2026/12/01/[$LATEST]0f", "subscriptionFilters": ["f"],
+        "logEvents": events});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(document.to_string().as_bytes()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    serde_json::json!({"awslogs": {"data": data}})
+}
+
+/// One fingerprint in two batches an hour apart is published once (the second is held back and
+/// counted); after NEW_ERROR_WINDOW without it, it is published again as a new error type.
+#[tokio::test]
+async fn one_fingerprint_an_hour_apart_is_published_once_and_again_as_new_after_the_window() {
+    let moto = MotoServer::start();
+    let table = Arc::new(create_table(&moto, "troubleshooter-state").await);
+    let troubleshooter = Troubleshooter::new(Config::default()).unwrap().with_store(table);
+    let publisher = Recording::default();
+    let node_error = |n: u32| {
+        format!(
+            "2026-12-01T10:00:00.000Z\t{n:08x}-2222-4c2e-9b1a-0a1b2c3d4e5f\tERROR\tInvoke Error \t{{\"errorType\":\"TypeError\",\"errorMessage\":\"Cannot read properties of undefined (reading 'f{n}')\",\"stack\":[\"TypeError: x\",\"    at Runtime.handler (/var/task/index.js:5:20)\"]}}"
+        )
+    };
+    let t0 = Duration::from_secs(1_800_000_000);
+    let hour = Duration::from_secs(3_600);
+    let verdicts = |response: &Value| -> Vec<(String, Option<bool>)> {
+        response["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["delivery"].as_str().unwrap().to_owned(), f["new_error_type"].as_bool()))
+            .collect()
+    };
+    let first = troubleshooter.handle_at(awslogs(&[node_error(1), node_error(2)], 1), &publisher, t0).await.unwrap();
+    assert_eq!(verdicts(&first), [("published".to_owned(), Some(true))], "{first}");
+    let later = troubleshooter.handle_at(awslogs(&[node_error(3)], 2), &publisher, t0 + hour).await.unwrap();
+    assert_eq!(verdicts(&later), [("suppressed".to_owned(), None)], "{later}");
+    assert_eq!(publisher.0.lock().unwrap().len(), 1, "one message for the fingerprint");
+    // 49 hours after it was last seen: new again, and it says what was held back meanwhile.
+    let again = troubleshooter.handle_at(awslogs(&[node_error(4)], 3), &publisher, t0 + hour * 50).await.unwrap();
+    assert_eq!(verdicts(&again), [("published".to_owned(), Some(true))], "{again}");
+    let published = publisher.0.lock().unwrap();
+    assert_eq!(published.len(), 2);
+    assert_eq!(published[1].details[lambda_troubleshooter::model::details::SUPPRESSED_FINDINGS], 1);
 }

@@ -21,9 +21,19 @@ fn analyzer() -> Analyzer {
 
 /// The storm of scripts/storm.py: an awslogs event, decoded.
 pub fn storm_event(part: u32) -> Value {
+    storm_of(part, false)
+}
+
+/// The storm of errors no rule names (`scripts/storm.py --unhandled`).
+pub fn unhandled_storm_event(part: u32) -> Value {
+    storm_of(part, true)
+}
+
+fn storm_of(part: u32, unhandled: bool) -> Value {
     let output = Command::new("python3")
         .arg(project_file("scripts/storm.py"))
         .args(["--part", &part.to_string()])
+        .args(unhandled.then_some("--unhandled"))
         .output()
         .expect("python3 runs scripts/storm.py");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -73,6 +83,34 @@ fn ten_thousand_error_lines_of_five_kinds_give_five_findings_with_exact_counts()
     assert!(timeout.insights_url.as_deref().is_some_and(|url| url.contains("logs-insights$3FqueryDetail$3D")));
     assert_eq!(throttled.insights_url, None);
     assert!(render::email(timeout).contains("Seen:       2000 invocations, 2024-03-04T17:22:38.010Z to "));
+}
+
+#[test]
+fn ten_thousand_unhandled_errors_of_five_kinds_give_five_findings_with_exact_counts() {
+    let Invocation::AwsLogs(batch) = ingest::decode_value(unhandled_storm_event(0), 64 << 20).unwrap() else {
+        panic!("the storm is an awslogs event")
+    };
+    assert_eq!(batch.log_events.len(), 10_000);
+    let findings = analyzer().analyze(&batch, "us-east-1");
+    let mut found: Vec<(&str, &str, u64)> =
+        findings.iter().map(|f| (f.rule_id.as_str(), f.error_type.as_deref().unwrap_or(""), f.count)).collect();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            ("logged-error", "ValidationError", 2_000),
+            ("unhandled-error", "KeyError", 2_000),
+            ("unhandled-error", "System.InvalidOperationException", 2_000),
+            ("unhandled-error", "TypeError", 2_000),
+            ("unhandled-error", "com.acme.orders.OrderNotFoundException", 2_000),
+        ]
+    );
+    let fingerprints: std::collections::BTreeSet<_> = findings.iter().map(|f| f.fingerprint.clone()).collect();
+    assert_eq!(fingerprints.len(), 5);
+    let node = findings.iter().find(|f| f.error_type.as_deref() == Some("TypeError")).unwrap();
+    assert_eq!(node.title, "TypeError: Cannot read properties of undefined (reading <*>)");
+    assert_eq!(node.top_frame.as_deref(), Some("priceOrder (pricing.js)"));
+    assert_eq!(node.requests, Some(2_000));
 }
 
 #[test]

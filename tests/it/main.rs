@@ -28,3 +28,4 @@ mod rules_doc;
 mod sns_moto;
 mod soak;
 mod support;
+mod unhandled;

@@ -153,7 +153,11 @@ impl SuppressionTable {
                 let old = output.attributes.unwrap_or_default();
                 let seen = number(&old, "last_seen").max(number(&old, "claimed_at"));
                 let new = old.is_empty() || seen <= window_start;
-                self.update(&claim.key)
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(&claim.key.partition))
+                    .key("sk", s(&claim.key.sort))
                     .update_expression("SET claimed_new = :new")
                     .expression_attribute_values(":new", AttributeValue::Bool(new))
                     .send()

@@ -81,7 +81,9 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
 /// Writes findings for people (`text`) or programs (`json`, one per line), as `scan` and
 /// `pull` print them.
 pub fn print_findings(findings: &[Finding], format: Format, out: &mut impl Write) -> Result<(), CliError> {
-    for finding in findings {
+    // The catalog's findings first, then the errors no rule explains (as the summary lists them).
+    let (unhandled, explained): (Vec<&Finding>, Vec<&Finding>) = findings.iter().partition(|f| f.fingerprint.is_some());
+    for finding in explained.into_iter().chain(unhandled) {
         let text = match format {
             Format::Json => render::json_line(finding)? + "\n",
             Format::Text => render::text(finding) + "\n",

@@ -1,5 +1,7 @@
 //! The table `troubleshooter scan` ends with, in text format: findings by category and
-//! severity, the functions with the most findings, and the time span the logs cover.
+//! severity, the functions with the most findings, the time span the logs cover, and the
+//! unhandled errors grouped by fingerprint across every batch read, like an issue list: count,
+//! first and last seen, and one sample.
 //!
 //! Built batch by batch ([`Summary::add`]), so `pull` (DESIGN.md, not written yet) can feed it
 //! the batches it reads the same way. `--format json` prints no summary: its output is one
@@ -15,6 +17,25 @@ use lambda_troubleshooter::report::metrics::{FindingCounts, Tally};
 
 /// How many functions the table lists; the rest are counted in one line.
 const TOP_FUNCTIONS: usize = 10;
+/// How many error groups the list shows; the rest are counted in one line.
+const TOP_ERRORS: usize = 20;
+/// The longest sample line shown, in characters.
+const SAMPLE_CHARS: usize = 160;
+
+/// One fingerprint's unhandled errors over every batch read.
+#[derive(Debug)]
+struct ErrorGroup {
+    function: String,
+    fingerprint: String,
+    version: Option<u32>,
+    title: String,
+    top_frame: Option<String>,
+    logged: bool,
+    count: u64,
+    first_seen: String,
+    last_seen: String,
+    sample: Option<String>,
+}
 
 /// What the batches read so far held.
 #[derive(Debug, Default)]
@@ -23,6 +44,9 @@ pub struct Summary {
     events: usize,
     /// The earliest and latest event time, milliseconds since the epoch.
     span: Option<(i64, i64)>,
+    /// Unhandled errors by (function, fingerprint), in order of first appearance.
+    errors: Vec<ErrorGroup>,
+    error_index: std::collections::HashMap<(String, String), usize>,
 }
 
 impl Summary {
@@ -37,6 +61,74 @@ impl Summary {
         }
         for finding in findings {
             self.counts.add(finding);
+            self.add_error(finding);
+        }
+    }
+
+    fn add_error(&mut self, finding: &Finding) {
+        let Some(fingerprint) = &finding.fingerprint else { return };
+        let key = (finding.function.clone(), fingerprint.clone());
+        if let Some(&at) = self.error_index.get(&key) {
+            let group = &mut self.errors[at];
+            group.count += finding.count;
+            group.first_seen = group.first_seen.clone().min(finding.first_seen.clone());
+            group.last_seen = group.last_seen.clone().max(finding.last_seen.clone());
+            return;
+        }
+        self.error_index.insert(key, self.errors.len());
+        self.errors.push(ErrorGroup {
+            function: finding.function.clone(),
+            fingerprint: fingerprint.clone(),
+            version: finding.fingerprint_version,
+            title: finding.title.clone(),
+            top_frame: finding.top_frame.clone(),
+            logged: finding.rule_id == "logged-error",
+            count: finding.count,
+            first_seen: finding.first_seen.clone(),
+            last_seen: finding.last_seen.clone(),
+            sample: finding.evidence.first().map(|e| {
+                let line = e.message.lines().next().unwrap_or_default();
+                let line: String = line.chars().take(SAMPLE_CHARS).collect();
+                format!("{} {line}", e.timestamp)
+            }),
+        });
+    }
+
+    /// The unhandled errors grouped by fingerprint, most frequent first.
+    fn render_errors(&self, out: &mut String) {
+        if self.errors.is_empty() {
+            return;
+        }
+        let mut groups: Vec<&ErrorGroup> = self.errors.iter().collect();
+        groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+        let _ = writeln!(out, "\nUnhandled errors, grouped by fingerprint ({}):", groups.len());
+        let width = groups.iter().map(|g| g.function.chars().count()).max().unwrap_or(0).max("function".len());
+        let _ =
+            writeln!(out, "  {:>7}  {:<24}  {:<24}  {:<width$}  error", "count", "first seen", "last seen", "function");
+        for group in groups.iter().take(TOP_ERRORS) {
+            let _ = writeln!(
+                out,
+                "  {:>7}  {:<24}  {:<24}  {:<width$}  {}",
+                group.count, group.first_seen, group.last_seen, group.function, group.title
+            );
+            let mut about = String::new();
+            if let Some(frame) = &group.top_frame {
+                let _ = write!(about, "at {frame} · ");
+            }
+            let _ = write!(about, "fingerprint {}", group.fingerprint);
+            if let Some(version) = group.version {
+                let _ = write!(about, " (v{version})");
+            }
+            if group.logged {
+                about.push_str(" · logged, the invocation did not fail");
+            }
+            let _ = writeln!(out, "           {about}");
+            if let Some(sample) = &group.sample {
+                let _ = writeln!(out, "           sample: {sample}");
+            }
+        }
+        if groups.len() > TOP_ERRORS {
+            let _ = writeln!(out, "  … and {} more fingerprint(s)", groups.len() - TOP_ERRORS);
         }
     }
 
@@ -84,6 +176,7 @@ impl Summary {
         if functions.len() > TOP_FUNCTIONS {
             let _ = writeln!(out, "  … and {} more function(s)", functions.len() - TOP_FUNCTIONS);
         }
+        self.render_errors(&mut out);
         out
     }
 }
@@ -232,6 +325,50 @@ mod tests {
         assert!(functions.lines().nth(1).unwrap().starts_with("  fn-11 "), "{text}");
         assert!(!functions.contains("fn-01") && !functions.contains("fn-00"), "{text}");
         assert!(functions.ends_with("  … and 2 more function(s)\n"), "{text}");
+    }
+
+    #[test]
+    fn unhandled_errors_are_listed_by_fingerprint_across_batches() {
+        let error = |fingerprint: &str, count: u64, first: &str, last: &str| {
+            let mut f = finding("orders-api", Category::UnhandledError, Severity::High, count);
+            f.rule_id = "unhandled-error".into();
+            f.title = format!("TypeError: boom {fingerprint}");
+            f.fingerprint = Some(fingerprint.into());
+            f.fingerprint_version = Some(1);
+            f.top_frame = Some("handler (index.js)".into());
+            f.first_seen = first.into();
+            f.last_seen = last.into();
+            f.evidence = vec![lambda_troubleshooter::model::Evidence {
+                timestamp: first.into(),
+                message: "ERROR\tInvoke Error {\"errorType\":\"TypeError\"}\nsecond line".into(),
+            }];
+            f
+        };
+        let mut summary = Summary::default();
+        summary.add(
+            &batch("orders-api", &[1]),
+            &[error("aaaa", 2, "2024-03-04T10:00:00.000Z", "2024-03-04T10:01:00.000Z")],
+        );
+        summary.add(
+            &batch("orders-api", &[2]),
+            &[
+                error("aaaa", 3, "2024-03-04T11:00:00.000Z", "2024-03-04T11:05:00.000Z"),
+                error("bbbb", 1, "2024-03-04T09:00:00.000Z", "2024-03-04T09:00:00.000Z"),
+            ],
+        );
+        let text = summary.render();
+        let list = text.split("Unhandled errors, grouped by fingerprint (2):\n").nth(1).unwrap();
+        let lines: Vec<&str> = list.lines().map(str::trim_end).collect();
+        assert_eq!(
+            lines[1], "        5  2024-03-04T10:00:00.000Z  2024-03-04T11:05:00.000Z  orders-api  TypeError: boom aaaa",
+            "{text}"
+        );
+        assert_eq!(lines[2], "           at handler (index.js) · fingerprint aaaa (v1)", "{text}");
+        assert_eq!(
+            lines[3],
+            "           sample: 2024-03-04T10:00:00.000Z ERROR\tInvoke Error {\"errorType\":\"TypeError\"}"
+        );
+        assert!(lines[4].ends_with("TypeError: boom bbbb"), "{text}");
     }
 
     #[test]

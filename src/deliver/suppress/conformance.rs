@@ -164,9 +164,9 @@ pub async fn new_error_types(store: Arc<dyn SuppressionStore>, log_group: &str) 
     check(outcome(&other) == (Verdict::Publish, Some(true)), "another fingerprint is its own new error type")?;
     suppression.delivered(&other).await;
 
-    // Seen at hour 1, so at hour 49 it is not new: published again as a known error, with the
-    // count of what was held back.
-    let known = decide("d", "fp-1", 49).await;
+    // Claimed at hour 0 and seen at hour 1: at hour 48 its window has passed, but it was seen
+    // 47 hours ago, so it is published again as a known error, with the count held back.
+    let known = decide("d", "fp-1", 48).await;
     check(
         outcome(&known) == (Verdict::Publish, Some(false)),
         "after the window, a fingerprint seen within it is known",

@@ -155,7 +155,9 @@ impl<'a> Head<'a> {
             if token.is_empty() {
                 break;
             }
-            if is_timestamp(token) {
+            if is_uuid(token) {
+                head.request_id = Some(token);
+            } else if is_timestamp(token) {
                 // A date and a time apart (`2024-03-04 17:22:38,033`) are one stamp.
             } else if crate::detect::platform::looks_like_request_id(token) && token.len() >= 8 {
                 head.request_id = Some(token);
@@ -180,6 +182,13 @@ fn next_is_level(rest: &str) -> bool {
     let rest = rest.trim_start_matches([' ', '\t']);
     let token = rest.split(['\t', ' ', '\n']).next().unwrap_or("");
     Level::of_word(token) == Some(Level::Error)
+}
+
+/// A UUID (8-4-4-4-12 hex digits), as Lambda's request ids are, even one of decimal digits only.
+fn is_uuid(token: &str) -> bool {
+    let groups: Vec<&str> = token.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn is_timestamp(token: &str) -> bool {
