@@ -38,13 +38,24 @@ pub(super) struct Group<'a> {
     pub(super) rule: usize,
     pub(super) key: Vec<String>,
     pub(super) observations: Vec<&'a Observation>,
+    /// The keys past [`MAX_KEYS_PER_RULE`], merged: they are listed as varying values.
+    pub(super) overflow: bool,
 }
+
+/// The most findings one rule gives in one batch: one per key value (another IAM action,
+/// another secret, another error fingerprint) up to one less than this, then one finding for
+/// every other key, which lists them (`details.values`). 20,000 distinct denied actions in one
+/// batch are 10 findings, not 20,000.
+pub const MAX_KEYS_PER_RULE: usize = 10;
 
 impl Analyzer {
     /// Step 3: one finding per (rule, key fields).
     pub(super) fn aggregate(&self, observations: &[Observation], context: &BatchContext<'_>) -> Vec<Finding> {
         let mut groups: Vec<Group> = Vec::new();
         let mut index: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+        // Per rule, how many keys have a finding of their own, and the group past the cap.
+        let mut keys_per_rule: HashMap<usize, usize> = HashMap::new();
+        let mut overflow: HashMap<usize, usize> = HashMap::new();
         for observation in observations {
             let rule = &self.catalog.rules()[observation.rule];
             let key: Vec<String> = rule
@@ -53,10 +64,27 @@ impl Analyzer {
                 .iter()
                 .map(|name| observation.details.get(name).map(value_text).unwrap_or_default())
                 .collect();
-            let slot = *index.entry((observation.rule, key.clone())).or_insert_with(|| {
-                groups.push(Group { rule: observation.rule, key, observations: Vec::new() });
-                groups.len() - 1
-            });
+            let slot = match index.get(&(observation.rule, key.clone())) {
+                Some(&slot) => slot,
+                None if keys_per_rule.get(&observation.rule).copied().unwrap_or(0) + 1 >= MAX_KEYS_PER_RULE => {
+                    // Past the cap, every other key of the rule is one finding that lists them.
+                    *overflow.entry(observation.rule).or_insert_with(|| {
+                        groups.push(Group { rule: observation.rule, key, observations: Vec::new(), overflow: true });
+                        groups.len() - 1
+                    })
+                }
+                None => {
+                    *keys_per_rule.entry(observation.rule).or_default() += 1;
+                    groups.push(Group {
+                        rule: observation.rule,
+                        key: key.clone(),
+                        observations: Vec::new(),
+                        overflow: false,
+                    });
+                    index.insert((observation.rule, key), groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
             groups[slot].observations.push(observation);
         }
         let mut findings: Vec<Finding> = groups
@@ -72,11 +100,22 @@ impl Analyzer {
         let batch = context.batch;
         let rule = &self.catalog.rules()[group.rule];
         let Gathered { subjects, mut details, mut events } = gather(group);
+        if group.overflow {
+            details.remove("fingerprint");
+        }
         let error = ErrorFields::take(&mut details);
         if let Some(size) = details.get("memory_size_mb").and_then(Value::as_u64) {
             details.entry("suggested_memory_mb".into()).or_insert_with(|| json!(suggest_memory(size)));
         }
-        let varying = varying_values(group, &rule.spec.values);
+        let mut varying = varying_values(group, &rule.spec.values);
+        if group.overflow {
+            // The merged keys are what varies; the first one's error fields do not name them all.
+            varying.extend(varying_values(group, &rule.spec.key));
+            details.insert(
+                details::MERGED_KEYS.into(),
+                json!(varying_values(group, &rule.spec.key).iter().map(|(_, v)| v.len()).max().unwrap_or(0)),
+            );
+        }
         if rule.spec.parser == Some(Parser::AccessDenied) {
             merge_allow_statements(group, &mut details);
         }
@@ -306,12 +345,16 @@ fn gather<'a>(group: &Group<'a>) -> Gathered<'a> {
     let mut observations = group.observations.clone();
     observations.sort_by_key(|o| o.event);
     let mut gathered = Gathered { subjects: Vec::new(), details: BTreeMap::new(), events: Vec::new() };
+    // Sets beside the lists: a storm's group holds tens of thousands of subjects and events,
+    // and a search of the list for each would take time in the square of their number.
+    let mut subjects: HashSet<&Subject> = HashSet::new();
+    let mut events: HashSet<usize> = HashSet::new();
     for o in observations {
-        if !gathered.subjects.contains(&&o.subject) {
+        if subjects.insert(&o.subject) {
             gathered.subjects.push(&o.subject);
         }
         for &event in std::iter::once(&o.event).chain(&o.related) {
-            if !gathered.events.contains(&event) {
+            if events.insert(event) {
                 gathered.events.push(event);
             }
         }

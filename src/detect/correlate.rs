@@ -1,7 +1,7 @@
 //! Step 2, correlation: what each invocation's platform records mean (out of memory, timeout,
 //! crash, memory pressure), failed and suppressed inits, and denials that recovered.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -41,6 +41,9 @@ impl Analyzer {
             seen.insert(&observation.subject, self.category_of(observation));
         }
         let mut new = Vec::new();
+        // The subjects whose suppressed init timed out, looked up once per invocation.
+        let init_timed_out: std::collections::HashSet<&Subject> =
+            scan.phase_failures.iter().filter(|f| f.status == Some(Status::Timeout)).map(|f| &f.subject).collect();
         for subject in &scan.order {
             let Some(invocation) = scan.requests.get(subject) else { continue };
             let outcome = invocation.outcome_events();
@@ -48,10 +51,7 @@ impl Analyzer {
             let context = Context {
                 oom_text: seen.has(subject, &[Category::OutOfMemory]),
                 startup_or_crash_found: seen.has(subject, &[Category::RuntimeStartup, Category::RuntimeCrash]),
-                suppressed_init_timed_out: scan
-                    .phase_failures
-                    .iter()
-                    .any(|f| &f.subject == subject && f.status == Some(Status::Timeout)),
+                suppressed_init_timed_out: init_timed_out.contains(subject),
             };
             if let Some((detector, details)) = classify(invocation, context) {
                 self.push_detector(&mut new, &mut seen, detector, (first, outcome), subject, details);
@@ -117,13 +117,28 @@ impl Analyzer {
     /// (LOG-FORMATS.md section 7). Explicit denies and KMS denials stay as they are.
     fn reclassify_recovered_denials(&self, scan: &mut Scan, batch: &LogBatch) {
         let Some(target) = self.catalog.detector_rule(Detector::DenialThenSuccess) else { return };
-        let denied_requests: Vec<Subject> = scan
+        let denied_requests: HashSet<Subject> = scan
             .observations
             .iter()
             .filter(|o| matches!(self.category_of(o), Category::SecretAccessDenied | Category::AccessDenied))
             .filter(|o| matches!(o.subject, Subject::Request(_)))
             .map(|o| o.subject.clone())
             .collect();
+        if denied_requests.is_empty() {
+            return;
+        }
+        // Where each invocation stands in the batch, and, from each position on, the first
+        // successful invocation that was not denied: one pass back to front, so each denial
+        // finds its recovery in constant time (a search per denial took time in the square
+        // of the batch's invocations).
+        let position: HashMap<&Subject, usize> = scan.order.iter().enumerate().map(|(i, s)| (s, i)).collect();
+        let mut next_success: Vec<Option<usize>> = vec![None; scan.order.len() + 1];
+        for (i, subject) in scan.order.iter().enumerate().rev() {
+            let succeeded = matches!(subject, Subject::Request(_))
+                && !denied_requests.contains(subject)
+                && scan.requests.get(subject).is_some_and(|state| state.succeeded() && state.report.is_some());
+            next_success[i] = if succeeded { Some(i) } else { next_success[i + 1] };
+        }
         for observation in &mut scan.observations {
             let category = self.catalog.rules()[observation.rule].spec.category;
             let implicit = observation.details.get("deny").and_then(Value::as_str) == Some("implicit");
@@ -134,14 +149,15 @@ impl Analyzer {
             if !matches!(denied, Subject::Request(_)) {
                 continue;
             }
-            let Some(position) = scan.order.iter().position(|id| id == denied) else { continue };
+            let Some(&position) = position.get(denied) else { continue };
             let denied_at = batch.log_events[observation.event].timestamp;
-            let recovered = scan.order[position + 1..].iter().find_map(|subject| {
+            let recovered = next_success[position + 1].and_then(|next| {
+                let subject = &scan.order[next];
                 let Subject::Request(id) = subject else { return None };
                 let state = scan.requests.get(subject)?;
                 let at = batch.log_events[state.report.as_ref()?.event].timestamp;
                 let in_window = at.saturating_sub(denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
-                (!denied_requests.contains(subject) && state.succeeded() && in_window).then_some((id, at))
+                in_window.then_some((id, at))
             });
             let Some((recovered_id, recovered_at)) = recovered else { continue };
             let denied_rule_id = self.catalog.rules()[observation.rule].id().to_owned();

@@ -10,7 +10,7 @@ use crate::detect::normalize;
 use crate::detect::platform::{InitPhase, PlatformRecord, Status};
 use crate::ingest::LogBatch;
 use crate::model::finding::OWN_OUTPUT_MARKERS;
-use crate::rules::{ANCHOR_WINDOW, BatchAnchors, Hit, Parser, ScanScratch};
+use crate::rules::{ANCHOR_WINDOW, ANCHOR_WINDOW_BYTES, BatchAnchors, Hit, Parser, ScanScratch};
 
 use super::analyzer::{Analyzer, Observation, Subject};
 use super::invocation::{At, Invocation, RuntimeDone};
@@ -86,12 +86,20 @@ pub(super) struct ErrorAt {
 
 impl Scan {
     /// Moves what was gathered about `from` onto `to` (platform records and observations).
+    ///
+    /// Only an unnamed invocation is adopted ([`pair`]), a few events after it was first seen:
+    /// it is near the end of `order`, and its observations are the last ones, from its event
+    /// on. Only those tails are searched; a search of the whole lists for every pair took time
+    /// in the square of the batch's invocations.
     fn adopt(&mut self, from: &Subject, to: &Subject) {
+        let Subject::Unnamed(since) = *from else { return };
         if let Some(gathered) = self.requests.remove(from) {
             self.request(to).merge(gathered);
         }
-        self.order.retain(|subject| subject != from);
-        for observation in &mut self.observations {
+        if let Some(at) = self.order.iter().rposition(|subject| subject == from) {
+            self.order.remove(at);
+        }
+        for observation in self.observations.iter_mut().rev().take_while(|o| o.event >= since) {
             if &observation.subject == from {
                 observation.subject = to.clone();
             }
@@ -123,14 +131,26 @@ impl Analyzer {
         // The anchor pass goes ahead a window of messages at a time ([`ANCHOR_WINDOW`] says why).
         let mut window: Vec<&str> = Vec::with_capacity(ANCHOR_WINDOW);
         let mut anchors = BatchAnchors::default();
+        let mut window_start = 0;
         for (index, event) in batch.log_events.iter().enumerate() {
-            if index % ANCHOR_WINDOW == 0 {
+            if index == window_start + window.len() {
+                // A window is at most ANCHOR_WINDOW messages and ANCHOR_WINDOW_BYTES of text
+                // (always one message): what the anchor pass keeps of it stays small, however
+                // large the messages or dense their anchors.
                 window.clear();
-                let ahead = batch.log_events[index..].iter().take(ANCHOR_WINDOW);
-                window.extend(ahead.map(|event| event.message.as_str()));
+                window_start = index;
+                let mut bytes = 0;
+                for ahead in batch.log_events[index..].iter().take(ANCHOR_WINDOW) {
+                    let text = analysed(&ahead.message);
+                    if !window.is_empty() && bytes + text.len() > ANCHOR_WINDOW_BYTES {
+                        break;
+                    }
+                    bytes += text.len();
+                    window.push(text);
+                }
                 anchors = self.catalog.find_anchors(&window);
             }
-            let message = event.message.as_str();
+            let message = analysed(&event.message);
             let mut record = self.platform.parse_start(message);
             if let Some(PlatformRecord::InitStart | PlatformRecord::Start { .. } | PlatformRecord::End { .. }) = record
             {
@@ -138,7 +158,7 @@ impl Analyzer {
                 continue;
             }
             hits.clear();
-            self.catalog.scan_found(message, anchors.of(index % ANCHOR_WINDOW), &mut scratch, &mut hits);
+            self.catalog.scan_found(message, anchors.of(index - window_start), &mut scratch, &mut hits);
             let error = if scratch.error_signal() { errors::extract(message) } else { None };
             // Platform phrases ride in the anchor pass: only a message that holds one is
             // searched for a platform record behind a prefix.
@@ -276,6 +296,23 @@ impl Analyzer {
         };
         Some(pair(scan, cursor, subject, index))
     }
+}
+
+/// The most of one message the scan reads: CloudWatch Logs refuses events over 256 KiB, so a
+/// longer message is a forged or rewritten batch, and reading only its head keeps the work
+/// per message bounded.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// The part of `message` the scan reads: at most [`MAX_MESSAGE_BYTES`], cut at a character.
+fn analysed(message: &str) -> &str {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    let mut end = MAX_MESSAGE_BYTES;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
 }
 
 /// A finding of this tool's own, as JSON or as the email's text ([`OWN_OUTPUT_MARKERS`]).

@@ -272,7 +272,11 @@ pub fn gunzip_bounded(bytes: &[u8], limit: usize) -> Result<Vec<u8>, IngestError
     match libdeflater::Decompressor::new().gzip_decompress(bytes, &mut out) {
         // libdeflate stops after the first member: the whole input was that one member only
         // when the input's trailer is the output's (a second member ends in its own trailer).
-        Ok(written) if written == isize && libdeflater::crc32(&out[..written]) == crc => {
+        Ok(written)
+            if written == isize
+                && libdeflater::crc32(&out[..written]) == crc
+                && !another_member_follows(bytes, crc, isize) =>
+        {
             out.truncate(written);
             Ok(out)
         }
@@ -284,6 +288,20 @@ pub fn gunzip_bounded(bytes: &[u8], limit: usize) -> Result<Vec<u8>, IngestError
             gunzip_streaming(bytes, limit)
         }
     }
+}
+
+/// Whether a second gzip member starts after a first member whose trailer is `crc`, `isize`:
+/// somewhere, that trailer followed by a member header (`1f 8b 08`). libdeflate inflates the
+/// first member only, and a first member equal to the last one (members A, B, A) would pass
+/// every other check while B was never read. The trailer makes a chance match in deflate data
+/// as good as impossible (88 bits), so only inputs of several members take the slower path.
+fn another_member_follows(bytes: &[u8], crc: u32, isize: usize) -> bool {
+    let Ok(isize) = u32::try_from(isize) else { return false };
+    let mut boundary = [0u8; 11];
+    boundary[..4].copy_from_slice(&crc.to_le_bytes());
+    boundary[4..8].copy_from_slice(&isize.to_le_bytes());
+    boundary[8..].copy_from_slice(&[GZIP_MAGIC[0], GZIP_MAGIC[1], 8]);
+    memchr::memmem::find(bytes, &boundary).is_some()
 }
 
 /// Inflates every gzip member with flate2's streaming decoder, reading at most `limit + 1`
@@ -354,6 +372,27 @@ mod tests {
         assert_eq!(gunzip_bounded(&then_empty, 1 << 20).unwrap(), first);
         assert!(matches!(gunzip_bounded(&gzip(first), first.len() - 1), Err(IngestError::TooLarge { .. })));
         assert_eq!(gunzip_bounded(&gzip(first), first.len()).unwrap(), first);
+    }
+
+    /// Members A, B, A: the first member's trailer is the last one's, and B must be read all
+    /// the same (it once was not: a failure in B gave "no problems found"). A document between
+    /// two empty members is read whole too.
+    #[test]
+    fn every_member_is_read_when_the_first_and_last_are_alike() {
+        let doc = DOC.as_bytes();
+        let (a, b) = (gzip(&doc[..60]), gzip(&doc[60..doc.len() - 60]));
+        let c = gzip(&doc[doc.len() - 60..]);
+        let mut a_b_a = a.clone();
+        a_b_a.extend(&b);
+        a_b_a.extend(&a);
+        let inflated = gunzip_bounded(&a_b_a, 1 << 20).unwrap();
+        assert_eq!(inflated, [&doc[..60], &doc[60..doc.len() - 60], &doc[..60]].concat());
+        let whole = [a.clone(), b, c].concat();
+        assert_eq!(gunzip_bounded(&whole, 1 << 20).unwrap(), doc);
+        let around = [gzip(b""), gzip(doc), gzip(b"")].concat();
+        assert_eq!(decode_document(&around, 1 << 20).unwrap().log_events.len(), 1);
+        // And one member alone still takes the one-shot path's answer.
+        assert_eq!(gunzip_bounded(&gzip(doc), 1 << 20).unwrap(), doc);
     }
 
     /// The one-shot path trusts no trailer: one that understates or overstates the size, or

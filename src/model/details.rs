@@ -5,6 +5,10 @@
 /// `values`), `{"total": N, "first": [the first few values]}`.
 pub const VALUES: &str = "values";
 
+/// Detail of a finding that merges the keys of a rule past its cap per batch
+/// (`MAX_KEYS_PER_RULE`): how many distinct keys it holds.
+pub const MERGED_KEYS: &str = "merged_keys";
+
 /// Detail of an enriched finding: the last application lines before the failure, fetched from
 /// CloudWatch Logs, each `{"timestamp": …, "message": …}`, redacted ("Before it failed").
 pub const CONTEXT: &str = "context";

@@ -103,6 +103,12 @@ pub(super) const ERROR_SIGNAL: u8 = 8;
 /// decompression cap holds 160k events) and its messages still in cache when they are scanned.
 pub const ANCHOR_WINDOW: usize = 1024;
 
+/// The most text a window of the anchor pass holds (unless one message is longer): every
+/// occurrence found is kept until the window is scanned, and a short anchor (`429`) can occur
+/// every few bytes, so a window of a thousand messages at the decompression cap held 350 MB of
+/// occurrences. At most 512 KiB of text keeps them to a few MiB.
+pub const ANCHOR_WINDOW_BYTES: usize = 512 * 1024;
+
 /// How many messages a batch's anchor pass walks at once (four chains of dependent loads
 /// kept the CPU busiest in the scratch program; eight were no faster). The lockstep loop of
 /// [`Anchors::find_each`] names its four lanes.

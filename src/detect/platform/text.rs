@@ -149,8 +149,13 @@ impl PlatformParser {
     }
 
     /// A platform phrase inside the message, after an acceptable prefix on its line.
+    ///
+    /// Only the first [`MAX_PHRASES_TRIED`] occurrences are tried: each looks at its whole line,
+    /// so trying every one of a line that repeats a phrase thousands of times would take time
+    /// in the square of its length (a 256 KB message took seconds), and a real record is the
+    /// first or second phrase on its line.
     fn embedded(&self, message: &str) -> Option<PlatformRecord> {
-        for found in self.phrases.find_iter(message) {
+        for found in self.phrases.find_iter(message).take(MAX_PHRASES_TRIED) {
             let line_start = message[..found.start()].rfind('\n').map_or(0, |at| at + 1);
             let line_end = message[found.start()..].find('\n').map_or(message.len(), |at| found.start() + at);
             let prefix = &message[line_start..found.start()];
@@ -255,6 +260,9 @@ impl PlatformParser {
 fn from_emulator(text: &str) -> bool {
     text.find("Init Duration:").is_some_and(|at| !text[..at].contains("Duration:"))
 }
+
+/// How many platform phrases of one message [`PlatformParser::parse_embedded`] tries.
+pub const MAX_PHRASES_TRIED: usize = 16;
 
 pub(super) fn parse_phase(text: &str) -> Option<InitPhase> {
     match text {
