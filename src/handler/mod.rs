@@ -231,6 +231,15 @@ impl Troubleshooter {
         Measured { result, metrics }
     }
 
+    /// What an invocation whose payload could not be read as JSON answers
+    /// ([`ingest::Payload::Unreadable`]): `Troubleshooter.CorruptBatch`, counted as a batch that
+    /// could not be decoded.
+    pub fn unreadable(&self, reason: String) -> Measured {
+        let metrics = InvocationMetrics { batches: 1, decode_errors: 1, ..InvocationMetrics::default() };
+        let error = ingest::IngestError::UnknownEvent(format!("the payload is not readable JSON: {reason}"));
+        Measured { result: Err(HandlerError::Ingest(error)), metrics }
+    }
+
     /// Writes what an invocation counted as Embedded Metric Format documents, one per line
     /// (the Lambda gives it stdout), labelled with the function's name
     /// (AWS_LAMBDA_FUNCTION_NAME) and, with METRICS_PER_FUNCTION, per analysed function.

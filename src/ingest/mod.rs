@@ -62,6 +62,27 @@ pub enum IngestError {
     Document(#[source] serde_json::Error),
 }
 
+/// An invocation's payload as the Lambda runtime hands it over: JSON, or why it could not be
+/// read as JSON (nested deeper than the reader allows, not JSON at all). The runtime reads the
+/// payload into this type before the handler runs; a plain `Value` would fail there, with the
+/// runtime's own error instead of `Troubleshooter.CorruptBatch`, and no metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// The payload, read.
+    Json(serde_json::Value),
+    /// Why it could not be read.
+    Unreadable(String),
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match serde_json::Value::deserialize(deserializer) {
+            Ok(value) => Self::Json(value),
+            Err(error) => Self::Unreadable(error.to_string()),
+        })
+    }
+}
+
 /// One log event of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct LogEvent {

@@ -135,10 +135,16 @@ pub fn function_name(log_group: &str) -> &str {
 }
 
 /// Milliseconds since the epoch as RFC 3339 with milliseconds, e.g. `2024-03-04T17:22:38.033Z`.
+///
+/// A time outside RFC 3339's years 0000 to 9999 (a forged or corrupt batch's) is shown at the
+/// nearest end of that range, so every rendering and every subscriber still reads a time.
 pub fn rfc3339_millis(timestamp_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(timestamp_ms)
+    /// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, in milliseconds since the epoch.
+    const RANGE: std::ops::RangeInclusive<i64> = -62_167_219_200_000..=253_402_300_799_999;
+    let clamped = timestamp_ms.clamp(*RANGE.start(), *RANGE.end());
+    chrono::DateTime::from_timestamp_millis(clamped)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|| timestamp_ms.to_string())
+        .unwrap_or_default()
 }
 
 /// Encodes a path part the way the CloudWatch console's `#logsV2:` fragment expects:
@@ -232,6 +238,14 @@ pub fn insights_url(region: &str, log_group: &str, start_ms: i64, end_ms: i64, q
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_at_the_ends_of_the_range_are_still_times() {
+        assert_eq!(rfc3339_millis(1_709_572_958_033), "2024-03-04T17:22:38.033Z");
+        assert_eq!(rfc3339_millis(i64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_millis(i64::MIN), "0000-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
 
     #[test]
     fn console_url_uses_the_consoles_double_escaping() {

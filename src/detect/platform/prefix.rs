@@ -45,7 +45,7 @@ pub(super) const PHRASES: &[(&str, Phrase)] = &[
 /// `seconds` other than punctuation or an error type means the line is about something else.
 pub(super) fn task_timed_out(prefix: &str, phrase: &str) -> Option<PlatformRecord> {
     let mut words = phrase["Task timed out after ".len()..].split_whitespace();
-    let seconds = words.next()?.parse().ok()?;
+    let seconds = words.next()?.parse().ok().filter(|n: &f64| n.is_finite())?;
     // `seconds`, or what a copy left of it (`secon…`); a new sentence after it is another
     // tool's (API Gateway's `. Lambda request id: …`).
     let unit = words.next()?;

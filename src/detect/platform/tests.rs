@@ -385,3 +385,48 @@ fn a_viewers_words_before_lambdas_own_stamp_and_api_gateways_quote() {
         "2024-03-04T17:22:38.033Z INFO the docs say: Task timed out after 3.00 seconds means the limit"
     ));
 }
+
+#[test]
+fn figures_that_are_not_numbers_are_left_out() {
+    let r = report(
+        "REPORT RequestId: 6234bffe-149a\tDuration: NaN ms\tBilled Duration: inf ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tInit Duration: -inf ms",
+    );
+    assert_eq!((r.duration_ms, r.init_duration_ms), (None, None));
+    assert_eq!(r.memory_size_mb, Some(128));
+    for line in [
+        "Task timed out after NaN seconds",
+        "Task timed out after inf seconds",
+        "Task timed out after -infinity seconds",
+    ] {
+        assert_eq!(parse(line), None, "{line}");
+    }
+}
+
+/// The runtime interface emulator (`sam local invoke`) puts Init Duration first and reports
+/// Max Memory Used equal to Memory Size: that figure measures nothing.
+#[test]
+fn the_emulators_report_has_no_memory_figure() {
+    let r = report(
+        "REPORT RequestId: b046db01-2a00-415d-af97-35f3a02e9eb6    Init Duration: 1.01 ms    Duration: 633.45 ms    Billed Duration: 634 ms    Memory Size: 128 MB    Max Memory Used: 128 MB",
+    );
+    assert_eq!((r.memory_size_mb, r.max_memory_used_mb, r.init_duration_ms), (Some(128), None, Some(1.01)));
+    // Lambda's own order keeps the figure.
+    let r = report(
+        "REPORT RequestId: b046db01\tDuration: 633.45 ms\tBilled Duration: 634 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tInit Duration: 1.01 ms",
+    );
+    assert_eq!(r.max_memory_used_mb, Some(128));
+}
+
+/// A line that repeats a platform phrase thousands of times after a prefix is read in time
+/// linear in its length: only the first phrases of a message are tried.
+#[test]
+fn a_phrase_repeated_thousands_of_times_is_tried_a_bounded_number_of_times() {
+    let hostile = format!("x {}", "Task timed out after ".repeat(12_000));
+    assert_eq!(parse(&hostile), None);
+    // A real record among the first phrases is still read.
+    let real = format!(
+        "2024-03-04T17:22:38.033Z b70435cc-261c Task timed out after 3.00 seconds\nx {}",
+        "Task timed out after ".repeat(12_000)
+    );
+    assert!(matches!(parse(&real), Some(PlatformRecord::TaskTimedOut { .. })));
+}

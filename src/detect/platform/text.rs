@@ -56,8 +56,9 @@ impl<'a> Fields<'a> {
         self.values[index]
     }
 
+    /// A figure: a finite number (`NaN` and `inf` parse as floats, and mean nothing here).
     fn number(&self, key: &str) -> Option<f64> {
-        self.get(key)?.parse().ok()
+        self.get(key)?.parse().ok().filter(|n: &f64| n.is_finite())
     }
 
     fn megabytes(&self, key: &str) -> Option<u64> {
