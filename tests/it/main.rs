@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod blind;
 mod cli;
 mod custom_rules;
 mod deadline;
