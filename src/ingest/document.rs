@@ -314,7 +314,8 @@ impl Reader {
 }
 
 /// The escape at the start of `text` (a backslash and what follows) as a character, and its
-/// length; `None` for one serde must judge (unknown, short, a lone or reversed surrogate).
+/// length; `None` for one serde must judge (unknown, short). A lone surrogate is U+FFFD, as
+/// [`without_lone_surrogates`] gives serde.
 fn escape(text: &[u8]) -> Option<(char, usize)> {
     let simple = match text.get(1)? {
         b'"' => '"',
@@ -329,20 +330,66 @@ fn escape(text: &[u8]) -> Option<(char, usize)> {
             let unit = hex4(text.get(2..)?)?;
             return match unit {
                 0xd800..=0xdbff => {
-                    let low = text.get(6..8).filter(|u| *u == b"\\u").and_then(|_| hex4(text.get(8..)?))?;
-                    if !(0xdc00..=0xdfff).contains(&low) {
-                        return None;
+                    let low = text.get(6..8).filter(|u| *u == b"\\u").and_then(|_| hex4(text.get(8..)?));
+                    match low {
+                        Some(low @ 0xdc00..=0xdfff) => {
+                            let code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+                            Some((char::from_u32(code)?, 12))
+                        }
+                        // A lone surrogate stands for no character: the replacement character
+                        // takes its place, as a lossy UTF-16 decoder does, and the batch is read.
+                        _ => Some((char::REPLACEMENT_CHARACTER, 6)),
                     }
-                    let code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
-                    Some((char::from_u32(code)?, 12))
                 }
-                0xdc00..=0xdfff => None,
+                0xdc00..=0xdfff => Some((char::REPLACEMENT_CHARACTER, 6)),
                 _ => Some((char::from_u32(unit)?, 6)),
             };
         }
         _ => return None,
     };
     Some((simple, 2))
+}
+
+/// `text` with every `\\uXXXX` escape of a lone surrogate written `\\ufffd`, for serde_json,
+/// which refuses the whole document over one (a function printing a cut UTF-16 string is
+/// enough): the batch is read, that character replaced, as the fast reader does. Borrowed
+/// when there is none; one pass.
+pub(super) fn without_lone_surrogates(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut lone: Vec<usize> = Vec::new();
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b'\\', &bytes[at..]) {
+        let start = at + found;
+        match bytes.get(start + 1) {
+            Some(b'u') => {
+                let unit = hex4(bytes.get(start + 2..).unwrap_or_default());
+                let next =
+                    bytes.get(start + 6..start + 8).filter(|u| *u == b"\\u").and_then(|_| hex4(&bytes[start + 8..]));
+                match (unit, next) {
+                    (Some(0xd800..=0xdbff), Some(0xdc00..=0xdfff)) => at = start + 12,
+                    (Some(0xd800..=0xdfff), _) => {
+                        lone.push(start);
+                        at = start + 6;
+                    }
+                    _ => at = start + 2,
+                }
+            }
+            Some(_) => at = start + 2,
+            None => break,
+        }
+    }
+    if lone.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for start in lone {
+        out.push_str(&text[from..start]);
+        out.push_str("\\ufffd");
+        from = start + 6;
+    }
+    out.push_str(&text[from..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The four hex digits at the start of `text`.
@@ -355,7 +402,7 @@ mod tests {
     use super::*;
 
     fn serde(text: &str) -> Option<LogBatch> {
-        serde_json::from_str(text).ok()
+        serde_json::from_str(&without_lone_surrogates(text)).ok()
     }
 
     /// The fast reader's answer, where it has one, is serde's.
@@ -368,6 +415,28 @@ mod tests {
     }
 
     const DOC: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/echo","logStream":"2019/03/13/[$LATEST]94fa","subscriptionFilters":["a","b"],"policyLevel":"ACCOUNT_LEVEL_POLICY","logEvents":[{"id":"346","timestamp":1552518348220,"message":"REPORT RequestId: 6234\tDuration: 46.84 ms\n"},{"timestamp":-3,"message":"{\"level\":\"ERROR\",\"msg\":\"caf\u00e9 \ud83d\ude00 \\ \/ \b\f\r\"}\n","id":""}]}"#;
+
+    /// One lone surrogate (a UTF-16 string cut in half) no longer refuses the whole batch: it
+    /// is U+FFFD, in the fast reader and in serde's answer alike.
+    #[test]
+    fn a_lone_surrogate_is_the_replacement_character() {
+        for (escaped, expected) in [
+            (r#"\ud800"#, "\u{fffd}"),
+            (r#"\udc00\ud800 x"#, "\u{fffd}\u{fffd} x"),
+            (r#"a\ud83d b \ud83d\ude00"#, "a\u{fffd} b 😀"),
+            (r#"\ud800\n"#, "\u{fffd}\n"),
+        ] {
+            let text = format!(r#"{{"messageType":"D","logEvents":[{{"timestamp":1,"message":"{escaped}"}}]}}"#);
+            let batch = agrees(&text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(batch.log_events[0].message, expected, "{text}");
+            // serde, given a pristine copy when the fast reader declines, reads it the same way.
+            assert_eq!(
+                crate::ingest::parse_document(text.clone().into_bytes(), || Ok(text.clone().into_bytes())).ok(),
+                Some(batch)
+            );
+        }
+        assert!(matches!(without_lone_surrogates("plain \\u00e9"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn reads_what_serde_reads() {
@@ -451,8 +520,6 @@ mod tests {
             r#"{"messageType":"D","logEvents":[{"timestamp":-0,"message":"x"}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":99999999999999999999,"message":"x"}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":1}]}"#,
-            r#"{"messageType":"D","logEvents":[{"timestamp":1,"message":"\ud800"}]}"#,
-            r#"{"messageType":"D","logEvents":[{"timestamp":1,"message":"\udc00\ud800"}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":1,"message":"\x"}]}"#,
             r#"{"messageType":"D","logEvents":[{"timestamp":1,"message":"\u12"}]}"#,
             "{\"messageType\":\"D\",\"logEvents\":[],\"owner\":\"a\tb\"}",

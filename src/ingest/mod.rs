@@ -254,7 +254,7 @@ pub fn decode_document(bytes: &[u8], limit: usize) -> Result<LogBatch, IngestErr
 /// ([`document`]), which rewrites it in place, or else through serde_json, which reads a
 /// pristine copy from `inflate_again` and names what is wrong. Only a document the reader does
 /// not expect (a new field, a fault) is inflated twice (a plain one copied twice).
-fn parse_document(
+pub(crate) fn parse_document(
     json: Vec<u8>,
     inflate_again: impl FnOnce() -> Result<Vec<u8>, IngestError>,
 ) -> Result<LogBatch, IngestError> {
@@ -262,7 +262,7 @@ fn parse_document(
         return Ok(batch);
     }
     let text = String::from_utf8(inflate_again()?).map_err(|e| e.utf8_error())?;
-    serde_json::from_str(&text).map_err(IngestError::Document)
+    serde_json::from_str(&document::without_lone_surrogates(&text)).map_err(IngestError::Document)
 }
 
 /// Inflates every gzip member in `bytes`, refusing to produce more than `limit` bytes.

@@ -8,7 +8,7 @@
 //! stderr, only when it is a terminal. `--follow` then polls for new events every few seconds
 //! and reports each new finding once, until Ctrl-C.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -191,7 +191,7 @@ impl Pull<'_> {
         progress.enable_steady_tick(Duration::from_millis(120));
         let mut out = std::io::stdout().lock();
         let mut summary = Summary::default();
-        let mut printed: HashSet<String> = HashSet::new();
+        let mut printed = Printed::default();
         let mut recent: BTreeMap<(String, String), Vec<LogEvent>> = BTreeMap::new();
         let mut last_ms = self.start_ms;
         for log_group in &self.log_groups {
@@ -203,7 +203,9 @@ impl Pull<'_> {
             for batch in batches_by_stream(read.events, &origin(log_group)) {
                 let outcome = self.troubleshooter.analyze_batch(&batch);
                 summary.add(&batch, &outcome.findings);
-                printed.extend(outcome.findings.iter().map(|f| f.id.clone()));
+                for finding in &outcome.findings {
+                    printed.insert(&finding.id);
+                }
                 progress.suspend(|| print_findings(&outcome.findings, self.args.format, &mut out))?;
                 if self.args.follow {
                     keep_recent(&mut recent, log_group, &batch.log_stream, batch.log_events);
@@ -227,11 +229,14 @@ impl Pull<'_> {
         progress: &ProgressBar,
         out: &mut impl Write,
         summary: &mut Summary,
-        printed: &mut HashSet<String>,
+        printed: &mut Printed,
         mut recent: BTreeMap<(String, String), Vec<LogEvent>>,
         mut last_ms: i64,
     ) -> Result<(), CliError> {
-        let mut seen: HashSet<EventText> = recent.values().flatten().map(|e| e.id.clone()).collect();
+        // The ids of the events read at or after `last_ms`: the next query starts there, so only
+        // those can come again. Older ones are forgotten, so following for days keeps memory flat.
+        let mut seen: HashMap<EventText, i64> =
+            recent.values().flatten().map(|e| (e.id.clone(), e.timestamp)).collect();
         progress.set_message("following; Ctrl-C to stop");
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
@@ -245,8 +250,9 @@ impl Pull<'_> {
                 // already read are skipped by id.
                 let read = self.read(&self.query(log_group, last_ms, None), progress).await?;
                 let new: Vec<(String, LogEvent)> =
-                    read.events.into_iter().filter(|(_, e)| seen.insert(e.id.clone())).collect();
+                    read.events.into_iter().filter(|(_, e)| seen.insert(e.id.clone(), e.timestamp).is_none()).collect();
                 last_ms = new.iter().map(|(_, e)| e.timestamp).fold(last_ms, i64::max);
+                seen.retain(|_, timestamp| *timestamp >= last_ms);
                 for batch in batches_by_stream(new, &origin(log_group)) {
                     let key = (log_group.clone(), batch.log_stream.clone());
                     let mut events = recent.remove(&key).unwrap_or_default();
@@ -254,8 +260,7 @@ impl Pull<'_> {
                     events.extend(batch.log_events);
                     let whole = lambda_troubleshooter::ingest::LogBatch { log_events: events, ..batch };
                     let outcome = self.troubleshooter.analyze_batch(&whole);
-                    let findings: Vec<_> =
-                        outcome.findings.into_iter().filter(|f| printed.insert(f.id.clone())).collect();
+                    let findings: Vec<_> = outcome.findings.into_iter().filter(|f| printed.insert(&f.id)).collect();
                     let counted = lambda_troubleshooter::ingest::LogBatch {
                         log_events: whole.log_events[whole.log_events.len() - fresh..].to_vec(),
                         ..whole.clone()
@@ -273,7 +278,39 @@ fn origin(log_group: &str) -> Origin {
     Origin { log_group: log_group.to_owned(), log_stream: String::new(), owner: String::new(), base_timestamp_ms: 0 }
 }
 
-/// Keeps the last [`FOLLOW_CONTEXT_EVENTS`] events of a stream.
+/// The ids of the findings printed lately, so a finding re-analysed with a stream's recent
+/// events is printed once: at most [`FOLLOW_PRINTED_IDS`], the oldest forgotten first (a finding
+/// that old has left the recent events it came from).
+#[derive(Debug, Default)]
+struct Printed {
+    order: VecDeque<String>,
+    ids: HashSet<String>,
+}
+
+impl Printed {
+    /// Remembers `id`; false when it was printed already.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() == FOLLOW_PRINTED_IDS
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+        self.order.push_back(id.to_owned());
+        self.ids.insert(id.to_owned());
+        true
+    }
+}
+
+/// How many printed finding ids `--follow` remembers.
+const FOLLOW_PRINTED_IDS: usize = 10_000;
+/// How many streams `--follow` keeps recent events of; the least recently active is dropped.
+const FOLLOW_STREAMS: usize = 1_000;
+
+/// Keeps the last [`FOLLOW_CONTEXT_EVENTS`] events of a stream, and at most [`FOLLOW_STREAMS`]
+/// streams (the one with the oldest last event goes).
 fn keep_recent(
     recent: &mut BTreeMap<(String, String), Vec<LogEvent>>,
     log_group: &str,
@@ -283,4 +320,38 @@ fn keep_recent(
     let excess = events.len().saturating_sub(FOLLOW_CONTEXT_EVENTS);
     events.drain(..excess);
     recent.insert((log_group.to_owned(), stream.to_owned()), events);
+    if recent.len() > FOLLOW_STREAMS {
+        let last = |events: &Vec<LogEvent>| events.last().map_or(i64::MIN, |e| e.timestamp);
+        if let Some(idle) = recent.iter().min_by_key(|(_, events)| last(events)).map(|(key, _)| key.clone()) {
+            recent.remove(&idle);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn follow_remembers_a_bounded_number_of_ids_and_streams() {
+        let mut printed = Printed::default();
+        assert!(printed.insert("a"));
+        assert!(!printed.insert("a"));
+        for n in 0..FOLLOW_PRINTED_IDS * 2 {
+            printed.insert(&n.to_string());
+        }
+        assert_eq!((printed.order.len(), printed.ids.len()), (FOLLOW_PRINTED_IDS, FOLLOW_PRINTED_IDS));
+        assert!(printed.insert("a"), "the oldest ids are forgotten");
+
+        let mut recent = BTreeMap::new();
+        for n in 0..FOLLOW_STREAMS + 50 {
+            let event = LogEvent { id: n.to_string().into(), timestamp: n as i64, message: "x".into() };
+            keep_recent(&mut recent, "/aws/lambda/a", &format!("stream-{n}"), vec![event; FOLLOW_CONTEXT_EVENTS + 5]);
+        }
+        assert_eq!(recent.len(), FOLLOW_STREAMS);
+        assert!(recent.values().all(|events| events.len() == FOLLOW_CONTEXT_EVENTS));
+        assert!(!recent.contains_key(&("/aws/lambda/a".to_owned(), "stream-0".to_owned())), "the idlest stream goes");
+    }
 }
