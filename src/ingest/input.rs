@@ -38,6 +38,16 @@ pub enum InputError {
     /// The input is neither JSON nor UTF-8 text.
     #[error("the input is not UTF-8 text: {0}")]
     NotText(#[from] std::str::Utf8Error),
+    /// A line of streamed input is not text.
+    #[error("{name} line {line} is not text ({reason}): expected log lines, or a saved event or document")]
+    NotTextLine {
+        /// The file, or stdin.
+        name: String,
+        /// The line, 1-based.
+        line: usize,
+        /// What is wrong (a NUL byte, invalid UTF-8).
+        reason: String,
+    },
     /// The input holds nothing but white space: there is nothing to analyse, and saying "no
     /// problems found" would tell the user all is well.
     #[error("the input is empty: nothing to analyse")]

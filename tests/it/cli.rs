@@ -165,3 +165,53 @@ fn encode_makes_an_event_that_scans_to_the_same_finding() {
     assert_eq!(finding["rule_id"], "lambda-out-of-memory");
     assert_eq!(finding["details"]["max_memory_used_mb"], 256);
 }
+
+/// Input that is not text ends at once with a clear error: `/dev/zero` gives NUL bytes forever.
+#[test]
+fn scan_of_dev_zero_ends_with_a_clear_error() {
+    let out = troubleshooter(&["scan", "/dev/zero"], None);
+    assert_eq!(out.status.code(), Some(65));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("/dev/zero line 1 is not text (a NUL byte)"), "{error}");
+}
+
+/// A line longer than CloudWatch Logs' event limit is cut, with a warning, and the lines after
+/// it are read.
+#[test]
+fn a_line_over_the_event_limit_is_cut_and_the_rest_is_read() {
+    let mut text = "x".repeat(600_000);
+    text.push_str(
+        "\n2026-12-01T10:00:00.000Z b70435cc-261c-4438-b9b6-efe4c8f04b21 Task timed out after 3.00 seconds\n",
+    );
+    let out = troubleshooter(&["scan", "-"], Some(text.as_bytes()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stdin line 1: longer than 262144 bytes"));
+    assert!(stdout(&out).contains("[HIGH] Lambda function timed out"), "{}", stdout(&out));
+}
+
+/// A saved event larger than any batch is refused with the limit named, without reading it all.
+#[test]
+fn a_saved_event_over_the_decompression_cap_is_refused() {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("huge-event.json");
+    std::fs::write(&path, format!("{{\"awslogs\":{{\"data\":\"{}\"}}}}", "A".repeat(400_000))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_troubleshooter"))
+        .args(["scan", path.to_str().unwrap()])
+        .env("MAX_DECOMPRESSED_BYTES", "300000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(66));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("is a saved event or document over 300000 bytes (MAX_DECOMPRESSED_BYTES)"), "{error}");
+}
+
+/// Log lines are read a chunk at a time: more than one chunk's worth is read whole and counted.
+#[test]
+fn log_lines_beyond_one_chunk_are_all_read() {
+    let line = "2026-12-01T10:00:00.000Z\t8f5c2a10-1111-4c2e-9b1a-0a1b2c3d4e5f\tINFO\tprocessing order 12345 for customer acme, nothing wrong here at all\n";
+    let lines = 17 * 1024 * 1024 / line.len() + 1;
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("two-chunks.log");
+    std::fs::write(&path, line.repeat(lines)).unwrap();
+    let out = troubleshooter(&["scan", path.to_str().unwrap()], None);
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with(&format!("No problems found in {lines} log events.")), "{}", stdout(&out));
+}

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use lambda_troubleshooter::ingest::input::{self, Origin};
 
 use crate::error::CliError;
-use crate::read_input;
 
 /// What `encode` was asked to do.
 pub struct EncodeArgs {
@@ -38,7 +37,8 @@ pub fn run(args: EncodeArgs) -> Result<(), CliError> {
             .timestamp_millis(),
         None => chrono::Utc::now().timestamp_millis(),
     };
-    let bytes = read_input(args.file.as_ref())?;
+    let limit = lambda_troubleshooter::config::Config::from_env()?.max_decompressed_bytes;
+    let bytes = crate::source::read_whole(args.file.as_ref(), limit)?;
     let text = std::str::from_utf8(&bytes).map_err(|e| CliError::BadInput(input::InputError::NotText(e)))?;
     let origin =
         Origin { log_group: args.log_group, log_stream: args.log_stream, owner: args.owner, base_timestamp_ms };

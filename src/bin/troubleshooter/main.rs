@@ -11,9 +11,9 @@ mod mute;
 mod pull;
 mod rules;
 mod scan;
+mod source;
 mod summary;
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -161,22 +161,6 @@ impl From<TableOptions> for mute::TableArgs {
     fn from(options: TableOptions) -> Self {
         Self { table: options.table, region: options.region, profile: options.profile }
     }
-}
-
-fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
-    let mut bytes = Vec::new();
-    match file {
-        Some(path) if path.as_os_str() != "-" => {
-            bytes =
-                std::fs::read(path).map_err(|e| CliError::NoInput(format!("cannot read {}: {e}", path.display())))?;
-        }
-        _ => {
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|e| CliError::NoInput(format!("cannot read stdin: {e}")))?;
-        }
-    }
-    Ok(bytes)
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {

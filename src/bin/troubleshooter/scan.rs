@@ -5,14 +5,22 @@ use std::path::PathBuf;
 
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::ingest::LogBatch;
 use lambda_troubleshooter::ingest::input::{self, Origin};
 use lambda_troubleshooter::model::{Finding, Severity};
 use lambda_troubleshooter::report::redact::Redactor;
 use lambda_troubleshooter::report::render;
 
+use crate::Format;
 use crate::error::CliError;
+use crate::source::{self, Lines, Source};
 use crate::summary::Summary;
-use crate::{Format, read_input};
+
+/// What was read: the batches of a saved event or document, or log lines still to read.
+enum Input {
+    Batches(Vec<LogBatch>),
+    Lines(Lines),
+}
 
 /// What `scan` was asked to do.
 pub struct ScanArgs {
@@ -55,21 +63,43 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
     // redaction (a run without findings ends without them; should compiling them panic, the
     // panic is printed and the first redaction compiles them again).
     std::thread::spawn(Redactor::prepare);
-    let (troubleshooter, batches) = std::thread::scope(|scope| {
+    let (troubleshooter, input) = std::thread::scope(|scope| {
         let init = scope.spawn(|| Troubleshooter::new(config));
-        let batches = read_input(args.file.as_ref())
-            .and_then(|bytes| input::read_batches(&bytes, &origin, limit).map_err(CliError::from));
+        let input = source::open(args.file.as_ref(), limit).and_then(|source| match source {
+            Source::Whole(bytes) => {
+                input::read_batches(&bytes, &origin, limit).map(Input::Batches).map_err(CliError::from)
+            }
+            Source::Lines(lines) => Ok(Input::Lines(lines)),
+        });
         let troubleshooter = init.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (troubleshooter, batches)
+        (troubleshooter, input)
     });
     let troubleshooter = troubleshooter?;
-    let batches = batches?;
     let mut out = std::io::stdout().lock();
     let mut summary = Summary::default();
-    for batch in &batches {
+    let mut analyse = |batch: &LogBatch, out: &mut std::io::StdoutLock<'_>| -> Result<(), CliError> {
         let outcome = troubleshooter.analyze_batch(batch);
         summary.add(batch, &outcome.findings);
-        print_findings(&outcome.findings, args.format, &mut out)?;
+        print_findings(&outcome.findings, args.format, out)
+    };
+    match input? {
+        Input::Batches(batches) => {
+            for batch in &batches {
+                analyse(batch, &mut out)?;
+            }
+        }
+        // Log lines a chunk at a time: a file of any size in bounded memory; a problem that
+        // spans two chunks is reported in each.
+        Input::Lines(mut lines) => {
+            let mut any = false;
+            while let Some(chunk) = lines.next_chunk()? {
+                any = true;
+                analyse(&input::messages_batch(chunk, &origin), &mut out)?;
+            }
+            if !any {
+                return Err(CliError::BadInput(input::InputError::Empty));
+            }
+        }
     }
     // JSON keeps one finding per line and nothing else (summary.rs says why).
     if matches!(args.format, Format::Text) {
