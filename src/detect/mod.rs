@@ -17,7 +17,7 @@ pub mod platform;
 mod scan;
 mod unhandled;
 
-pub use aggregate::suggest_memory;
+pub use aggregate::{MAX_KEYS_PER_RULE, suggest_memory};
 pub use analyzer::Analyzer;
 pub use analyzer::{MAX_EVIDENCE, MAX_EVIDENCE_BYTES, MAX_IDS, PROPAGATION_WINDOW_SECONDS};
 pub use invocation::{KILLED_WELL_BELOW_RATIO, MEMORY_PRESSURE_RATIO};

@@ -119,6 +119,7 @@ pub(super) fn response(outcomes: &[BatchOutcome], plan: &Plan) -> Value {
     let findings: Vec<Value> = plan
         .findings
         .iter()
+        .take(MAX_RESPONSE_FINDINGS)
         .map(|(_, f, verdict)| {
             let mut line = json!({"id": f.id, "rule_id": f.rule_id, "severity": f.severity, "title": f.title, "count": f.count, "summary": f.summary, "delivery": verdict.as_str()});
             if let Some(new) = f.new_error_type {
@@ -127,5 +128,14 @@ pub(super) fn response(outcomes: &[BatchOutcome], plan: &Plan) -> Value {
             line
         })
         .collect();
-    json!({"batches": outcomes, "findings": findings})
+    let mut response = json!({"batches": outcomes, "findings": findings});
+    if let Some(more) = plan.findings.len().checked_sub(MAX_RESPONSE_FINDINGS).filter(|n| *n > 0) {
+        response["findings_not_listed"] = json!(more);
+    }
+    response
 }
+
+/// The most findings the function's response lists (a Kinesis invocation of many records can
+/// give thousands); the rest are counted in `findings_not_listed`. Each was published or held
+/// as its verdict says: the response only reports.
+pub const MAX_RESPONSE_FINDINGS: usize = 100;

@@ -236,7 +236,7 @@ impl Troubleshooter {
     /// could not be decoded.
     pub fn unreadable(&self, reason: String) -> Measured {
         let metrics = InvocationMetrics { batches: 1, decode_errors: 1, ..InvocationMetrics::default() };
-        let error = ingest::IngestError::UnknownEvent(format!("the payload is not readable JSON: {reason}"));
+        let error = ingest::IngestError::Unreadable(reason);
         Measured { result: Err(HandlerError::Ingest(error)), metrics }
     }
 

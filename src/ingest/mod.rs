@@ -39,6 +39,10 @@ pub enum IngestError {
     /// The event is not JSON, or not an event shape this function accepts.
     #[error("the event is not a CloudWatch Logs subscription event: {0}")]
     UnknownEvent(String),
+    /// The invocation's payload could not be read as JSON at all (nested deeper than the JSON
+    /// reader allows, or not JSON): a corrupt batch ([`Payload::Unreadable`]).
+    #[error("the payload is not readable JSON: {0}")]
+    Unreadable(String),
     /// `awslogs.data` (or a Kinesis record) is not valid base64.
     #[error("awslogs.data is not valid base64: {0}")]
     Base64(#[from] base64::DecodeError),

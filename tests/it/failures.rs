@@ -254,8 +254,28 @@ fn every_row_of_the_readmes_failure_table_names_a_test_that_exists() {
     for row in rows {
         let test = row.trim_end_matches('|').rsplit('|').next().unwrap().trim().trim_matches('`');
         let (module, name) = test.split_once("::").unwrap_or_else(|| panic!("no test in {row}"));
+        // A suite of `tests/it/`, or a test binary of its own (`tests/hostile.rs`).
         let source = std::fs::read_to_string(project_file(&format!("tests/it/{module}.rs")))
+            .or_else(|_| std::fs::read_to_string(project_file(&format!("tests/{module}.rs"))))
             .unwrap_or_else(|e| panic!("{test}: tests/it/{module}.rs: {e}"));
-        assert!(source.contains(&format!("fn {name}()")), "the README names {test}, which does not exist");
+        assert!(source.contains(&format!("fn {name}(")), "the README names {test}, which does not exist");
     }
+}
+
+/// A payload the runtime cannot read as JSON (an envelope nested 100,000 deep, or not JSON at
+/// all) is the function's own `Troubleshooter.CorruptBatch`, not the runtime's deserializer
+/// error, and the process serves the next invocation.
+#[test]
+fn a_payload_nested_too_deep_is_a_corrupt_batch() {
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_lambda-troubleshooter"));
+    let lambda = support::runtime_api::RuntimeApi::start(&binary, &[]);
+    for payload in [format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(), b"not json".to_vec()] {
+        let answer = lambda.invoke(&payload);
+        assert_eq!(answer.outcome, "error");
+        let body: Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(body["errorType"], "Troubleshooter.CorruptBatch", "{body}");
+        assert!(body["errorMessage"].as_str().unwrap().contains("the payload is not readable JSON"), "{body}");
+    }
+    let answer = lambda.invoke(&std::fs::read(project_file("events/control-message.json")).unwrap());
+    assert_eq!(answer.outcome, "response");
 }

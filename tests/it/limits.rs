@@ -40,3 +40,30 @@ async fn a_batch_above_the_memory_derived_cap_is_refused_and_one_below_is_analys
     let below = troubleshooter.handle(event_inflating_to(30 * 1024 * 1024), &StdoutPublisher).await;
     assert!(below.is_ok(), "{below:?}");
 }
+
+/// Every gzip member is read: members A, B, A where only B holds the batch (the first and last
+/// alike, so the first member's trailer is the input's last), and a document between two empty
+/// members. B was once dropped without a word.
+#[tokio::test]
+async fn gzip_members_are_all_read() {
+    let gzip = |bytes: &[u8]| {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let document = json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/orders-api",
+        "logStream": "2024/03/04/[$LATEST]94fa", "subscriptionFilters": ["all"], "logEvents": [{"id": "1",
+        "timestamp": 1_709_572_958_033_i64, "message": "REPORT RequestId: 1c2d\tDuration: 812.40 ms\tBilled Duration: 813 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB\tStatus: error\tError Type: Runtime.OutOfMemory\n"}]})
+    .to_string();
+    let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
+    for members in [
+        [gzip(b" "), gzip(document.as_bytes()), gzip(b" ")].concat(),
+        [gzip(b""), gzip(document.as_bytes()), gzip(b"")].concat(),
+    ] {
+        let event = json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(members)}});
+        let answer = troubleshooter.handle(event, &StdoutPublisher).await.unwrap();
+        let rules: Vec<&str> =
+            answer["findings"].as_array().unwrap().iter().map(|f| f["rule_id"].as_str().unwrap()).collect();
+        assert_eq!(rules, ["lambda-out-of-memory"], "{answer}");
+    }
+}
