@@ -53,6 +53,7 @@
 
 // The pipeline, in order: the contracts at the bottom, then each stage; every arrow points
 // up this list.
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod deliver;
 pub mod detect;

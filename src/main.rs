@@ -36,21 +36,26 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(1);
         }
     };
+    // The SDK configuration, loaded once, for every adapter the configuration asks for.
+    let needs_aws = troubleshooter.config().suppress_table.is_some()
+        || troubleshooter.config().enrich_context
+        || troubleshooter.config().topic_arn.is_some();
+    let sdk = if needs_aws { Some(lambda_troubleshooter::aws::sdk_config(None, None).await) } else { None };
     // Flood control shared by every instance, when the stack gave a table.
-    let troubleshooter = match troubleshooter.config().suppress_table.clone() {
-        Some(table) => troubleshooter.with_store(Arc::new(SuppressionTable::from_env(&table).await)),
-        None => troubleshooter,
+    let troubleshooter = match (&sdk, troubleshooter.config().suppress_table.clone()) {
+        (Some(sdk), Some(table)) => troubleshooter.with_store(Arc::new(SuppressionTable::from_config(sdk, &table))),
+        _ => troubleshooter,
     };
     // A failed request's missing lines, from CloudWatch Logs (ENRICH_CONTEXT=on).
-    let troubleshooter = if troubleshooter.config().enrich_context {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        troubleshooter.with_context_source(Arc::new(LogsReader::from_config(&config, Duration::from_secs(1))))
-    } else {
-        troubleshooter
+    let troubleshooter = match &sdk {
+        Some(sdk) if troubleshooter.config().enrich_context => {
+            troubleshooter.with_context_source(Arc::new(LogsReader::from_config(sdk, Duration::from_secs(1))))
+        }
+        _ => troubleshooter,
     };
-    match troubleshooter.config().topic_arn.clone() {
-        Some(topic_arn) => serve(&troubleshooter, &SnsPublisher::from_env(&topic_arn).await).await,
-        None => serve(&troubleshooter, &StdoutPublisher).await,
+    match (&sdk, troubleshooter.config().topic_arn.clone()) {
+        (Some(sdk), Some(topic_arn)) => serve(&troubleshooter, &SnsPublisher::from_config(sdk, &topic_arn)).await,
+        _ => serve(&troubleshooter, &StdoutPublisher).await,
     }
 }
 

@@ -2,6 +2,25 @@
 //! [`dynamodb`] keeps the suppression state and mutes every instance shares; [`logs`] reads
 //! CloudWatch Logs (`troubleshooter pull`).
 
+//!
+//! The SDK configuration is loaded once per process ([`sdk_config`]); each adapter builds its
+//! client from it with its own timeouts (`from_config`), so credentials and the endpoint are
+//! resolved once.
+
 pub mod dynamodb;
 pub mod logs;
 pub mod sns;
+
+/// The SDK configuration of the standard chain (environment, profile, SSO, instance role, and
+/// `AWS_ENDPOINT_URL` for a local endpoint), with the region and profile given, if any. Makes
+/// no network call; load it once and build every client from it.
+pub async fn sdk_config(region: Option<&str>, profile: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}

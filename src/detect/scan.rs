@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
 
-use crate::detect::errors::{self, ErrorSignal};
+use crate::detect::errors::{self, ErrorSignal, StatedLevel};
 use crate::detect::normalize;
 use crate::detect::platform::{InitPhase, PlatformRecord, Status};
 use crate::ingest::LogBatch;
+use crate::model::Category;
 use crate::model::finding::OWN_OUTPUT_MARKERS;
 use crate::rules::{ANCHOR_WINDOW, ANCHOR_WINDOW_BYTES, BatchAnchors, Hit, Parser, ScanScratch};
 
@@ -209,6 +210,9 @@ impl Analyzer {
             if hits.is_empty() {
                 continue;
             }
+            if let Some(level) = errors::stated_level(message) {
+                hits.retain(|hit| !handled(self.catalog.rules()[hit.rule].spec.category, level, message));
+            }
             let subject = subject_override.unwrap_or_else(|| cursor.subject());
             for hit in hits.drain(..) {
                 let rule = &self.catalog.rules()[hit.rule];
@@ -296,6 +300,33 @@ impl Analyzer {
         };
         Some(pair(scan, cursor, subject, index))
     }
+}
+
+/// Whether a rule's hit on a message is a failure the application handled, by the level the
+/// line states: a DEBUG or TRACE line is diagnostics; a connection or database error below
+/// ERROR that says it will retry was retried (a throttle is reported all the same: retried
+/// throttles are how a rate limit shows); a start-up error below ERROR (a
+/// library's optional class not found, at WARN) did not stop the start. An explicit ERROR or
+/// FATAL, or no level at all, keeps every hit.
+fn handled(category: Category, level: StatedLevel, message: &str) -> bool {
+    match level {
+        StatedLevel::Diagnostic => true,
+        StatedLevel::Error => false,
+        StatedLevel::Info | StatedLevel::Warning => match category {
+            Category::Network | Category::DatabaseConnection => says_it_retries(message),
+            Category::RuntimeStartup => true,
+            _ => false,
+        },
+    }
+}
+
+/// The message says the operation is retried (`retrying`, `will retry`, `Retry 1/3`, `try
+/// again`).
+fn says_it_retries(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    ["retry ", "retry.", "retrying", "retries", "will retry", "trying again", "try again"]
+        .iter()
+        .any(|word| lower.contains(word))
 }
 
 /// The most of one message the scan reads: CloudWatch Logs refuses events over 256 KiB, so a

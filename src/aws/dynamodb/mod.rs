@@ -80,20 +80,19 @@ impl SuppressionTable {
         Self { client, table: table.into() }
     }
 
-    /// The table with the SDK configured from the environment (credentials, region, and
-    /// `AWS_ENDPOINT_URL` for a local endpoint). Makes no network call.
-    pub async fn from_env(table: &str) -> Self {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    /// The table, with a client built from the process's SDK configuration
+    /// ([`crate::aws::sdk_config`]): a hung attempt is abandoned and retried by the SDK, and the
+    /// caller fails open. Makes no network call.
+    pub fn from_config(config: &aws_config::SdkConfig, table: &str) -> Self {
+        let client = aws_sdk_dynamodb::config::Builder::from(config)
             .timeout_config(
-                // A hung attempt is abandoned and retried by the SDK; the caller fails open.
                 aws_config::timeout::TimeoutConfig::builder()
                     .operation_attempt_timeout(Duration::from_secs(2))
                     .operation_timeout(Duration::from_secs(5))
                     .build(),
             )
-            .load()
-            .await;
-        Self::new(aws_sdk_dynamodb::Client::new(&config), table)
+            .build();
+        Self::new(aws_sdk_dynamodb::Client::from_conf(client), table)
     }
 
     /// The table name.

@@ -450,20 +450,18 @@ impl SnsPublisher {
         Self { fifo: is_fifo(&topic_arn), sender: SdkSender { client, topic_arn }, retry: Retry::default() }
     }
 
-    /// A publisher with the SDK configured from the environment (credentials, and
-    /// `AWS_ENDPOINT_URL` for a local endpoint), in the topic's own region so a topic in
-    /// another region than the function works. Makes no network call.
-    pub async fn from_env(topic_arn: &str) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(
-            // A hung attempt is abandoned and retried by the SDK, rather than eating the
-            // function's whole timeout.
+    /// A publisher built from the process's SDK configuration ([`crate::aws::sdk_config`]), in
+    /// the topic's own region so a topic in another region than the function works, with a
+    /// timeout per attempt: a hung attempt is abandoned and retried by the SDK, rather than
+    /// eating the function's whole timeout. Makes no network call.
+    pub fn from_config(config: &aws_config::SdkConfig, topic_arn: &str) -> Self {
+        let mut builder = aws_sdk_sns::config::Builder::from(config).timeout_config(
             aws_config::timeout::TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(5)).build(),
         );
         if let Some(region) = topic_region(topic_arn) {
-            loader = loader.region(aws_config::Region::new(region.to_owned()));
+            builder = builder.region(aws_config::Region::new(region.to_owned()));
         }
-        let config = loader.load().await;
-        Self::new(aws_sdk_sns::Client::new(&config), topic_arn)
+        Self::new(aws_sdk_sns::Client::from_conf(builder.build()), topic_arn)
     }
 
     /// Uses another retry policy.

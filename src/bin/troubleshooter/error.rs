@@ -30,9 +30,11 @@ pub enum CliError {
     Output(#[from] std::io::Error),
     /// No credentials, or the credentials may not do it (exit 77, EX_NOPERM).
     #[error("{0}")]
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
     NotAllowed(String),
     /// An AWS service could not be reached or refused the call (exit 69, EX_UNAVAILABLE).
     #[error("{0}")]
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
     Aws(String),
     /// A finding or event could not be serialised (exit 70, EX_SOFTWARE).
     #[error("cannot write JSON: {0}")]

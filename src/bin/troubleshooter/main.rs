@@ -1,13 +1,17 @@
 //! `troubleshooter`: scan log files and saved events, and make test events, from a terminal.
 //!
 //! One file per command (`rules`, `scan`, `encode`, and `mute` for `mute`, `mutes` and
-//! `unmute`), and `summary` for the table `scan` ends with; every failure is a [`CliError`] with a
+//! `unmute`; `pull` and the `mute` commands only with the `aws` feature, which brings the AWS
+//! SDK), and `summary` for the table `scan` ends with; every failure is a [`CliError`] with a
 //! sentence on stderr and an exit code that says what kind of failure it was.
 
+#[cfg(feature = "aws")]
 mod aws;
 mod encode;
 mod error;
+#[cfg(feature = "aws")]
 mod mute;
+#[cfg(feature = "aws")]
 mod pull;
 mod rules;
 mod scan;
@@ -103,9 +107,11 @@ enum Command {
     },
     /// Read a function's logs from CloudWatch Logs and report what went wrong, as `scan` does
     /// (AWS credentials and region from the standard configuration chain).
+    #[cfg(feature = "aws")]
     Pull(pull::PullArgs),
     /// Mute a function's findings (one rule, or all) for a while: the deployed function drops
     /// them until the mute expires. Needs the stack's suppression table.
+    #[cfg(feature = "aws")]
     Mute {
         /// The function name, as in its log group /aws/lambda/NAME.
         #[arg(long)]
@@ -123,6 +129,7 @@ enum Command {
         table: TableOptions,
     },
     /// List the mutes in force.
+    #[cfg(feature = "aws")]
     Mutes {
         /// One mute JSON per line.
         #[arg(long)]
@@ -131,6 +138,7 @@ enum Command {
         table: TableOptions,
     },
     /// Remove a mute.
+    #[cfg(feature = "aws")]
     Unmute {
         /// The function name.
         #[arg(long)]
@@ -144,6 +152,7 @@ enum Command {
 }
 
 /// Where the suppression table is.
+#[cfg(feature = "aws")]
 #[derive(clap::Args)]
 struct TableOptions {
     /// The suppression table (default: SUPPRESS_TABLE; the stack's output SuppressionTableName).
@@ -157,6 +166,7 @@ struct TableOptions {
     profile: Option<String>,
 }
 
+#[cfg(feature = "aws")]
 impl From<TableOptions> for mute::TableArgs {
     fn from(options: TableOptions) -> Self {
         Self { table: options.table, region: options.region, profile: options.profile }
@@ -181,11 +191,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 message_type,
             })
         }
+        #[cfg(feature = "aws")]
         Command::Pull(args) => pull::run(args),
+        #[cfg(feature = "aws")]
         Command::Mute { function, rule, duration, reason, table } => {
             mute::mute(mute::MuteArgs { function, rule, duration, reason }, table.into())
         }
+        #[cfg(feature = "aws")]
         Command::Mutes { json, table } => mute::list(json, table.into()),
+        #[cfg(feature = "aws")]
         Command::Unmute { function, rule, table } => mute::unmute(function, rule, table.into()),
     }
 }

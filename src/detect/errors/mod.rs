@@ -110,6 +110,45 @@ pub fn extract(message: &str) -> Option<ErrorSignal> {
     Some(signal)
 }
 
+/// The level a line states for itself, by its logger's level word or JSON level field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatedLevel {
+    /// DEBUG, TRACE, VERBOSE.
+    Diagnostic,
+    /// INFO, NOTICE.
+    Info,
+    /// WARN, WARNING.
+    Warning,
+    /// ERROR, FATAL, CRITICAL and their spellings.
+    Error,
+}
+
+/// The level `message` states at its start (a runtime's or logger's prefix, `[WARNING]`,
+/// `\tINFO\t`) or in its JSON `level` field (`"level":"debug"`, pino's numbers); `None` when
+/// it states none.
+pub fn stated_level(message: &str) -> Option<StatedLevel> {
+    let message = message.trim_start();
+    let word = if message.starts_with('{') {
+        structured::level_word(message)?
+    } else {
+        // Numbers are levels only in a JSON field (pino's 30); in text they are anything.
+        let mut words = message.split(['\t', ' ']).filter(|w| !w.is_empty()).take(4);
+        words.find(|word| !word.bytes().all(|b| b.is_ascii_digit()) && level_of_word(word).is_some())?.to_owned()
+    };
+    level_of_word(&word)
+}
+
+fn level_of_word(word: &str) -> Option<StatedLevel> {
+    let word = word.trim_matches(|c: char| matches!(c, '[' | ']' | ':' | '"' | '(' | ')'));
+    Some(match word.to_ascii_lowercase().as_str() {
+        "debug" | "dbug" | "trace" | "trce" | "verbose" | "10" | "20" => StatedLevel::Diagnostic,
+        "info" | "information" | "notice" | "30" => StatedLevel::Info,
+        "warn" | "warning" | "40" => StatedLevel::Warning,
+        "error" | "err" | "fatal" | "critical" | "crit" | "fail" | "50" | "60" => StatedLevel::Error,
+        _ => return None,
+    })
+}
+
 /// A level a line was written at, as far as errors go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Level {

@@ -267,6 +267,20 @@ fn frames_of(stack: &Value) -> Vec<Frame> {
     }
 }
 
+/// The level word (or pino's number, as text) of a JSON line's level field, read as text
+/// without parsing the document: `"level":"debug"`, `"log_level": "INFO"`, `"level":30`.
+pub(super) fn level_word(text: &str) -> Option<String> {
+    LEVEL_KEYS.iter().find_map(|key| {
+        let quoted = format!("\"{key}\"");
+        let after = &text[text.find(&quoted)? + quoted.len()..];
+        let value = after.trim_start().strip_prefix(':')?.trim_start();
+        match value.strip_prefix('"') {
+            Some(rest) => rest.split('"').next().map(str::to_owned),
+            None => Some(value.chars().take_while(char::is_ascii_digit).collect()).filter(|d: &String| !d.is_empty()),
+        }
+    })
+}
+
 fn level_of(fields: &Map<String, Value>) -> Option<Level> {
     LEVEL_KEYS.iter().find_map(|key| match fields.get(*key)? {
         Value::String(word) => Level::of_word(word),
