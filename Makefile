@@ -10,13 +10,16 @@ EVENT ?= events/mixed-batch.json
 .PHONY: storm scan test tools events bench callgrind rss watch invoke demo rules-doc detection-report rss-cap soak
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
+## Builds the scanner alone, without the AWS SDK (`--no-default-features --features cli`), and
+## shows the build's progress.
 scan:
-	cargo run --quiet --bin troubleshooter -- scan $(EVENT)
+	cargo run --no-default-features --features cli --bin troubleshooter -- scan $(EVENT)
 
 ## Issue 10's storm: 10,000 error lines of five kinds from one function, and the five findings they give.
 storm:
+	mkdir -p target
 	python3 scripts/storm.py > target/storm.json
-	cargo run --quiet --bin troubleshooter -- scan target/storm.json
+	cargo run --no-default-features --features cli --bin troubleshooter -- scan target/storm.json
 
 ## Every test: formatting, lints, unit and integration tests (cargo lambda, moto), template checks.
 test:

@@ -22,7 +22,7 @@ use crate::model::finding::{
     Evidence, Finding, LONGEST_INVOCATION_MS, MAX_INSIGHTS_REQUEST_IDS, SCHEMA, console_url, excerpt, insights_query,
     insights_url, rfc3339_millis,
 };
-use crate::report::redact::Redactor;
+use crate::redact::Redactor;
 use crate::rules::Parser;
 
 /// The most values of a varying detail a finding lists in `details.values`; `total` says how

@@ -27,7 +27,7 @@ use crate::detect::platform::{PlatformParser, PlatformRecord};
 use crate::ingest::{EventText, LogBatch, LogEvent};
 use crate::model::finding::{Finding, excerpt, rfc3339_millis};
 use crate::model::{Severity, details};
-use crate::report::redact::Redactor;
+use crate::redact::Redactor;
 
 /// The most `FilterLogEvents` calls one invocation makes.
 pub const MAX_CALLS: usize = 3;

@@ -53,10 +53,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::{Config, ConfigError};
 use crate::deliver::publish::Publisher;
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+
 use crate::deliver::suppress::{Key, MemoryStore, Suppression, SuppressionStore, Windows};
 use crate::detect::Analyzer;
 use crate::enrich::{self, ContextSource, Enricher};
@@ -323,7 +325,9 @@ impl Troubleshooter {
                         Err(error) => {
                             metrics.decode_errors += 1;
                             tracing::warn!(sequence_number = %record.sequence_number, %error, "Kinesis record cannot be decoded; reporting it as a batch item failure");
-                            failures.push(json!({"itemIdentifier": record.sequence_number}));
+                            let mut failure = KinesisBatchItemFailure::default();
+                            failure.item_identifier = Some(record.sequence_number);
+                            failures.push(failure);
                         }
                     }
                 }
@@ -333,7 +337,10 @@ impl Troubleshooter {
                     self.log_outcome(outcome);
                 }
                 self.publish(findings, publisher, now, metrics).await?;
-                Ok(json!({"batchItemFailures": failures}))
+                let mut answer = KinesisEventResponse::default();
+                answer.batch_item_failures = failures;
+                // A struct of strings always serialises; the fallback only satisfies the type.
+                Ok(serde_json::to_value(answer).unwrap_or_default())
             }
         }
     }

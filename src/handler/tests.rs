@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use super::*;
 use crate::deliver::publish::{FailedFinding, PublishError};
 use lambda_runtime::Diagnostic;
+use serde_json::json;
 
 /// Records what it publishes; fails every publish while `fail` is set.
 #[derive(Default)]

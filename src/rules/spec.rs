@@ -100,7 +100,7 @@ impl Parser {
     /// The detail names this parser can fill, for template validation.
     pub fn detail_names(self) -> &'static [&'static str] {
         match self {
-            Self::AccessDenied => crate::detect::access::DETAIL_NAMES,
+            Self::AccessDenied => crate::model::details::ACCESS_DENIED,
         }
     }
 }

@@ -18,6 +18,7 @@ mod failures;
 mod grouping;
 mod init;
 mod lambda_local;
+mod layers;
 mod limits;
 mod logs_moto;
 mod metrics;

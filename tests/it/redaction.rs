@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
-use lambda_troubleshooter::report::redact::Redactor;
+use lambda_troubleshooter::redact::Redactor;
 use serde::Deserialize;
 
 /// The forms a corpus must cover, each at least once (the list).

@@ -8,7 +8,7 @@ use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::LogBatch;
 use lambda_troubleshooter::ingest::input::{self, Origin};
 use lambda_troubleshooter::model::{Finding, Severity};
-use lambda_troubleshooter::report::redact::Redactor;
+use lambda_troubleshooter::redact::Redactor;
 use lambda_troubleshooter::report::render;
 
 use crate::Format;

@@ -2,8 +2,7 @@
 
 use serde::Deserialize;
 
-use super::text::parse_phase;
-use super::{PlatformRecord, Report, Status};
+use super::{InitPhase, PlatformRecord, Report, Status};
 
 /// Every JSON platform record has a `"type":"platform.…"`.
 pub(super) const PLATFORM_TYPE: &str = "\"platform.";
@@ -63,7 +62,7 @@ pub(super) fn parse_json(line: &str) -> Option<PlatformRecord> {
         }
         "platform.initStart" => PlatformRecord::InitStart,
         "platform.initReport" | "platform.initRuntimeDone" => PlatformRecord::InitReport {
-            phase: record.phase.as_deref().and_then(parse_phase),
+            phase: record.phase.as_deref().and_then(InitPhase::parse),
             status,
             error_type: record.error_type,
             init_duration_ms: metrics.duration_ms,

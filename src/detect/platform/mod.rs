@@ -14,6 +14,7 @@
 //! Layout: the record types here; [`PlatformParser`] and the text lines in `text`; the
 //! phrases found after a prefix in `prefix`; JSON `platform.*` records in `json`.
 
+mod fields;
 mod json;
 mod prefix;
 mod text;
@@ -86,6 +87,17 @@ pub enum InitPhase {
     Init,
     /// A suppressed init: init re-run inside an invocation, under the function timeout.
     Invoke,
+}
+
+impl InitPhase {
+    /// The phase a record names (`init`, `invoke`).
+    pub(super) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "init" => Some(Self::Init),
+            "invoke" => Some(Self::Invoke),
+            _ => None,
+        }
+    }
 }
 
 /// One platform record, from a text line or a JSON record.

@@ -3,7 +3,7 @@
 //! own words.
 
 use super::PlatformRecord;
-use super::text::Fields;
+use super::fields::Fields;
 
 /// What a phrase of [`PHRASES`] introduces.
 #[derive(Debug, Clone, Copy)]

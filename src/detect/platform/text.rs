@@ -3,28 +3,10 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+use super::fields::{FIELD_KEYS, Fields};
 use super::json::{PLATFORM_TYPE, parse_json};
 use super::prefix::{PHRASES, Phrase, is_prefix, is_prefix_token, request_id_of, runtime_exited, task_timed_out};
 use super::{InitPhase, PlatformRecord, Report, Status};
-
-/// The `Key:` names of text platform lines. Longer keys that contain shorter ones are listed
-/// so that leftmost-longest matching never mistakes `Billed Duration` for `Duration`.
-const FIELD_KEYS: &[&str] = &[
-    "RequestId:",
-    "Duration:",
-    "Billed Duration:",
-    "Memory Size:",
-    "Max Memory Used:",
-    "Init Duration:",
-    "Restore Duration:",
-    "Billed Restore Duration:",
-    "Status:",
-    "Error Type:",
-    "Phase:",
-    "Version:",
-    "Runtime Version:",
-    "Runtime Version ARN:",
-];
 
 /// Parses platform records; build once and reuse (it owns a compiled automaton).
 #[derive(Debug, Clone)]
@@ -39,30 +21,6 @@ pub struct PlatformParser {
 impl Default for PlatformParser {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// The fields of one text platform line, by key.
-#[derive(Default)]
-pub(super) struct Fields<'a> {
-    values: [Option<&'a str>; FIELD_KEYS.len()],
-}
-
-impl<'a> Fields<'a> {
-    pub(super) fn get(&self, key: &str) -> Option<&'a str> {
-        // Every REPORT line asks for eight fields: a suffix strip and one comparison per key,
-        // not a character-by-character trim.
-        let index = FIELD_KEYS.iter().position(|k| k.strip_suffix(':') == Some(key))?;
-        self.values[index]
-    }
-
-    /// A figure: a finite number (`NaN` and `inf` parse as floats, and mean nothing here).
-    fn number(&self, key: &str) -> Option<f64> {
-        self.get(key)?.parse().ok().filter(|n: &f64| n.is_finite())
-    }
-
-    fn megabytes(&self, key: &str) -> Option<u64> {
-        self.get(key)?.parse().ok()
     }
 }
 
@@ -139,7 +97,7 @@ impl PlatformParser {
             b'I' if line.starts_with("INIT_REPORT") => {
                 let fields = self.fields(&line[11..]);
                 Some(PlatformRecord::InitReport {
-                    phase: fields.get("Phase").and_then(parse_phase),
+                    phase: fields.get("Phase").and_then(InitPhase::parse),
                     status: fields.get("Status").and_then(Status::parse),
                     error_type: fields.get("Error Type").map(str::to_owned),
                     init_duration_ms: fields.number("Init Duration"),
@@ -264,14 +222,6 @@ fn from_emulator(text: &str) -> bool {
 
 /// How many platform phrases of one message [`PlatformParser::parse_embedded`] tries.
 pub const MAX_PHRASES_TRIED: usize = 16;
-
-pub(super) fn parse_phase(text: &str) -> Option<InitPhase> {
-    match text {
-        "init" => Some(InitPhase::Init),
-        "invoke" => Some(InitPhase::Invoke),
-        _ => None,
-    }
-}
 
 /// The runtime interface emulator (`sam local`, the Lambda base images) logs the platform's
 /// words as a logfmt field (`… error="Runtime exited with error: signal: killed"`) or after

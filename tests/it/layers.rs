@@ -1,0 +1,61 @@
+//! The stages of `src/` use only the stages before them: the order of `src/lib.rs` (model,
+//! redact, ingest, rules, detect, report, enrich, deliver, aws, then config and handler, the
+//! composition root). Every `crate::` path outside comments, in every file of a stage, must
+//! name that stage or one before it: an arrow back up fails here, with the file and line.
+
+use std::path::Path;
+
+/// The stages of `src/lib.rs`, bottom first.
+const STAGES: &[&str] =
+    &["model", "redact", "ingest", "rules", "detect", "report", "enrich", "deliver", "aws", "config", "handler"];
+
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_stage_uses_only_the_stages_before_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    let declared: Vec<&str> =
+        lib.lines().filter_map(|l| l.trim().strip_prefix("pub mod ").and_then(|m| m.strip_suffix(';'))).collect();
+    assert_eq!(declared, STAGES, "src/lib.rs lists the stages in this order");
+    let mut paths = Vec::new();
+    files(&src, &mut paths);
+    let mut wrong = Vec::new();
+    for path in paths {
+        let relative = path.strip_prefix(&src).unwrap();
+        let first = relative.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        let stage = first.trim_end_matches(".rs");
+        let Some(position) = STAGES.iter().position(|s| *s == stage) else { continue };
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for (at, _) in code.match_indices("crate::") {
+                let target: String =
+                    code[at + 7..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                if let Some(to) = STAGES.iter().position(|s| *s == target)
+                    && to > position
+                {
+                    wrong.push(format!(
+                        "{}:{}: {stage} uses {target}: {}",
+                        relative.display(),
+                        number + 1,
+                        code.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "arrows back up the stages:\n{}", wrong.join("\n"));
+}
