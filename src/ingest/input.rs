@@ -130,7 +130,9 @@ pub fn read_batches(bytes: &[u8], origin: &Origin, limit: usize) -> Result<Vec<L
 /// (`{ERROR} …`, `{timestamp} …`) stays text.
 fn first_json_value(trimmed: &str) -> Result<Option<Value>, InputError> {
     if !starts_like_json(trimmed) {
-        return Ok(None);
+        // A whole JSON array (`[1,2,3]`) is JSON of no shape this tool reads, not a log line;
+        // `[INFO] …` fails to parse at once and stays text.
+        return Ok(serde_json::from_str::<Value>(trimmed).ok().filter(|_| trimmed.starts_with('[')));
     }
     let mut values = serde_json::Deserializer::from_str(trimmed).into_iter::<Value>();
     match values.next() {

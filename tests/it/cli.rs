@@ -39,7 +39,7 @@ fn scan_prints_what_a_person_needs() {
     assert!(text.contains("[HIGH] Lambda function timed out — orders-api (1x)"), "{text}");
     // The summary: the totals, the time the events cover, the table by kind, the functions.
     let summary = &text[text.find("\nSummary: ").expect("a summary") + 1..];
-    assert!(summary.starts_with("Summary: 3 finding(s), 3 occurrence(s), in 25 log events.\n"), "{summary}");
+    assert!(summary.starts_with("Summary: 3 findings, 3 occurrences, in 25 log events.\n"), "{summary}");
     assert!(
         summary.contains("Time span: 2024-03-04T17:22:38.000Z to 2024-03-04T17:25:20.021Z (2 min 42 s).\n"),
         "{summary}"
@@ -83,7 +83,7 @@ fn plain_text_from_stdin_and_filter_log_events_output() {
 fn nothing_found_is_still_success() {
     let out = troubleshooter(&["scan", "events/control-message.json"], None);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("No problems found in 1 log events."));
+    assert!(stdout(&out).contains("No problems found in 1 log event."));
     let out = troubleshooter(&["scan", "--format", "json", "-"], Some(b"INFO all good\n"));
     assert!(out.status.success());
     assert!(stdout(&out).is_empty());
@@ -214,4 +214,30 @@ fn log_lines_beyond_one_chunk_are_all_read() {
     let out = troubleshooter(&["scan", path.to_str().unwrap()], None);
     assert!(out.status.success());
     assert!(stdout(&out).starts_with(&format!("No problems found in {lines} log events.")), "{}", stdout(&out));
+}
+
+/// Papercuts a new user meets: a JSON array is not a log (as `{"foo":1}` is not), a pipe
+/// closed early is a quiet success, and counts read as English.
+#[test]
+fn a_json_array_is_not_a_log_and_a_closed_pipe_is_a_quiet_success() {
+    for input in [&b"[1,2,3]"[..], &b"{\"foo\":1}"[..]] {
+        let out = troubleshooter(&["scan", "-"], Some(input));
+        assert_eq!(out.status.code(), Some(65), "{}", String::from_utf8_lossy(input));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognised JSON input"));
+    }
+    let out = troubleshooter(&["scan", "-"], Some(b"[INFO] a log line in brackets\n"));
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with("No problems found in 1 log event.\n"), "{}", stdout(&out));
+    // `scan … | head -1`: the reader closes the pipe after one line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_troubleshooter"))
+        .args(["scan", "events/mixed-batch.json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -140,7 +140,7 @@ async fn pull_reads_every_page_and_reports_what_scan_reports_on_the_same_events(
     let (code, text, _) = run(troubleshooter(&moto).args(["pull", "--function", "orders-api", "--since", "1h"]));
     assert_eq!(code, 0);
     assert!(text.contains("[CRITICAL] Lambda function ran out of memory — orders-api"), "{text}");
-    assert!(text.contains("Summary: 2 finding(s)"), "{text}");
+    assert!(text.contains("Summary: 2 findings"), "{text}");
 }
 
 #[tokio::test]

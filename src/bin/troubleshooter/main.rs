@@ -207,6 +207,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`scan … | head -1`): what it wanted was written.
+        Err(CliError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("troubleshooter: {error}");
             error.exit_code()

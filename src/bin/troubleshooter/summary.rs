@@ -137,12 +137,14 @@ impl Summary {
         let mut out = String::new();
         let total = self.counts.total();
         if total.findings == 0 {
-            let _ = writeln!(out, "No problems found in {} log events.", self.events);
+            let _ = writeln!(out, "No problems found in {}.", plural(self.events as u64, "log event"));
         } else {
             let _ = writeln!(
                 out,
-                "Summary: {} finding(s), {} occurrence(s), in {} log events.",
-                total.findings, total.occurrences, self.events
+                "Summary: {}, {}, in {}.",
+                plural(total.findings, "finding"),
+                plural(total.occurrences, "occurrence"),
+                plural(self.events as u64, "log event")
             );
         }
         if let Some((first, last)) = self.span {
@@ -179,6 +181,11 @@ impl Summary {
         self.render_errors(&mut out);
         out
     }
+}
+
+/// `1 log event`, `3 log events`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// A table of text columns followed by the findings and occurrences columns.
@@ -272,7 +279,7 @@ mod tests {
             ],
         );
         let text = summary.render();
-        assert!(text.starts_with("Summary: 4 finding(s), 13 occurrence(s), in 3 log events.\n"), "{text}");
+        assert!(text.starts_with("Summary: 4 findings, 13 occurrences, in 3 log events.\n"), "{text}");
         assert!(
             text.contains("Time span: 2024-03-04T17:06:40.000Z to 2024-03-04T17:25:01.910Z (18 min 21 s).\n"),
             "{text}"
@@ -306,7 +313,7 @@ mod tests {
         summary.add(&batch("a", &[1_709_572_958_033]), &[]);
         assert_eq!(
             summary.render(),
-            "No problems found in 1 log events.\nTime span: 2024-03-04T17:22:38.033Z to 2024-03-04T17:22:38.033Z (0 ms).\n"
+            "No problems found in 1 log event.\nTime span: 2024-03-04T17:22:38.033Z to 2024-03-04T17:22:38.033Z (0 ms).\n"
         );
         assert_eq!(Summary::default().render(), "No problems found in 0 log events.\n");
     }
