@@ -105,8 +105,9 @@ impl Parser {
     }
 }
 
-/// Names every template may use, filled from the batch and the aggregate.
-pub const CONTEXT_NAMES: &[&str] = &["function", "log_group", "account", "region", "count"];
+/// Names every template may use, filled from the batch and the aggregate (`partition` is the
+/// region's, for ARNs: `arn:{partition}:kms:{region}:{account}:key/…`).
+pub const CONTEXT_NAMES: &[&str] = &["function", "log_group", "account", "region", "partition", "count"];
 
 /// A rule as written in TOML.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
