@@ -12,7 +12,9 @@ use super::anchors::{
     AnchorAt, AnchorTable, Anchors, BatchAnchors, ERROR_SIGNAL, ERROR_SIGNALS, PLATFORM_PHRASE, PLATFORM_PHRASES,
     WHOLE_NUMBER, WORDED,
 };
-use super::spec::{CONTEXT_NAMES, Detector, RuleError, RuleSpec, detail_name, is_kebab_case, parse_rule_file};
+use super::spec::{
+    CONTEXT_NAMES, Detector, RuleError, RuleSpec, detail_name, is_kebab_case, parse_rule_file, reserved_name,
+};
 use super::template::Template;
 
 /// A compiled rule.
@@ -403,6 +405,10 @@ fn compile_rule(file: &str, spec: RuleSpec, depth: RegexCheck) -> Result<Rule, R
                     .map_err(|e| error(format!("exclude does not compile: {e}")))?,
             );
         }
+    }
+    let groups = regex.iter().flat_map(|c| c.captures.iter().map(|(_, detail)| detail.as_str()));
+    if let Some(problem) = reserved_name(&spec, groups, depth == RegexCheck::Translated) {
+        return Err(error(problem));
     }
     let mut known: BTreeSet<&str> = CONTEXT_NAMES.iter().copied().collect();
     known.extend(regex.iter().flat_map(|c| c.captures.iter().map(|(_, detail)| detail.as_str())));

@@ -219,6 +219,47 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         assert_eq!(err.rule, None);
     }
 
+    /// Issue 24: a group, `key` or `values` named after a detail that later stages write would
+    /// be overwritten without a word; the rule is refused at load instead.
+    #[test]
+    fn reserved_detail_names_are_refused_at_load_naming_file_rule_and_name() {
+        let group = |name: &str| GOOD.replace("(?P<port>", &format!("(?P<{name}>")).replace("{port}", "{function}");
+        let reserved = [
+            ("context", group("context")),
+            ("enrichment", group("enrichment")),
+            ("values", group("values")),
+            ("suppressed_findings", group("suppressed_findings")),
+            ("suppressed_occurrences", group("suppressed_occurrences")),
+            ("suppress_window_seconds", group("suppress_window_seconds")),
+            ("context", group("context__2")),
+            ("fingerprint", group("fingerprint")),
+            ("error_title", group("error_title")),
+            ("error_type", group("error_type")),
+            ("values", GOOD.replace("[rule.match]", "values = [\"values\"]\n[rule.match]")),
+            ("context", GOOD.replace("[rule.match]", "key = [\"context\"]\n[rule.match]")),
+        ];
+        for (name, toml) in reserved {
+            let error = one(&toml).unwrap_err().to_string();
+            assert!(error.starts_with("test.toml: rule `demo-rule`: "), "{error}");
+            assert!(error.contains(&format!("`{name}` is a reserved detail name")), "{name}: {error}");
+        }
+        // Near misses: names that only begin or end like a reserved one.
+        for name in ["context_id", "value", "fingerprints", "error_type_name", "enrichment_source"] {
+            assert!(one(&group(name)).is_ok(), "{name}");
+        }
+        // A rule whose detector fills the error fields may key on them, as the built-in ones do.
+        let detector_rule = "[[rule]]\nid = \"my-unhandled\"\ncategory = \"unhandled_error\"\nseverity = \"high\"\ntitle = \"t\"\nsummary = \"{function} failed with {error_title}\"\ncause = \"c\"\nfix = [\"f\"]\nkey = [\"fingerprint\"]\ndetector = \"unhandled-error\"\n";
+        assert!(one(detector_rule).is_ok());
+        // A built-in rule is held to the stages' names too (it may capture `error_type`, which
+        // `lambda-response-too-large` does without a fingerprint).
+        let (file, text) = BUILTIN_RULE_FILES.iter().find(|(f, _)| f.ends_with("network.toml")).unwrap();
+        let broken = text.replacen("(?P<host>", "(?P<enrichment>", 1);
+        let files: Vec<(&str, &str)> =
+            BUILTIN_RULE_FILES.iter().map(|(f, t)| if f == file { (*f, broken.as_str()) } else { (*f, *t) }).collect();
+        let error = Catalog::load_files(&files, &[], &[]).unwrap_err().to_string();
+        assert!(error.contains("network.toml: rule `") && error.contains("`enrichment` is a reserved"), "{error}");
+    }
+
     #[test]
     fn disabling_an_unknown_rule_is_an_error_and_a_known_one_removes_it() {
         let err = Catalog::load(&[], &["no-such-rule".into()]).unwrap_err();

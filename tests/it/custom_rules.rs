@@ -136,6 +136,39 @@ fn a_broken_extra_rules_file_stops_init_naming_the_file_and_the_rule() {
     }
 }
 
+/// Issue 24: a rule of one's own whose group, `key` or `values` is named after a detail the
+/// troubleshooter writes itself (`context`, `values`, …) or that marks an unhandled error
+/// (`fingerprint`, …) was loaded, and its value silently overwritten or taken for an error's.
+/// It stops init naming the file, the rule and the name.
+#[test]
+fn a_custom_rule_naming_a_reserved_detail_stops_init() {
+    let cases = [
+        ("context", GOOD.replace("(?P<order>", "(?P<context>").replace("{order}", "{context}")),
+        (
+            "suppressed_findings",
+            GOOD.replace("(?P<order>", "(?P<suppressed_findings>").replace("{order}", "{function}"),
+        ),
+        ("fingerprint", GOOD.replace("(?P<order>", "(?P<fingerprint>").replace("{order}", "{fingerprint}")),
+        ("error_title", GOOD.replace("(?P<order>", "(?P<error_title__2>").replace("{order}", "{function}")),
+        ("values", GOOD.replace("[rule.match]", "values = [\"values\"]\n[rule.match]")),
+    ];
+    for (name, text) in cases {
+        let file = TempFile::new(&format!("reserved-{name}.toml"), &text);
+        let config = Config { extra_rules_file: Some(file.0.clone()), ..Config::default() };
+        let error = Troubleshooter::new(config).map(|_| ()).expect_err(name).to_string();
+        assert!(error.contains(&file.0.display().to_string()), "{name}: {error} should name the file");
+        assert!(error.contains("rule `broken-rule`"), "{name}: {error} should name the rule");
+        assert!(error.contains(&format!("`{name}` is a reserved detail name")), "{name}: {error}");
+    }
+    // The near miss loads and keeps its value.
+    let near = GOOD.replace("(?P<order>", "(?P<context_id>").replace("{order}", "{context_id}");
+    let catalog = Catalog::load(&[("near.toml".to_owned(), near)], &[]).unwrap();
+    let findings = Analyzer::new(catalog, Severity::Low)
+        .analyze(&batch("/aws/lambda/checkout-api", &["OrderError: ord1042"]), "us-east-1");
+    let rule = findings.iter().find(|f| f.rule_id == "broken-rule").unwrap();
+    assert_eq!(rule.details["context_id"], "ord1042");
+}
+
 #[test]
 fn configuration_from_the_environment_reaches_the_catalog() {
     let file = TempFile::new("env.toml", &GOOD.replace("(?P<order>\\w+)'", "(?P<order>\\w+'"));
