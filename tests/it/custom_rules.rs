@@ -169,6 +169,46 @@ fn a_custom_rule_naming_a_reserved_detail_stops_init() {
     assert_eq!(rule.details["context_id"], "ord1042");
 }
 
+/// `troubleshooter rules` with `EXTRA_RULES_FILE`: what a user runs to check a file before
+/// deploying it (README.md, "Custom rules").
+fn rules_command(file: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_troubleshooter"))
+        .arg("rules")
+        .env("EXTRA_RULES_FILE", file)
+        .env_remove("DISABLED_RULES")
+        .output()
+        .unwrap()
+}
+
+/// Issue 24: a regex over the size limit once compiled passed `troubleshooter rules` and was
+/// dropped at its first use, so the rule never matched. Each of the three shapes that grow
+/// past the limit now stops `rules` (and init) naming the file, the rule and the limit.
+#[test]
+fn a_regex_too_large_once_compiled_fails_troubleshooter_rules() {
+    let alternation = (0..20_000).map(|i| format!("E{i}x")).collect::<Vec<_>>().join("|");
+    for (name, regex) in [
+        ("unicode-class", r"OrderError: (?P<order>\w{24})".to_owned()),
+        ("alternation", format!("OrderError: (?P<order>{alternation})")),
+        ("repetition", r"OrderError: (?P<order>a{1000000})".to_owned()),
+    ] {
+        let text = GOOD.replace(r"OrderError: (?P<order>\w+)", &regex);
+        let file = TempFile::new(&format!("too-large-{name}.toml"), &text);
+        let output = rules_command(&file.0);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}: `troubleshooter rules` accepted it");
+        assert!(stderr.contains(&file.0.display().to_string()), "{name}: {stderr} should name the file");
+        assert!(
+            stderr.contains("rule `broken-rule`: regex is too large once compiled (limit 1048576 bytes)"),
+            "{name}: {stderr}"
+        );
+    }
+    // The ASCII class of the same width is fine, and the rule is listed.
+    let file = TempFile::new("ascii-class.toml", &GOOD.replace(r"(?P<order>\w+)", "(?P<order>[A-Za-z0-9_]{24})"));
+    let output = rules_command(&file.0);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("broken-rule"));
+}
+
 #[test]
 fn configuration_from_the_environment_reaches_the_catalog() {
     let file = TempFile::new("env.toml", &GOOD.replace("(?P<order>\\w+)'", "(?P<order>\\w+'"));
