@@ -86,6 +86,12 @@ impl Denial {
         }
     }
 
+    /// The partition of the denial's ARNs: the principal's own (`arn:aws-cn:sts::…`), else
+    /// `region`'s.
+    pub fn partition(&self, region: &str) -> &'static str {
+        crate::model::arn_partition(&self.principal).unwrap_or_else(|| crate::model::partition(region))
+    }
+
     /// The account in the principal's ARN.
     pub fn account(&self) -> Option<&str> {
         let account = self.principal.split(':').nth(4)?;
@@ -144,7 +150,7 @@ impl AccessDeniedParser {
         put("role", denial.role().map(str::to_owned));
         put("principal_account", denial.account().map(str::to_owned));
         if let (Some(role), Some(account)) = (denial.role(), denial.account()) {
-            put("role_arn", Some(format!("arn:aws:iam::{account}:role/{role}")));
+            put("role_arn", Some(format!("arn:{}:iam::{account}:role/{role}", denial.partition(region))));
         }
         put("action", Some(denial.action.clone()));
         put("resource", denial.resource.clone());
@@ -223,7 +229,7 @@ fn allow_statement(denial: &Denial, region: &str) -> Value {
         // Secrets Manager accepts a bare name; its ARN ends in a dash and six random characters.
         Some(name) if denial.action.starts_with("secretsmanager:") => {
             let account = denial.account().unwrap_or("ACCOUNT_ID");
-            format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}-??????")
+            format!("arn:{}:secretsmanager:{region}:{account}:secret:{name}-??????", denial.partition(region))
         }
         Some(name) => name.to_owned(),
         None => "ARN_OF_THE_RESOURCE".to_owned(),
@@ -332,6 +338,35 @@ mod tests {
         );
         assert!(details["iam_command"].as_str().unwrap().starts_with("aws iam put-role-policy --role-name app-role "));
         assert!(!details.contains_key("policy_fix"));
+    }
+
+    /// China and GovCloud ARNs carry their partition: an `arn:aws:` statement there is
+    /// refused as malformed. The principal's own ARN wins over a region set elsewhere (the
+    /// command line's default us-east-1).
+    #[test]
+    fn the_role_and_the_statement_are_in_the_partition_of_the_denial() {
+        let message = |partition: &str| {
+            format!(
+                "User: arn:{partition}:sts::273488500123:assumed-role/app-role/fn is not authorized to perform: secretsmanager:GetSecretValue on resource: db-creds because no identity-based policy allows the secretsmanager:GetSecretValue action"
+            )
+        };
+        let parser = AccessDeniedParser::new();
+        for (partition, region) in [("aws-cn", "cn-north-1"), ("aws-us-gov", "us-gov-west-1"), ("aws", "eu-west-1")] {
+            let details = parser.details(&message(partition), region);
+            assert_eq!(details["role_arn"], format!("arn:{partition}:iam::273488500123:role/app-role"));
+            let statement: Value = serde_json::from_str(details["iam_statement"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                statement["Resource"],
+                format!("arn:{partition}:secretsmanager:{region}:273488500123:secret:db-creds-??????")
+            );
+        }
+        let details = parser.details(&message("aws-cn"), "us-east-1");
+        assert_eq!(details["role_arn"], "arn:aws-cn:iam::273488500123:role/app-role");
+        // A principal that is no ARN leaves the region to say it.
+        let bare = "User: app-role is not authorized to perform: secretsmanager:GetSecretValue on resource: db-creds because no identity-based policy allows the secretsmanager:GetSecretValue action";
+        let statement: Value =
+            serde_json::from_str(parser.details(bare, "cn-northwest-1")["iam_statement"].as_str().unwrap()).unwrap();
+        assert_eq!(statement["Resource"], "arn:aws-cn:secretsmanager:cn-northwest-1:ACCOUNT_ID:secret:db-creds-??????");
     }
 
     #[test]

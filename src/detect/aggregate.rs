@@ -160,6 +160,7 @@ impl Analyzer {
                 "log_group" => Some(batch.log_group.clone()),
                 "account" => Some(batch.owner.clone()),
                 "region" => Some(context.region.to_owned()),
+                "partition" => Some(crate::model::partition(context.region).to_owned()),
                 "count" => Some(count.to_string()),
                 _ => error.get(name).or_else(|| details.get(name).map(value_text)),
             }

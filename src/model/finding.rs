@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{Category, Severity};
+use crate::model::{Category, Severity, console_origin};
 
 /// The schema tag of this version of the contract.
 pub const SCHEMA: &str = "lambda-troubleshooter/finding/v1";
@@ -161,10 +161,11 @@ fn console_escape(part: &str) -> String {
     out
 }
 
-/// A link to a log stream in the CloudWatch console.
+/// A link to a log stream in the CloudWatch console of `region`'s partition.
 pub fn console_url(region: &str, log_group: &str, log_stream: &str) -> String {
     let mut url = format!(
-        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}",
+        "{}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}",
+        console_origin(region),
         console_escape(log_group)
     );
     if !log_stream.is_empty() {
@@ -219,7 +220,8 @@ pub fn insights_query(request_ids: &[String]) -> String {
 /// A link that opens CloudWatch Logs Insights on `log_group` from `start_ms` to `end_ms` with
 /// `query`. The console reads its state from the fragment `logs-insights?queryDetail=…`: an
 /// object written `~(key~value~…)`, strings prefixed with `'` and escaped by
-/// `insights_value`, the whole percent-encoded twice with `$` for `%` (so `~` is `$257E`).
+/// `insights_value`, the whole percent-encoded twice with `$` for `%` (so `~` is `$257E`). The
+/// console is `region`'s partition's.
 pub fn insights_url(region: &str, log_group: &str, start_ms: i64, end_ms: i64, query: &str) -> String {
     let string = |text: &str| format!("'{}", insights_value(text));
     let detail = format!(
@@ -230,9 +232,7 @@ pub fn insights_url(region: &str, log_group: &str, start_ms: i64, end_ms: i64, q
         string(log_group),
     );
     let detail = detail.replace('~', "$257E").replace('(', "$2528").replace(')', "$2529").replace('\'', "$2527");
-    format!(
-        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D{detail}"
-    )
+    format!("{}/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D{detail}", console_origin(region))
 }
 
 #[cfg(test)]
@@ -320,6 +320,34 @@ mod tests {
             url.split_once('#').unwrap().1.bytes().all(|b| b.is_ascii_alphanumeric() || b"$*-._:".contains(&b)),
             "{url}"
         );
+    }
+
+    /// China and GovCloud have consoles of their own: a link to the commercial one would ask
+    /// the reader to sign in to an account that does not exist there.
+    #[test]
+    fn console_and_insights_links_open_the_console_of_the_regions_partition() {
+        let ids = vec!["b70435cc-1111-4a6b-9c2d-0e1f2a3b4c5d".to_owned()];
+        for (region, console) in [
+            ("cn-north-1", "https://cn-north-1.console.amazonaws.cn/cloudwatch/home?region=cn-north-1#logsV2:"),
+            (
+                "cn-northwest-1",
+                "https://cn-northwest-1.console.amazonaws.cn/cloudwatch/home?region=cn-northwest-1#logsV2:",
+            ),
+            ("us-gov-west-1", "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1#logsV2:"),
+            ("us-gov-east-1", "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-east-1#logsV2:"),
+        ] {
+            let logs = console_url(region, "/aws/lambda/orders-api", "2024/03/04/[$LATEST]94fa");
+            assert_eq!(
+                logs,
+                format!(
+                    "{console}log-groups/log-group/$252Faws$252Flambda$252Forders-api/log-events/2024$252F03$252F04$252F$255B$2524LATEST$255D94fa"
+                )
+            );
+            let insights = insights_url(region, "/aws/lambda/orders-api", 0, 60_000, &insights_query(&ids));
+            assert!(insights.starts_with(&format!("{console}logs-insights$3FqueryDetail$3D")), "{insights}");
+            let pairs = open_insights_url(&insights);
+            assert!(pairs.iter().any(|(k, v)| k == "source" && v == "/aws/lambda/orders-api"), "{pairs:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! leaves a match alone when it is a known non-secret (`PWD=/var/task`, `apiKey=undefined`,
 //! `ExpiredToken: The security token…`).
 
+use super::guard::Guard;
+
 /// Names whose values are secrets, as a regex alternation (matched case-insensitively, after
 /// any prefix: `DB_PASSWORD`, `X-Amz-Security-Token`, `spring.datasource.password`).
 macro_rules! secret_names {
@@ -23,20 +25,28 @@ macro_rules! aws_key_id {
     };
 }
 
-/// What is left alone although it matched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Guard {
-    /// Every match is redacted.
-    None,
-    /// Key/value pairs: not error names (`ExpiredToken: The …`), pagination tokens, `PWD` as a
-    /// directory, nor placeholder values (`null`, `undefined`, `YES`, `***`).
-    NameValue,
-    /// JSON members: not pagination tokens nor `PWD`.
-    JsonName,
-    /// `Basic`/`Bearer` followed by a word (`Basic authentication failed`).
-    NotAWord,
-    /// A 40-character candidate beside a key id that is a lowercase hex digest (a commit).
-    NotHex,
+/// A percent-escape that can be part of the user of a URL-encoded URL: any but `%3A` (`:`),
+/// `%2F` (`/`), `%23` (`#`), `%3F` (`?`) and `%40` (`@`), which end it.
+macro_rules! url_escape_in_user {
+    () => {
+        r"%(?:[015-9A-F][0-9A-F]|2[0-24-9A-E]|3[0-9B-E]|4[1-9A-F])"
+    };
+}
+
+/// A percent-escape that can be part of the password of a URL-encoded URL: any but `%2F`,
+/// `%23`, `%3F` and `%40` (a password may hold a `:`, as in a URL that is not encoded).
+macro_rules! url_escape_in_password {
+    () => {
+        r"%(?:[015-9A-F][0-9A-F]|2[0-24-9A-E]|3[0-9A-E]|4[1-9A-F])"
+    };
+}
+
+/// A percent-escape that can be part of a URL-encoded value: any but `%26` (`&`), which
+/// starts the next pair.
+macro_rules! url_escape_in_value {
+    () => {
+        r"%(?:[013-9A-F][0-9A-F]|2[0-57-9A-F])"
+    };
 }
 
 /// How a match is rewritten.
@@ -119,6 +129,17 @@ pub(super) const PATTERNS: &[(&str, &str, Rewrite)] = &[
         Rewrite::Keep(Guard::None),
     ),
     (
+        "passwords in URL-encoded URLs: postgres%3A%2F%2Fuser%3Apassword%40host (a URL inside a query string)",
+        concat!(
+            r"(?i)(?P<keep_name>\b[a-z][a-z0-9+.-]*%3A%2F%2F(?:[^\s:/@%&?#\x22'\\]|",
+            url_escape_in_user!(),
+            r")*%3A)(?:[^\s@/?#%&\x22'\\]|",
+            url_escape_in_password!(),
+            r")+(?P<keep_at>%40)"
+        ),
+        Rewrite::Keep(Guard::None),
+    ),
+    (
         "passwords in Go MySQL DSNs: user:password@tcp(host)/db",
         r"(?P<keep_name>\b[0-9A-Za-z_.-]+:)[^\s@/:'\x22]+(?P<keep_at>@(?:(?:tcp|udp|unix)\(|/))",
         Rewrite::Keep(Guard::None),
@@ -127,6 +148,11 @@ pub(super) const PATTERNS: &[(&str, &str, Rewrite)] = &[
         "passwords in Oracle JDBC URLs: jdbc:oracle:thin:user/password@host",
         r"(?i)(?P<keep_name>\bjdbc:oracle:(?:thin|oci):[0-9A-Za-z_.$-]+/)[^\s@]+(?P<keep_at>@)",
         Rewrite::Keep(Guard::None),
+    ),
+    (
+        "passwords in user:password@host without a scheme (admin:s3cret@db.example.com:5432)",
+        r#"(?P<keep_name>(?:^|[\s"'(\[=,;<>])[A-Za-z][0-9A-Za-z_.+-]*:)(?P<value>[^\s@:/?#"'\\,;()\[\]{}<>`]+)(?P<keep_host>@[0-9A-Za-z\[][0-9A-Za-z.:\[\]-]*)"#,
+        Rewrite::Keep(Guard::UserInfo),
     ),
     (
         "Cookie and Set-Cookie headers, also as JSON members",
@@ -139,6 +165,15 @@ pub(super) const PATTERNS: &[(&str, &str, Rewrite)] = &[
         Rewrite::Keep(Guard::None),
     ),
     (
+        "JSON members escaped twice (a JSON string inside a JSON string): \\\\\\\"password\\\\\\\":\\\\\\\"…\\\\\\\"",
+        concat!(
+            r#"(?i)(?P<keep_name>\\\\\\"[0-9A-Za-z_.-]*?(?:"#,
+            secret_names!(),
+            r#"|authorization|cookie)\\\\\\"\s*:\s*\\\\\\")(?:[^"\\]|\\+[^"\\]|\\{4,}")*(?P<keep_end>\\\\\\")"#
+        ),
+        Rewrite::Keep(Guard::JsonName),
+    ),
+    (
         "JSON members escaped inside a JSON string: {\\\"password\\\":\\\"…\\\"}",
         concat!(
             r#"(?i)(?P<keep_name>\\"[0-9A-Za-z_.-]*?(?:"#,
@@ -146,6 +181,22 @@ pub(super) const PATTERNS: &[(&str, &str, Rewrite)] = &[
             r#"|authorization|cookie)\\"\s*:\s*\\")(?:\\\\\\"|\\\\|\\[^"\\]|[^"\\])*(?P<keep_end>\\")"#
         ),
         Rewrite::Keep(Guard::JsonName),
+    ),
+    (
+        "JSON members whose key is written with \\u escapes (\"pass\\u0077ord\"), escaped inside a JSON string",
+        concat!(
+            r#"(?i)(?P<keep_name>\\"(?P<key>(?:[0-9A-Za-z_.-]|\\\\u00[2-7][0-9A-F])*\\\\u00[2-7][0-9A-F](?:[0-9A-Za-z_.-]|\\\\u00[2-7][0-9A-F])*)"#,
+            r#"\\"\s*:\s*\\")(?:\\\\\\"|\\\\|\\[^"\\]|[^"\\])*(?P<keep_end>\\")"#
+        ),
+        Rewrite::Keep(Guard::EscapedName),
+    ),
+    (
+        "JSON members whose key is written with \\u escapes (\"pass\\u0077ord\")",
+        concat!(
+            r#"(?i)(?P<keep_name>"(?P<key>(?:[0-9A-Za-z_.-]|\\u00[2-7][0-9A-F])*\\u00[2-7][0-9A-F](?:[0-9A-Za-z_.-]|\\u00[2-7][0-9A-F])*)"#,
+            r#""\s*:\s*")(?:[^"\\]|\\.)*(?P<keep_end>")"#
+        ),
+        Rewrite::Keep(Guard::EscapedName),
     ),
     (
         "JSON and Python-dict string values of secret names, double-quoted",
@@ -171,6 +222,48 @@ pub(super) const PATTERNS: &[(&str, &str, Rewrite)] = &[
         Rewrite::Keep(Guard::NotAWord),
     ),
     (
+        "command-line options (--password hunter2, -storepass x), also as argv lists ['--password', 'x']",
+        concat!(
+            r#"(?i)(?P<keep_name>(?:^|[\s"'\[,])--?(?:[0-9A-Za-z_.-]*?(?:"#,
+            secret_names!(),
+            r#")|(?:[0-9A-Za-z_.-]*[_.-])?(?:(?:src|dest)?(?:store|key))?pass)(?:=|\s+|\\?["']\s*,\s*\\?["']))"#,
+            r#"(?:(?P<keep_oq>\\?")[^"\n\\]*(?P<keep_cq>\\?")|(?P<keep_osq>')[^'\n]*(?P<keep_csq>')|(?P<value>[^\s"'\\,;&|\]-][^\s"'\\,;&|\]]*))"#
+        ),
+        Rewrite::Keep(Guard::Option),
+    ),
+    (
+        "-p PASSWORD where -p is the password: sshpass, docker/podman login, the MongoDB tools",
+        concat!(
+            r"(?P<keep_name>\b(?:sshpass|(?:docker|podman|nerdctl|buildah|skopeo|oras) login|mongo(?:sh|dump|restore|import|export|stat|top|files)?)\b",
+            r#"[^\n]*?\s-p\s+)(?:(?P<keep_oq>\\?")[^"\n\\]*(?P<keep_cq>\\?")|(?P<keep_osq>')[^'\n]*(?P<keep_csq>')|(?P<value>[^\s"'\\;&|-][^\s"'\\;&|]*))"#
+        ),
+        Rewrite::Keep(Guard::Option),
+    ),
+    (
+        "-pPASSWORD written against the option, as the MySQL and MariaDB clients take it",
+        concat!(
+            r"(?P<keep_name>\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump|mariadb-admin)\b",
+            r#"[^\n]*?\s-p)(?P<value>[^\s"'\\;&|-][^\s"'\\;&|]*)"#
+        ),
+        Rewrite::Keep(Guard::Option),
+    ),
+    (
+        "name=value pairs URL-encoded once: a form body or a query string logged encoded (password%3Dhunter2%26…)",
+        concat!(
+            r#"(?i)(?P<keep_name>\b[0-9A-Za-z_.-]*?(?:"#,
+            secret_names!(),
+            r#")%3D)(?P<value>(?:[^\s&;,"'<>\\%]|"#,
+            url_escape_in_value!(),
+            r")+)"
+        ),
+        Rewrite::Keep(Guard::NameValue),
+    ),
+    (
+        "pass= and pw= in a query string (?pass=, &pass=), which outside one are too common a word to redact",
+        r#"(?i)(?P<keep_name>[?&](?:pass|pw)=)(?P<value>[^\s&#"'<>\\]+)"#,
+        Rewrite::Keep(Guard::NameValue),
+    ),
+    (
         "name=value and name: value pairs (env dumps, query strings, connection strings, YAML)",
         concat!(
             r#"(?i)(?P<keep_name>\b[0-9A-Za-z_.-]*?(?:"#,
@@ -180,49 +273,6 @@ pub(super) const PATTERNS: &[(&str, &str, Rewrite)] = &[
         Rewrite::Keep(Guard::NameValue),
     ),
 ];
-
-/// Whether `guard` leaves this match as it is. `name` is the `keep_name` group, `value` the
-/// `value` group and `secret` the `secret` group, each empty when absent.
-pub(super) fn spared(guard: Guard, name: &str, value: &str, secret: &str) -> bool {
-    match guard {
-        Guard::None => false,
-        Guard::NotHex => secret.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
-        Guard::NotAWord => {
-            let mut letters = value.chars();
-            letters.next().is_some_and(|c| c.is_ascii_alphabetic()) && letters.all(|c| c.is_ascii_lowercase())
-        }
-        Guard::JsonName => spared_name(name),
-        Guard::NameValue => spared_name(name) || is_error_name(name) || is_placeholder(value),
-    }
-}
-
-/// The key of a `keep_name` group: `DB_PASSWORD` of `DB_PASSWORD=`, `password` of `\"password\":\"`.
-fn key(name: &str) -> &str {
-    name.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
-}
-
-/// Keys that name no secret although they end like one: pagination tokens, the shell's `PWD`.
-fn spared_name(name: &str) -> bool {
-    let key = key(name);
-    let lower = key.to_ascii_lowercase().replace(['_', '-'], "");
-    ["nexttoken", "pagetoken", "paginationtoken", "continuationtoken"].iter().any(|t| lower.ends_with(t))
-        || key == "PWD"
-        || key == "OLDPWD"
-}
-
-/// Error names written like a key: `ExpiredToken: The security token …`, `InvalidToken: …`.
-fn is_error_name(name: &str) -> bool {
-    let lower = key(name).to_ascii_lowercase();
-    ["expired", "invalid", "missing", "malformed", "unrecognized", "bad"].iter().any(|p| lower.starts_with(p))
-}
-
-/// Values that say a secret is absent or already hidden: `null`, `undefined`, `YES` (MySQL's
-/// `using password: YES`), `***`, `[REDACTED]`.
-fn is_placeholder(value: &str) -> bool {
-    const WORDS: &[&str] = &["null", "nil", "none", "undefined", "true", "false", "yes", "no", "[redacted]"];
-    let value = value.trim_end_matches([')', ']', '}', '.']);
-    WORDS.iter().any(|w| value.eq_ignore_ascii_case(w)) || (!value.is_empty() && value.bytes().all(|b| b == b'*'))
-}
 
 /// Cookie attributes, kept whole in a `Set-Cookie` value.
 const COOKIE_ATTRIBUTES: &[&str] =
@@ -240,4 +290,25 @@ pub(super) fn redact_cookies(value: &str, replacement: &str) -> String {
         })
         .collect();
     parts.join(";")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::guard::{names_a_secret, unescape_key};
+
+    /// The escaped-key guard says of a decoded key what `secret_names!` says of a plain one.
+    #[test]
+    fn secret_name_endings_agree_with_secret_names() {
+        let names = regex::Regex::new(concat!("(?i)^[0-9A-Za-z_.-]*?(?:", secret_names!(), "|authorization|cookie)$"))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        for key in ["DB_PASSWORD", "client-secret", "x-amz-signature", "refresh_token", "api-key", "Cookie"] {
+            assert!(names.is_match(key) && names_a_secret(key), "{key}");
+        }
+        for key in ["user", "password_hint", "tokens", "secret_name", "keyId"] {
+            assert!(!names.is_match(key) && !names_a_secret(key), "{key}");
+        }
+        assert_eq!(unescape_key(r"pass\u0077ord"), "password");
+        assert_eq!(unescape_key(r"pass\\u0077or\\u0064"), "password");
+        assert_eq!(unescape_key(r"bad\u00zz"), r"bad\u00zz");
+    }
 }

@@ -2,17 +2,16 @@
 //! automaton, and the one-pass scan of a message.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
-use regex::Regex;
 
 use super::BUILTIN_RULE_FILES;
 use super::anchors::{
     AnchorAt, AnchorTable, Anchors, BatchAnchors, ERROR_SIGNAL, ERROR_SIGNALS, PLATFORM_PHRASE, PLATFORM_PHRASES,
     WHOLE_NUMBER, WORDED,
 };
-use super::spec::{CONTEXT_NAMES, Detector, RuleError, RuleSpec, detail_name, is_kebab_case, parse_rule_file};
+use super::rule_regex::{RegexCheck, RuleRegex};
+use super::spec::{CONTEXT_NAMES, Detector, RuleError, RuleSpec, is_kebab_case, parse_rule_file, reserved_name};
 use super::template::Template;
 
 /// A compiled rule.
@@ -26,103 +25,6 @@ pub struct Rule {
     pub fix: Vec<Template>,
     regex: Option<RuleRegex>,
     exclude: Option<AhoCorasick>,
-}
-
-/// A rule's regex, checked at load and compiled on its first use, with the details its named
-/// groups fill.
-///
-/// Every regex is parsed at load, so a bad one (built-in or not) fails init with its file and
-/// rule, and an extra rule's is also translated as the regex crate would ([`RegexCheck`]); it
-/// is compiled when the rule's anchors first occur. Compiling all ~90
-/// at init would hold about 12 MiB more of a 128 MB function's memory (`make rss`: 23 MiB
-/// after init instead of 11) and take about 70 ms, for rules most batches never need.
-#[derive(Debug, Clone)]
-struct RuleRegex {
-    pattern: String,
-    case_insensitive: bool,
-    /// `(group name, detail name)` for every named group.
-    captures: Vec<(String, String)>,
-    compiled: OnceLock<Option<Regex>>,
-}
-
-impl RuleRegex {
-    /// Parses `pattern` with the regex crate's own parser and, as far as `depth` asks,
-    /// translates it, which rejects what the regex crate rejects except a compiled program
-    /// over the size limit (the test suite compiles every built-in regex); keeps what is
-    /// needed to compile it on first use. Checking the whole catalog takes a fraction of what
-    /// compiling it would (callgrind: compiling every built-in regex cost 240 M instructions,
-    /// 70 ms of a 15 ms init budget).
-    fn check(pattern: &str, case_insensitive: bool, depth: RegexCheck) -> Result<Self, String> {
-        let ast = regex_syntax::ast::parse::Parser::new().parse(pattern).map_err(|e| e.to_string())?;
-        if depth == RegexCheck::Translated {
-            regex_syntax::hir::translate::TranslatorBuilder::new()
-                .case_insensitive(case_insensitive)
-                .build()
-                .translate(pattern, &ast)
-                .map_err(|e| e.to_string())?;
-        }
-        let mut names = Vec::new();
-        capture_names(&ast, &mut names);
-        let captures = names.into_iter().map(|group| (group.clone(), detail_name(&group).to_owned())).collect();
-        Ok(Self { pattern: pattern.to_owned(), case_insensitive, captures, compiled: OnceLock::new() })
-    }
-
-    /// The compiled regex, built on first use. `None` only for a pattern whose compiled
-    /// program is over the size limit, which the test suite rules out for the built-in
-    /// catalog; such a rule does not match rather than take the function down.
-    fn get(&self) -> Option<&Regex> {
-        self.compiled
-            .get_or_init(|| {
-                build_regex(&self.pattern, self.case_insensitive)
-                    .inspect_err(|error| tracing::error!(%error, "a rule's regex does not compile; it will not match"))
-                    .ok()
-            })
-            .as_ref()
-    }
-
-    /// Compiles now (the test suite checks that every built-in regex compiles).
-    #[cfg(test)]
-    pub(super) fn compiles(&self) -> Result<(), regex::Error> {
-        build_regex(&self.pattern, self.case_insensitive).map(|_| ())
-    }
-}
-
-/// How far a rule's regex is checked at load.
-///
-/// Parsing finds syntax errors (an unclosed group, a bad repetition, a duplicate group name)
-/// and the group names the templates use. Translating finds the rest the regex crate rejects
-/// (an unknown Unicode class, a class that can match invalid UTF-8) and costs most of the
-/// check: the whole built-in catalog's translation was 29 M instructions of init's 65 M
-/// (callgrind of `troubleshooter scan`). The built-in regexes are compiled by the test suite
-/// (`every_builtin_regex_compiles_within_the_size_limit`), so they are parsed only; an extra
-/// rules file, which no test has seen, is checked completely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RegexCheck {
-    /// Parsed: a built-in rule.
-    Parsed,
-    /// Parsed and translated: a rule from `EXTRA_RULES_FILE` or [`Catalog::compile`].
-    Translated,
-}
-
-/// The names of the capture groups of `ast`, in order.
-fn capture_names(ast: &regex_syntax::ast::Ast, names: &mut Vec<String>) {
-    use regex_syntax::ast::{Ast, GroupKind};
-    match ast {
-        Ast::Group(group) => {
-            if let GroupKind::CaptureName { name, .. } = &group.kind {
-                names.push(name.name.clone());
-            }
-            capture_names(&group.ast, names);
-        }
-        Ast::Alternation(alternation) => alternation.asts.iter().for_each(|a| capture_names(a, names)),
-        Ast::Concat(concat) => concat.asts.iter().for_each(|a| capture_names(a, names)),
-        Ast::Repetition(repetition) => capture_names(&repetition.ast, names),
-        _ => {}
-    }
-}
-
-fn build_regex(pattern: &str, case_insensitive: bool) -> Result<Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern).case_insensitive(case_insensitive).size_limit(1 << 20).build()
 }
 
 impl Rule {
@@ -187,7 +89,7 @@ impl Catalog {
     /// The first [`RuleError`] found: a duplicate or malformed id, a rule with neither a match
     /// nor a detector, a match without anchors, an invalid regex, or a bad template.
     pub fn compile(specs: Vec<(String, RuleSpec)>) -> Result<Self, RuleError> {
-        Self::compile_checking(specs.into_iter().map(|(file, spec)| (file, spec, RegexCheck::Translated)).collect())
+        Self::compile_checking(specs.into_iter().map(|(file, spec)| (file, spec, RegexCheck::Compiled)).collect())
     }
 
     /// [`Catalog::compile`], each rule's regex checked as far as its origin needs.
@@ -247,7 +149,7 @@ impl Catalog {
         let files = builtin
             .iter()
             .map(|(f, t)| (*f, *t, RegexCheck::Parsed))
-            .chain(extra.iter().map(|(f, t)| (f.as_str(), t.as_str(), RegexCheck::Translated)));
+            .chain(extra.iter().map(|(f, t)| (f.as_str(), t.as_str(), RegexCheck::Compiled)));
         for (file, text, depth) in files {
             for spec in parse_rule_file(file, text)? {
                 specs.push((file.to_owned(), spec, depth));
@@ -383,10 +285,7 @@ fn compile_rule(file: &str, spec: RuleSpec, depth: RegexCheck) -> Result<Rule, R
             return Err(error("[rule.match] needs at least one non-empty anchor".into()));
         }
         if let Some(pattern) = &matcher.regex {
-            regex = Some(
-                RuleRegex::check(pattern, matcher.case_insensitive, depth)
-                    .map_err(|e| error(format!("invalid regex: {e}")))?,
-            );
+            regex = Some(RuleRegex::check(pattern, matcher.case_insensitive, depth).map_err(error)?);
         }
         if !matcher.exclude.is_empty() {
             if matcher.exclude.iter().any(|e| e.trim().is_empty()) {
@@ -403,6 +302,10 @@ fn compile_rule(file: &str, spec: RuleSpec, depth: RegexCheck) -> Result<Rule, R
                     .map_err(|e| error(format!("exclude does not compile: {e}")))?,
             );
         }
+    }
+    let groups = regex.iter().flat_map(|c| c.captures.iter().map(|(_, detail)| detail.as_str()));
+    if let Some(problem) = reserved_name(&spec, groups, depth == RegexCheck::Compiled) {
+        return Err(error(problem));
     }
     let mut known: BTreeSet<&str> = CONTEXT_NAMES.iter().copied().collect();
     known.extend(regex.iter().flat_map(|c| c.captures.iter().map(|(_, detail)| detail.as_str())));

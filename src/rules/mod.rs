@@ -15,11 +15,13 @@
 //! then confirmed byte for byte); a batch's messages are walked four at a time, which the CPU
 //! runs faster than one after another (`src/rules/anchors.rs` says why and by how much).
 //!
-//! Everything is compiled and checked at load, built-in rules and `EXTRA_RULES_FILE` alike:
-//! a regex that does not compile, or a template naming a value the rule does not have, stops
-//! init with a [`RuleError`] naming the file and the rule. A rule's regex is compiled again
-//! when its anchors first occur, not kept from load: all of them compiled would hold about
-//! 12 MiB of a 128 MB function for rules most batches never need.
+//! Everything is checked at load, built-in rules and `EXTRA_RULES_FILE` alike: a regex that
+//! does not parse, or a template naming a value the rule does not have, stops init with a
+//! [`RuleError`] naming the file and the rule. A rule of one's own has its regex compiled at
+//! load, so one over the size limit (1 MiB compiled) stops init too; a built-in
+//! rule's regex is compiled when its anchors first occur (all of them compiled would hold about
+//! 12 MiB of a 128 MB function for rules most batches never need), and the test suite compiles
+//! every one within the limit.
 //!
 //! Layout: [`spec`](RuleSpec) is the TOML shape, [`Template`] the summary and fix language,
 //! `anchors.rs` the anchor automaton and the anchor pass, [`Catalog`] the compiled rules and the
@@ -27,6 +29,7 @@
 
 mod anchors;
 mod catalog;
+mod rule_regex;
 mod spec;
 mod template;
 
@@ -213,10 +216,95 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         let extra = [("extra.toml".to_owned(), GOOD.replace(r"[\d.]+", r"\p{Klingon}+"))];
         let err = Catalog::load(&extra, &[]).unwrap_err();
         assert!(err.to_string().starts_with("extra.toml: rule `demo-rule`: invalid regex"), "{err}");
+        assert!(Catalog::load(&[("extra.toml".to_owned(), GOOD.to_owned())], &[]).is_ok());
         let err = one("[[rule]]\nid = 3").unwrap_err();
         assert!(err.to_string().contains("test.toml"), "{err}");
         let err = one("this is not toml").unwrap_err();
         assert_eq!(err.rule, None);
+    }
+
+    /// `ECONNREFUSED (?:E0x|E1x|…)`, `n` alternatives.
+    fn alternation(n: usize) -> String {
+        format!("ECONNREFUSED (?:{})", (0..n).map(|i| format!("E{i}x")).collect::<Vec<_>>().join("|"))
+    }
+
+    /// Issue 24: a rule of one's own whose regex is over the size limit once compiled parsed,
+    /// loaded, and was dropped at its first use with a log line; it is refused at load, naming
+    /// the file, the rule and the limit. Its near misses load and match.
+    #[test]
+    fn a_custom_regex_too_large_once_compiled_is_refused_at_load() {
+        let with = |regex: &str| GOOD.replace(r"ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?", regex);
+        for regex in [r"ECONNREFUSED (?P<host>\w{24})", r"ECONNREFUSED a{1000000}", alternation(20_000).as_str()] {
+            let toml = with(regex).replace("{host}", "{function}").replace("{port}", "{function}");
+            let error = Catalog::load(&[("extra.toml".to_owned(), toml)], &[]).unwrap_err().to_string();
+            assert!(
+                error.starts_with(
+                    "extra.toml: rule `demo-rule`: regex is too large once compiled (limit 1048576 bytes): "
+                ),
+                "{error}"
+            );
+        }
+        // Near misses: ASCII classes, a count a regex needs, a shorter alternation.
+        for (regex, line) in [
+            (r"ECONNREFUSED (?P<host>[A-Za-z0-9_]{24})", "ECONNREFUSED abcdefghijklmnopqrstuvwx"),
+            (r"ECONNREFUSED (?P<host>(?-u:\w){24})", "ECONNREFUSED abcdefghijklmnopqrstuvwx"),
+            (r"ECONNREFUSED (?P<host>\w{12})", "ECONNREFUSED abcdefghijkl"),
+            (r"ECONNREFUSED (?P<host>a{1000})", &format!("ECONNREFUSED {}", "a".repeat(1000))),
+            (&alternation(1_000), "ECONNREFUSED E999x"),
+        ] {
+            let toml = with(regex).replace("{host}", "{function}").replace("{port}", "{function}");
+            let catalog = Catalog::load(&[("extra.toml".to_owned(), toml)], &[]).unwrap_or_else(|e| panic!("{e}"));
+            let (mut scratch, mut hits) = (ScanScratch::default(), Vec::new());
+            catalog.scan(line, &mut scratch, &mut hits);
+            assert_eq!(hits.len(), 1, "{regex}");
+        }
+        // A built-in rule keeps its lazy compile: the same regex in a built-in file is parsed only.
+        let (file, text) = BUILTIN_RULE_FILES.iter().find(|(f, _)| f.ends_with("network.toml")).unwrap();
+        let big = text.replacen("(?P<host>", r"(?P<host>\w{24}|", 1);
+        let files: Vec<(&str, &str)> =
+            BUILTIN_RULE_FILES.iter().map(|(f, t)| if f == file { (*f, big.as_str()) } else { (*f, *t) }).collect();
+        assert_eq!(Catalog::load_files(&files, &[], &[]).unwrap().regexes_that_do_not_compile().len(), 1);
+    }
+
+    /// Issue 24: a group, `key` or `values` named after a detail that later stages write would
+    /// be overwritten without a word; the rule is refused at load instead.
+    #[test]
+    fn reserved_detail_names_are_refused_at_load_naming_file_rule_and_name() {
+        let group = |name: &str| GOOD.replace("(?P<port>", &format!("(?P<{name}>")).replace("{port}", "{function}");
+        let reserved = [
+            ("context", group("context")),
+            ("enrichment", group("enrichment")),
+            ("values", group("values")),
+            ("suppressed_findings", group("suppressed_findings")),
+            ("suppressed_occurrences", group("suppressed_occurrences")),
+            ("suppress_window_seconds", group("suppress_window_seconds")),
+            ("context", group("context__2")),
+            ("fingerprint", group("fingerprint")),
+            ("error_title", group("error_title")),
+            ("error_type", group("error_type")),
+            ("values", GOOD.replace("[rule.match]", "values = [\"values\"]\n[rule.match]")),
+            ("context", GOOD.replace("[rule.match]", "key = [\"context\"]\n[rule.match]")),
+        ];
+        for (name, toml) in reserved {
+            let error = one(&toml).unwrap_err().to_string();
+            assert!(error.starts_with("test.toml: rule `demo-rule`: "), "{error}");
+            assert!(error.contains(&format!("`{name}` is a reserved detail name")), "{name}: {error}");
+        }
+        // Near misses: names that only begin or end like a reserved one.
+        for name in ["context_id", "value", "fingerprints", "error_type_name", "enrichment_source"] {
+            assert!(one(&group(name)).is_ok(), "{name}");
+        }
+        // A rule whose detector fills the error fields may key on them, as the built-in ones do.
+        let detector_rule = "[[rule]]\nid = \"my-unhandled\"\ncategory = \"unhandled_error\"\nseverity = \"high\"\ntitle = \"t\"\nsummary = \"{function} failed with {error_title}\"\ncause = \"c\"\nfix = [\"f\"]\nkey = [\"fingerprint\"]\ndetector = \"unhandled-error\"\n";
+        assert!(one(detector_rule).is_ok());
+        // A built-in rule is held to the stages' names too (it may capture `error_type`, which
+        // `lambda-response-too-large` does without a fingerprint).
+        let (file, text) = BUILTIN_RULE_FILES.iter().find(|(f, _)| f.ends_with("network.toml")).unwrap();
+        let broken = text.replacen("(?P<host>", "(?P<enrichment>", 1);
+        let files: Vec<(&str, &str)> =
+            BUILTIN_RULE_FILES.iter().map(|(f, t)| if f == file { (*f, broken.as_str()) } else { (*f, *t) }).collect();
+        let error = Catalog::load_files(&files, &[], &[]).unwrap_err().to_string();
+        assert!(error.contains("network.toml: rule `") && error.contains("`enrichment` is a reserved"), "{error}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Category, Severity};
+use crate::model::{Category, Severity, details};
 
 /// Built-in detectors: conditions over parsed platform records, run by the correlator.
 /// A rule with `detector = "…"` is what that detector reports.
@@ -105,8 +105,9 @@ impl Parser {
     }
 }
 
-/// Names every template may use, filled from the batch and the aggregate.
-pub const CONTEXT_NAMES: &[&str] = &["function", "log_group", "account", "region", "count"];
+/// Names every template may use, filled from the batch and the aggregate (`partition` is the
+/// region's, for ARNs: `arn:{partition}:kms:{region}:{account}:key/…`).
+pub const CONTEXT_NAMES: &[&str] = &["function", "log_group", "account", "region", "partition", "count"];
 
 /// A rule as written in TOML.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -224,6 +225,38 @@ pub(super) fn detail_name(group: &str) -> &str {
         Some((base, n)) if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
         _ => group,
     }
+}
+
+/// Why `spec` may not be loaded because it names a detail that later stages write
+/// ([`details::RESERVED`]), or, for a rule of one's own (`custom`), one that marks an
+/// unhandled error ([`details::ERROR_FIELDS`]) that its detector does not fill; `None` when it
+/// names none. `groups` are the detail names its regex's named groups fill.
+pub(super) fn reserved_name<'a>(
+    spec: &'a RuleSpec,
+    groups: impl IntoIterator<Item = &'a str>,
+    custom: bool,
+) -> Option<String> {
+    let named = groups
+        .into_iter()
+        .map(|name| ("the regex group", name))
+        .chain(spec.key.iter().map(|name| ("`key`", name.as_str())))
+        .chain(spec.values.iter().map(|name| ("`values`", name.as_str())));
+    let filled_by_detector = |name: &str| spec.detector.is_some_and(|d| d.detail_names().contains(&name));
+    for (place, name) in named {
+        if details::RESERVED.contains(&name) {
+            return Some(format!(
+                "{place} `{name}` is a reserved detail name: the troubleshooter writes it itself after detection, so it would overwrite what the rule found (reserved: {}); choose another name",
+                details::RESERVED.join(", ")
+            ));
+        }
+        if custom && details::ERROR_FIELDS.contains(&name) && !filled_by_detector(name) {
+            return Some(format!(
+                "{place} `{name}` is a reserved detail name: {} mark an unhandled error's finding, which only the built-in error detectors fill; choose another name",
+                details::ERROR_FIELDS.join(", ")
+            ));
+        }
+    }
+    None
 }
 
 pub(super) fn is_kebab_case(id: &str) -> bool {

@@ -136,6 +136,79 @@ fn a_broken_extra_rules_file_stops_init_naming_the_file_and_the_rule() {
     }
 }
 
+/// Issue 24: a rule of one's own whose group, `key` or `values` is named after a detail the
+/// troubleshooter writes itself (`context`, `values`, …) or that marks an unhandled error
+/// (`fingerprint`, …) was loaded, and its value silently overwritten or taken for an error's.
+/// It stops init naming the file, the rule and the name.
+#[test]
+fn a_custom_rule_naming_a_reserved_detail_stops_init() {
+    let cases = [
+        ("context", GOOD.replace("(?P<order>", "(?P<context>").replace("{order}", "{context}")),
+        (
+            "suppressed_findings",
+            GOOD.replace("(?P<order>", "(?P<suppressed_findings>").replace("{order}", "{function}"),
+        ),
+        ("fingerprint", GOOD.replace("(?P<order>", "(?P<fingerprint>").replace("{order}", "{fingerprint}")),
+        ("error_title", GOOD.replace("(?P<order>", "(?P<error_title__2>").replace("{order}", "{function}")),
+        ("values", GOOD.replace("[rule.match]", "values = [\"values\"]\n[rule.match]")),
+    ];
+    for (name, text) in cases {
+        let file = TempFile::new(&format!("reserved-{name}.toml"), &text);
+        let config = Config { extra_rules_file: Some(file.0.clone()), ..Config::default() };
+        let error = Troubleshooter::new(config).map(|_| ()).expect_err(name).to_string();
+        assert!(error.contains(&file.0.display().to_string()), "{name}: {error} should name the file");
+        assert!(error.contains("rule `broken-rule`"), "{name}: {error} should name the rule");
+        assert!(error.contains(&format!("`{name}` is a reserved detail name")), "{name}: {error}");
+    }
+    // The near miss loads and keeps its value.
+    let near = GOOD.replace("(?P<order>", "(?P<context_id>").replace("{order}", "{context_id}");
+    let catalog = Catalog::load(&[("near.toml".to_owned(), near)], &[]).unwrap();
+    let findings = Analyzer::new(catalog, Severity::Low)
+        .analyze(&batch("/aws/lambda/checkout-api", &["OrderError: ord1042"]), "us-east-1");
+    let rule = findings.iter().find(|f| f.rule_id == "broken-rule").unwrap();
+    assert_eq!(rule.details["context_id"], "ord1042");
+}
+
+/// `troubleshooter rules` with `EXTRA_RULES_FILE`: what a user runs to check a file before
+/// deploying it (README.md, "Custom rules").
+fn rules_command(file: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_troubleshooter"))
+        .arg("rules")
+        .env("EXTRA_RULES_FILE", file)
+        .env_remove("DISABLED_RULES")
+        .output()
+        .unwrap()
+}
+
+/// Issue 24: a regex over the size limit once compiled passed `troubleshooter rules` and was
+/// dropped at its first use, so the rule never matched. Each of the three shapes that grow
+/// past the limit now stops `rules` (and init) naming the file, the rule and the limit.
+#[test]
+fn a_regex_too_large_once_compiled_fails_troubleshooter_rules() {
+    let alternation = (0..20_000).map(|i| format!("E{i}x")).collect::<Vec<_>>().join("|");
+    for (name, regex) in [
+        ("unicode-class", r"OrderError: (?P<order>\w{24})".to_owned()),
+        ("alternation", format!("OrderError: (?P<order>{alternation})")),
+        ("repetition", r"OrderError: (?P<order>a{1000000})".to_owned()),
+    ] {
+        let text = GOOD.replace(r"OrderError: (?P<order>\w+)", &regex);
+        let file = TempFile::new(&format!("too-large-{name}.toml"), &text);
+        let output = rules_command(&file.0);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}: `troubleshooter rules` accepted it");
+        assert!(stderr.contains(&file.0.display().to_string()), "{name}: {stderr} should name the file");
+        assert!(
+            stderr.contains("rule `broken-rule`: regex is too large once compiled (limit 1048576 bytes)"),
+            "{name}: {stderr}"
+        );
+    }
+    // The ASCII class of the same width is fine, and the rule is listed.
+    let file = TempFile::new("ascii-class.toml", &GOOD.replace(r"(?P<order>\w+)", "(?P<order>[A-Za-z0-9_]{24})"));
+    let output = rules_command(&file.0);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("broken-rule"));
+}
+
 #[test]
 fn configuration_from_the_environment_reaches_the_catalog() {
     let file = TempFile::new("env.toml", &GOOD.replace("(?P<order>\\w+)'", "(?P<order>\\w+'"));

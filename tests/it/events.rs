@@ -181,6 +181,26 @@ async fn the_secret_finding_names_the_role_and_the_statement_to_add() {
     assert!(!scp[0].fix.iter().any(|f| f.contains("put-role-policy")));
 }
 
+/// A function in China or GovCloud gets links to its own partition's console and ARNs of its
+/// own partition (issue 24); a commercial region's links are as before.
+#[tokio::test]
+async fn links_and_arns_follow_the_partition_of_the_functions_region() {
+    for (region, partition, console) in [
+        ("cn-north-1", "aws-cn", "https://cn-north-1.console.amazonaws.cn/cloudwatch/home?region=cn-north-1#"),
+        ("us-gov-west-1", "aws-us-gov", "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1#"),
+        ("eu-west-1", "aws", "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#"),
+    ] {
+        let publisher = Recording::default();
+        let config = Config { region: region.to_owned(), ..Config::default() };
+        troubleshooter(config).handle(event("kms-access-denied.json"), &publisher).await.unwrap();
+        let findings = publisher.0.into_inner().unwrap();
+        let kms = findings.iter().find(|f| f.rule_id == "secrets-manager-kms-access-denied").unwrap();
+        assert!(kms.console_url.starts_with(console), "{region}: {}", kms.console_url);
+        let key = format!("\"arn:{partition}:kms:{region}:{}:key/KEY_ID\"", kms.account);
+        assert!(kms.fix.iter().any(|step| step.contains(&key)), "{region}: {:?}", kms.fix);
+    }
+}
+
 #[tokio::test]
 async fn the_cold_start_timeout_says_so() {
     let findings = findings_of("cold-start-timeout.json").await;

@@ -43,7 +43,18 @@ const FORMS: &[&str] = &[
     "bearer-auth",
     "cookie",
     "jwt",
+    // Issue 24: encoded and hostile forms.
+    "url-encoded",
+    "command-line",
+    "query-pass",
+    "json-double-escaped",
+    "json-unicode-key",
+    "userinfo-no-scheme",
 ];
+
+/// Forms that occur both in plain text and inside a JSON log line (issue 24): the corpus must
+/// hold each at least once as a line that parses as JSON and once as one that does not.
+const PLAIN_AND_JSON: &[&str] = &["url-encoded", "command-line", "query-pass", "userinfo-no-scheme"];
 
 /// Twin kinds the corpus must hold at least once (the issue's "request ids, trace ids, ARNs,
 /// hashes, base64 ids in URLs"); others are allowed.
@@ -121,6 +132,12 @@ fn redaction_corpus_is_well_formed() {
     let forms: BTreeSet<&str> = cases.iter().map(|c| c.form.as_str()).collect();
     let missing: Vec<_> = FORMS.iter().filter(|f| !forms.contains(*f)).collect();
     assert!(missing.is_empty(), "forms without a case: {missing:?}");
+    for form in PLAIN_AND_JSON {
+        let json = |c: &&Case| serde_json::from_str::<serde_json::Value>(&c.line).is_ok();
+        let of_form: Vec<&Case> = cases.iter().filter(|c| c.form == *form).collect();
+        assert!(of_form.iter().any(json), "{form}: no case inside a JSON log line");
+        assert!(!of_form.iter().all(json), "{form}: no case in plain text");
+    }
     let kinds: BTreeSet<&str> = cases.iter().map(|c| c.twin_kind.as_str()).collect();
     let missing: Vec<_> = REQUIRED_TWIN_KINDS.iter().filter(|k| !kinds.contains(*k)).collect();
     assert!(missing.is_empty(), "twin kinds without a twin: {missing:?}");

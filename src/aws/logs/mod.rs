@@ -172,11 +172,7 @@ impl LogsReader {
             return LogsError::NoLogGroup { log_group: log_group.to_owned(), region: self.region.clone() };
         }
         if code == "AccessDeniedException" || code == "AccessDenied" {
-            let arn = format!(
-                "arn:aws:logs:{}:*:log-group:{log_group}:*",
-                if self.region.is_empty() { "*" } else { &self.region }
-            );
-            let statement = json!({"Effect": "Allow", "Action": "logs:FilterLogEvents", "Resource": arn}).to_string();
+            let statement = read_statement(&self.region, log_group);
             return LogsError::AccessDenied { log_group: log_group.to_owned(), message, statement };
         }
         let full = DisplayErrorContext(&error).to_string();
@@ -187,6 +183,17 @@ impl LogsReader {
         }
         LogsError::Failed { log_group: log_group.to_owned(), message: full }
     }
+}
+
+/// The IAM statement that allows reading `log_group` in `region` (any region when unknown),
+/// its ARN in the region's partition.
+fn read_statement(region: &str, log_group: &str) -> String {
+    let arn = format!(
+        "arn:{}:logs:{}:*:log-group:{log_group}:*",
+        crate::model::partition(region),
+        if region.is_empty() { "*" } else { region }
+    );
+    json!({"Effect": "Allow", "Action": "logs:FilterLogEvents", "Resource": arn}).to_string()
 }
 
 /// The Lambda's enrichment reads one page of one stream around a failure.
@@ -211,5 +218,25 @@ impl ContextSource for LogsReader {
             let page = self.page(&query, None).await.map_err(|e| FetchError(e.to_string()))?;
             Ok(page.events.into_iter().map(|(_, event)| event).collect())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_statement;
+
+    #[test]
+    fn the_statement_that_allows_the_read_names_the_log_group_in_the_regions_partition() {
+        let statement = |region| read_statement(region, "/aws/lambda/orders-api");
+        let resource = |region| {
+            serde_json::from_str::<serde_json::Value>(&statement(region))
+                .ok()
+                .and_then(|v| v["Resource"].as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        assert_eq!(resource("eu-west-1"), "arn:aws:logs:eu-west-1:*:log-group:/aws/lambda/orders-api:*");
+        assert_eq!(resource(""), "arn:aws:logs:*:*:log-group:/aws/lambda/orders-api:*");
+        assert_eq!(resource("cn-northwest-1"), "arn:aws-cn:logs:cn-northwest-1:*:log-group:/aws/lambda/orders-api:*");
+        assert_eq!(resource("us-gov-east-1"), "arn:aws-us-gov:logs:us-gov-east-1:*:log-group:/aws/lambda/orders-api:*");
     }
 }

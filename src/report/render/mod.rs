@@ -370,24 +370,13 @@ pub fn thread_id(finding: &Finding) -> String {
     hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The ARN partition of a region.
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 /// What a finding is about, as ARNs: the Lambda function (for a Lambda log group) and the log
 /// group, when the account is known.
 pub fn related_resources(finding: &Finding) -> Vec<String> {
     if finding.account.is_empty() {
         return Vec::new();
     }
-    let partition = partition(&finding.region);
+    let partition = crate::model::partition(&finding.region);
     let mut resources = Vec::new();
     if finding.log_group.strip_prefix("/aws/lambda/").is_some_and(|name| name == finding.function) {
         resources.push(format!(

@@ -138,6 +138,22 @@ fn attributes_for_filter_policies_leave_out_empty_values() {
 }
 
 #[test]
+fn related_resources_are_arns_of_the_regions_partition() {
+    let mut f = finding();
+    for (region, partition) in [("cn-northwest-1", "aws-cn"), ("us-gov-east-1", "aws-us-gov"), ("us-east-1", "aws")] {
+        f.region = region.into();
+        assert_eq!(
+            related_resources(&f),
+            [
+                format!("arn:{partition}:lambda:{region}:123456789012:function:orders-api"),
+                format!("arn:{partition}:logs:{region}:123456789012:log-group:/aws/lambda/orders-api"),
+            ]
+        );
+        assert_eq!(chatbot(&f)["metadata"]["relatedResources"][0], related_resources(&f)[0]);
+    }
+}
+
+#[test]
 fn the_sns_message_has_the_three_renderings_as_strings() {
     let f = finding();
     let message: Value = serde_json::from_str(&sns_message(&f).unwrap()).unwrap();
