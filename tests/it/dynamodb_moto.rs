@@ -231,30 +231,7 @@ async fn an_unreachable_table_fails_open() {
 #[tokio::test]
 async fn a_storm_sent_to_twenty_instances_at_once_is_published_once_per_problem() {
     const INSTANCES: u32 = 20;
-    let moto = MotoServer::start();
-    let config = moto.sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&config);
-    let topic = sns.create_topic().name("findings").send().await.unwrap().topic_arn().unwrap().to_owned();
-    let table = create_table(&moto, "troubleshooter-state").await;
-    let mut env = moto.aws_env();
-    env.push(("TOPIC_ARN", topic.clone()));
-    env.push(("SUPPRESS_TABLE", table.table().to_owned()));
-    let watch = LambdaWatch::start_with(&env, INSTANCES as usize);
-    // Build (or find built) the function once before the storm.
-    watch.invoke_ok(&project_file("events/control-message.json"));
-
-    // The storm in 20 batches (other event and request ids each), one per instance, at once.
-    let files: Vec<std::path::PathBuf> = (0..INSTANCES)
-        .map(|part| {
-            let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("storm-{part}.json"));
-            std::fs::write(&path, storm_event(part).to_string()).unwrap();
-            path
-        })
-        .collect();
-    let responses: Vec<Value> = std::thread::scope(|scope| {
-        let calls: Vec<_> = files.iter().map(|file| scope.spawn(|| watch.invoke_ok(file))).collect();
-        calls.into_iter().map(|call| call.join().unwrap()).collect()
-    });
+    let (moto, topic, watch, responses) = storm_through_instances(INSTANCES, "storm", storm_event).await;
 
     // The batches really ran in separate instances (each with its own memory), at once.
     let instances = watch.log().matches("spawning function instance").count();
@@ -294,28 +271,8 @@ async fn a_storm_sent_to_twenty_instances_at_once_is_published_once_per_problem(
 #[tokio::test]
 async fn an_unhandled_error_storm_sends_one_new_error_type_per_kind() {
     const INSTANCES: u32 = 5;
-    let moto = MotoServer::start();
-    let config = moto.sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&config);
-    let topic = sns.create_topic().name("findings").send().await.unwrap().topic_arn().unwrap().to_owned();
-    let table = create_table(&moto, "troubleshooter-state").await;
-    let mut env = moto.aws_env();
-    env.push(("TOPIC_ARN", topic.clone()));
-    env.push(("SUPPRESS_TABLE", table.table().to_owned()));
-    let watch = LambdaWatch::start_with(&env, INSTANCES as usize);
-    watch.invoke_ok(&project_file("events/control-message.json"));
-    let files: Vec<std::path::PathBuf> = (0..INSTANCES)
-        .map(|part| {
-            let path =
-                std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("unhandled-storm-{part}.json"));
-            std::fs::write(&path, unhandled_storm_event(part).to_string()).unwrap();
-            path
-        })
-        .collect();
-    let responses: Vec<Value> = std::thread::scope(|scope| {
-        let calls: Vec<_> = files.iter().map(|file| scope.spawn(|| watch.invoke_ok(file))).collect();
-        calls.into_iter().map(|call| call.join().unwrap()).collect()
-    });
+    let (moto, topic, _watch, responses) =
+        storm_through_instances(INSTANCES, "unhandled-storm", unhandled_storm_event).await;
     let mut delivered: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for response in &responses {
         let findings = response["findings"].as_array().unwrap();
@@ -336,6 +293,40 @@ async fn an_unhandled_error_storm_sends_one_new_error_type_per_kind() {
     assert_eq!(published.len(), 5, "SNS received {} messages", published.len());
     let subjects: Vec<String> = published.iter().filter_map(|(_, subject, _)| subject.clone()).collect();
     assert!(subjects.iter().all(|s| s.contains(": new error type ") && s.ends_with("(2000x)")), "{subjects:?}");
+}
+
+/// A storm sent as `instances` batches (`event(part)`) to as many instances of the Lambda at
+/// once (`cargo lambda watch` with that concurrency), against moto's SNS topic and a suppression
+/// table: moto, the topic, the watch and the responses.
+async fn storm_through_instances(
+    instances: u32,
+    name: &str,
+    event: impl Fn(u32) -> Value,
+) -> (MotoServer, String, LambdaWatch, Vec<Value>) {
+    let moto = MotoServer::start();
+    let config = moto.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let topic = sns.create_topic().name("findings").send().await.unwrap().topic_arn().unwrap().to_owned();
+    let table = create_table(&moto, "troubleshooter-state").await;
+    let mut env = moto.aws_env();
+    env.push(("TOPIC_ARN", topic.clone()));
+    env.push(("SUPPRESS_TABLE", table.table().to_owned()));
+    let watch = LambdaWatch::start_with(&env, instances as usize);
+    // Build (or find built) the function once before the storm.
+    watch.invoke_ok(&project_file("events/control-message.json"));
+    // The storm in batches (other event and request ids each), one per instance, at once.
+    let files: Vec<std::path::PathBuf> = (0..instances)
+        .map(|part| {
+            let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{part}.json"));
+            std::fs::write(&path, event(part).to_string()).unwrap();
+            path
+        })
+        .collect();
+    let responses: Vec<Value> = std::thread::scope(|scope| {
+        let calls: Vec<_> = files.iter().map(|file| scope.spawn(|| watch.invoke_ok(file))).collect();
+        calls.into_iter().map(|call| call.join().unwrap()).collect()
+    });
+    (moto, topic, watch, responses)
 }
 
 /// An awslogs event of `lines` in /aws/lambda/orders-api, its ids and times after `start_ms`.
