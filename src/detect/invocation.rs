@@ -125,16 +125,19 @@ impl Invocation {
         events
     }
 
-    /// The runtime was killed (SIGKILL), not exited on its own; `Process exited before
-    /// completing request` is the older wording for an out-of-memory kill or a crash
-    /// (LOG-FORMATS.md 2.5 and 5), judged the same way: OOM unless the REPORT is well below.
+    /// The runtime was killed (SIGKILL), not exited on its own.
+    ///
+    /// `Process exited before completing request`, the older wording, is not a kill: runtimes
+    /// printed it for a crash, an exit and an out-of-memory stop alike (LOG-FORMATS.md 2.5 and
+    /// 5), so it is a crash unless memory says otherwise, a REPORT at the limit (issue 26).
     fn killed(&self) -> bool {
-        self.exited.as_ref().is_some_and(|at| is_kill(&at.said)) || self.process_exited.is_some()
+        self.exited.as_ref().is_some_and(|at| is_kill(&at.said))
     }
 
     /// Out of memory: a runtime's own text; `Runtime.OutOfMemory`; a REPORT at the limit
-    /// whatever its status (AWS's curated query `@maxMemoryUsed=@memorySize`, LOG-FORMATS.md 5);
-    /// a kill of the runtime unless the REPORT shows memory well below the limit (2.5, 5).
+    /// whatever its status (AWS's curated query `@maxMemoryUsed=@memorySize`, LOG-FORMATS.md 5),
+    /// or within 2% of it for a failed invocation; a kill of the runtime unless the REPORT shows
+    /// memory well below the limit (2.5, 5).
     fn out_of_memory(&self, context: Context) -> bool {
         let report = self.report();
         let well_below = report.and_then(Report::memory_ratio).is_some_and(|r| r < KILLED_WELL_BELOW_RATIO);
@@ -310,6 +313,15 @@ mod tests {
             (&[r#"{"time":"2026-07-09T06:05:50.562Z","type":"platform.runtimeDone","record":{"requestId":"aec7a529","status":"timeout","metrics":{"durationMs":5001.182}}}"#], none, Some(Timeout), None),
             // A timeout the suppressed init inside it already explains.
             (&["REPORT RequestId: 527cb862 Duration: 3016.78 ms Billed Duration: 3101 ms Memory Size: 128 MB Max Memory Used: 31 MB Status: timeout"], Context { suppressed_init_timed_out: true, ..none }, None, None),
+            // `Process exited before completing request`: a crash unless memory says otherwise
+            // (issue 26). Alone, or with a REPORT well below or between, a crash; with a REPORT
+            // at the limit (or within 2% of it), out of memory.
+            (&["RequestId: 0f83acda-87fa-4d37-92e7-2208f799fb33 Process exited before completing request"], none, Some(RuntimeExit), None),
+            (&["REPORT RequestId: 18fea243\tDuration: 99.90 ms\tBilled Duration: 100 ms \tMemory Size: 128 MB\tMax Memory Used: 33 MB\t", "RequestId: 18fea243 Process exited before completing request"], none, Some(RuntimeExit), None),
+            (&["REPORT RequestId: 18fea243\tDuration: 99.90 ms\tBilled Duration: 100 ms \tMemory Size: 128 MB\tMax Memory Used: 100 MB\t", "RequestId: 18fea243 Process exited before completing request"], none, Some(RuntimeExit), None),
+            (&["REPORT RequestId: b86c93c6\tDuration: 122204.28 ms\tBilled Duration: 122300 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB", "RequestId: b86c93c6 Process exited before completing request"], none, Some(OutOfMemory), Some("runtime exit")),
+            (&["REPORT RequestId: b86c93c6\tDuration: 122204.28 ms\tBilled Duration: 122300 ms\tMemory Size: 128 MB\tMax Memory Used: 127 MB", "RequestId: b86c93c6 Process exited before completing request"], none, Some(OutOfMemory), Some("runtime exit")),
+            (&["RequestId: 0f83acda-87fa-4d37-92e7-2208f799fb33 Process exited before completing request"], oom_text, Some(OutOfMemory), Some("runtime exit")),
             // Crashes: old style, new style, and one an import error already explains.
             (&["RequestId: c3252230 Error: Runtime exited without providing a reason\nRuntime.ExitError", "REPORT RequestId: c3252230 Duration: 933.59 ms Billed Duration: 934 ms Memory Size: 128 MB Max Memory Used: 9 MB"], none, Some(RuntimeExit), None),
             (&["REPORT RequestId: 5b866fb1 Duration: 133.61 ms Billed Duration: 214 ms Memory Size: 128 MB Max Memory Used: 31 MB Init Duration: 80.00 ms Status: error Error Type: Runtime.ExitError"], none, Some(RuntimeExit), None),
