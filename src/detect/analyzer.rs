@@ -135,11 +135,35 @@ impl Analyzer {
         detector: Detector,
         (event, related): (usize, Vec<usize>),
         subject: &Subject,
-        details: BTreeMap<String, Value>,
+        mut details: BTreeMap<String, Value>,
     ) {
         if let Some(rule) = self.catalog.detector_rule(detector) {
             seen.insert(subject, self.catalog.rules()[rule].spec.category);
+            self.lean_details(rule, &mut details, &mut seen.detailed);
             out.push(Observation { rule, event, related, subject: subject.clone(), details });
         }
+    }
+
+    /// Drops the details an observation of `rule` repeats: a finding takes each detail from the
+    /// first observation that has it, so once a rule's observations have shown a name, later
+    /// ones need not carry it, unless the rule splits or lists by its details (`key`, `values`)
+    /// or a parser reads them. A storm of 50,000 timeouts kept a map of figures each (about 45
+    /// MiB); `covered` holds the names each rule has shown.
+    pub(super) fn lean_details(
+        &self,
+        rule: usize,
+        details: &mut BTreeMap<String, Value>,
+        covered: &mut std::collections::HashMap<usize, std::collections::HashSet<String>>,
+    ) {
+        let spec = &self.catalog.rules()[rule].spec;
+        if !spec.key.is_empty() || !spec.values.is_empty() || spec.parser.is_some() {
+            return;
+        }
+        let shown = covered.entry(rule).or_default();
+        if details.keys().all(|name| shown.contains(name)) {
+            *details = BTreeMap::new();
+            return;
+        }
+        shown.extend(details.keys().cloned());
     }
 }

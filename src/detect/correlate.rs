@@ -14,20 +14,24 @@ use super::analyzer::{Analyzer, Observation, PROPAGATION_WINDOW_SECONDS, Subject
 use super::invocation::{Context, classify, status_name};
 use super::scan::{PhaseFailure, Scan};
 
-/// The categories observed per subject.
+/// The categories observed per subject, and the rules whose observations already carry their
+/// details ([`Analyzer::lean_details`]).
 #[derive(Default)]
-pub(super) struct SubjectCategories(HashMap<Subject, Vec<Category>, foldhash::fast::RandomState>);
+pub(super) struct SubjectCategories {
+    by_subject: HashMap<Subject, Vec<Category>, foldhash::fast::RandomState>,
+    pub(super) detailed: HashMap<usize, HashSet<String>>,
+}
 
 impl SubjectCategories {
     pub(super) fn insert(&mut self, subject: &Subject, category: Category) {
-        let categories = self.0.entry(subject.clone()).or_default();
+        let categories = self.by_subject.entry(subject.clone()).or_default();
         if !categories.contains(&category) {
             categories.push(category);
         }
     }
 
     pub(super) fn has(&self, subject: &Subject, categories: &[Category]) -> bool {
-        self.0.get(subject).is_some_and(|seen| categories.iter().any(|c| seen.contains(c)))
+        self.by_subject.get(subject).is_some_and(|seen| categories.iter().any(|c| seen.contains(c)))
     }
 }
 
@@ -40,6 +44,7 @@ impl Analyzer {
         for observation in &scan.observations {
             seen.insert(&observation.subject, self.category_of(observation));
         }
+        seen.detailed.extend(std::mem::take(&mut scan.detailed));
         let mut new = Vec::new();
         // The subjects whose suppressed init timed out, looked up once per invocation.
         let init_timed_out: std::collections::HashSet<&Subject> =

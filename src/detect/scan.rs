@@ -73,6 +73,8 @@ pub(super) struct Scan {
     pub(super) phase_failures: Vec<PhaseFailure>,
     /// Errors in their own words (unhandled or logged), for the failures no rule explains.
     pub(super) errors: Vec<ErrorAt>,
+    /// The detail names each rule's observations have shown ([`Analyzer::lean_details`]).
+    pub(super) detailed: HashMap<usize, std::collections::HashSet<String>>,
 }
 
 /// An error a message reported ([`errors::extract`]), where, and about whom.
@@ -218,6 +220,7 @@ impl Analyzer {
                 let rule = &self.catalog.rules()[hit.rule];
                 let mut details: BTreeMap<String, Value> =
                     hit.captures.into_iter().map(|(name, text)| (name, capture_value(text))).collect();
+                self.lean_details(hit.rule, &mut details, &mut scan.detailed);
                 if rule.spec.parser == Some(Parser::AccessDenied) {
                     details.extend(self.access.details(message, region));
                 }

@@ -29,23 +29,23 @@ use super::scan::{ErrorAt, Scan};
 /// The longest error message kept in a finding's details, in bytes.
 const MAX_ERROR_MESSAGE_BYTES: usize = 500;
 
-/// What the other detectors already explain.
-struct Explained {
+/// What the other detectors already explain (borrowing their observations' subjects).
+struct Explained<'a> {
     events: HashSet<usize>,
-    subjects: HashSet<Subject>,
+    subjects: HashSet<&'a Subject>,
     /// Execution environments whose init failed (a start-up failure, an init timeout, a kill):
     /// their invocations' failures are that failure's (the suppressed init failing again).
     failed_inits: HashSet<usize>,
 }
 
-impl Explained {
-    fn of(analyzer: &Analyzer, observations: &[Observation]) -> Self {
+impl<'a> Explained<'a> {
+    fn of(analyzer: &Analyzer, observations: &'a [Observation]) -> Self {
         let mut explained = Self { events: HashSet::new(), subjects: HashSet::new(), failed_inits: HashSet::new() };
         // Memory pressure is a success's: it explains no error.
         for o in observations.iter().filter(|o| analyzer.category_of(o) != Category::MemoryPressure) {
             explained.events.insert(o.event);
             explained.events.extend(o.related.iter().copied());
-            explained.subjects.insert(o.subject.clone());
+            explained.subjects.insert(&o.subject);
             if let Subject::Init(epoch) = o.subject
                 && analyzer.category_of(o).ends_the_invocation()
             {
