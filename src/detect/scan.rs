@@ -1,5 +1,9 @@
 //! Step 1, the scan: each message once, as printed and unfolded, against the platform parser
 //! and the rule catalog; what the platform says is gathered per invocation.
+//!
+//! Over 400 lines: the one pass over a batch keeps everything it reads per message together
+//! (the anchor window, the platform record, the rule hits, the level a line states, the error
+//! in its own words), so that each message is read once.
 
 use std::collections::{BTreeMap, HashMap};
 
