@@ -140,10 +140,10 @@ impl Analyzer {
         // error line and REPORT are one occurrence); anything else once per log event.
         let count =
             if rule.spec.category.ends_the_invocation() { subjects.len() } else { group.observations.len() } as u64;
-        let named: Vec<&String> = subjects
+        let named: Vec<&str> = subjects
             .iter()
             .filter_map(|s| match s {
-                Subject::Request(id) => Some(id),
+                Subject::Request(id) => Some(id.as_ref()),
                 Subject::Init(_) | Subject::Unnamed(_) => None,
             })
             .collect();

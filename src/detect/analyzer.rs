@@ -44,8 +44,8 @@ pub const PROPAGATION_WINDOW_SECONDS: i64 = 300;
 /// Who an observation is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(super) enum Subject {
-    /// An invocation.
-    Request(String),
+    /// An invocation, by its request id (shared: a storm's ids are copied into several maps).
+    Request(std::sync::Arc<str>),
     /// The init phase of the n-th execution environment seen in the batch.
     Init(usize),
     /// An invocation whose request id the batch does not show (a `Task timed out` line with

@@ -14,6 +14,9 @@ use super::analyzer::{Analyzer, Observation, PROPAGATION_WINDOW_SECONDS, Subject
 use super::invocation::{Context, classify, status_name};
 use super::scan::{PhaseFailure, Scan};
 
+/// The categories correlation asks about per subject.
+const KEPT: [Category; 3] = [Category::OutOfMemory, Category::RuntimeStartup, Category::RuntimeCrash];
+
 /// The categories observed per subject, and the rules whose observations already carry their
 /// details ([`Analyzer::lean_details`]).
 #[derive(Default)]
@@ -24,13 +27,19 @@ pub(super) struct SubjectCategories {
 
 impl SubjectCategories {
     pub(super) fn insert(&mut self, subject: &Subject, category: Category) {
+        // Only the categories correlation asks about are kept: a storm of timeouts adds none.
+        if !KEPT.contains(&category) {
+            return;
+        }
         let categories = self.by_subject.entry(subject.clone()).or_default();
         if !categories.contains(&category) {
             categories.push(category);
         }
     }
 
+    /// Whether `subject` has any of `categories`: only those [`Self::insert`] keeps.
     pub(super) fn has(&self, subject: &Subject, categories: &[Category]) -> bool {
+        debug_assert!(categories.iter().all(|c| KEPT.contains(c)), "{categories:?} are not kept");
         self.by_subject.get(subject).is_some_and(|seen| categories.iter().any(|c| seen.contains(c)))
     }
 }
@@ -168,7 +177,7 @@ impl Analyzer {
             let denied_rule_id = self.catalog.rules()[observation.rule].id().to_owned();
             observation.rule = target;
             observation.details.insert("denied_rule_id".into(), json!(denied_rule_id));
-            observation.details.insert("recovered_request_id".into(), json!(recovered_id));
+            observation.details.insert("recovered_request_id".into(), json!(recovered_id.as_ref()));
             observation.details.insert(
                 "recovered_after_seconds".into(),
                 json!((recovered_at.saturating_sub(denied_at).max(0) as f64) / 1000.0),

@@ -44,7 +44,9 @@ pub(super) struct Invocation {
     /// The execution environment (counted by INIT_START in the batch) that served it.
     pub(super) epoch: usize,
     pub(super) init_duration_ms: Option<f64>,
-    pub(super) report: Option<At<Report>>,
+    /// Boxed: most invocations of a storm have none in the batch, and an inline REPORT would
+    /// double the size of every invocation kept.
+    pub(super) report: Option<Box<At<Report>>>,
     /// `Task timed out after N seconds`: the configured timeout.
     pub(super) timed_out_after: Option<At<f64>>,
     pub(super) runtime_done: Option<At<RuntimeDone>>,
@@ -265,7 +267,7 @@ mod tests {
                 Some(R::Report(report)) => {
                     invocation.cold_start |= report.init_duration_ms.is_some();
                     invocation.init_duration_ms = report.init_duration_ms;
-                    invocation.report = Some(At { event, said: report });
+                    invocation.report = Some(Box::new(At { event, said: report }));
                 }
                 Some(R::TaskTimedOut { seconds, .. }) => invocation.timed_out_after = Some(At { event, said: seconds }),
                 Some(R::RuntimeExited { reason, .. }) => invocation.exited = Some(At { event, said: reason }),

@@ -24,7 +24,7 @@ use super::invocation::{At, Invocation, RuntimeDone};
 #[derive(Debug, Default)]
 pub(super) struct Cursor {
     /// The request of the last START.
-    pub(super) current: Option<String>,
+    pub(super) current: Option<std::sync::Arc<str>>,
     /// How many INIT_STARTs were seen: which execution environment lines belong to.
     pub(super) epoch: usize,
     /// An INIT_START was seen and no START yet: the next request is a cold start.
@@ -46,7 +46,7 @@ impl Cursor {
     /// The invocation a platform record is about: its own request id, the running request,
     /// or an unnamed invocation at this event.
     pub(super) fn invocation(&self, request_id: Option<String>, event: usize) -> Subject {
-        match request_id.or_else(|| self.current.clone()) {
+        match request_id.map(std::sync::Arc::from).or_else(|| self.current.clone()) {
             Some(id) => Subject::Request(id),
             None => Subject::Unnamed(event),
         }
@@ -205,7 +205,7 @@ impl Analyzer {
             }
             let subject_override = self.observe_record(&mut scan, &mut cursor, record, index);
             if let Some(signal) = error {
-                let named = signal.report.request_id.clone().map(Subject::Request);
+                let named = signal.report.request_id.as_deref().map(|id| Subject::Request(id.into()));
                 let subject = named.or_else(|| subject_override.clone()).unwrap_or_else(|| match &cursor.current {
                     Some(id) => Subject::Request(id.clone()),
                     None => Subject::Unnamed(index),
@@ -257,8 +257,9 @@ impl Analyzer {
                 return None;
             }
             PlatformRecord::Start { request_id } => {
-                let subject = Subject::Request(request_id.clone());
-                cursor.current = Some(request_id);
+                let id: std::sync::Arc<str> = request_id.into();
+                let subject = Subject::Request(id.clone());
+                cursor.current = Some(id);
                 let state = scan.request(&subject);
                 state.epoch = cursor.epoch;
                 if std::mem::take(&mut cursor.pending_cold_start) {
@@ -267,7 +268,7 @@ impl Analyzer {
                 return None;
             }
             PlatformRecord::End { request_id } => {
-                scan.request(&Subject::Request(request_id));
+                scan.request(&Subject::Request(request_id.into()));
                 return None;
             }
             PlatformRecord::Report(report) => {
@@ -277,7 +278,7 @@ impl Analyzer {
                     state.cold_start = true;
                     state.init_duration_ms = report.init_duration_ms;
                 }
-                state.report = Some(At { event: index, said: report });
+                state.report = Some(Box::new(At { event: index, said: report }));
                 subject
             }
             PlatformRecord::RuntimeDone { request_id, status, error_type } => {
