@@ -237,20 +237,7 @@ async fn a_storm_sent_to_twenty_instances_at_once_is_published_once_per_problem(
     let instances = watch.log().matches("spawning function instance").count();
     assert!(instances >= 5, "only {instances} instances ran the storm:\n{}", watch.log());
 
-    let mut delivered: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for response in &responses {
-        let findings = response["findings"].as_array().unwrap();
-        assert_eq!(findings.len(), 5, "{response}");
-        for finding in findings {
-            assert_eq!(finding["count"], 2_000, "{finding}");
-            let entry = delivered.entry(finding["rule_id"].as_str().unwrap().to_owned()).or_default();
-            match finding["delivery"].as_str().unwrap() {
-                "published" => entry.0 += 1,
-                "suppressed" => entry.1 += 1,
-                other => panic!("unexpected delivery {other}: {finding}"),
-            }
-        }
-    }
+    let delivered = published_and_held(&responses, "rule_id");
     assert_eq!(delivered.len(), 5, "{delivered:?}");
     for (rule, (published, suppressed)) in &delivered {
         assert_eq!(
@@ -273,13 +260,25 @@ async fn an_unhandled_error_storm_sends_one_new_error_type_per_kind() {
     const INSTANCES: u32 = 5;
     let (moto, topic, _watch, responses) =
         storm_through_instances(INSTANCES, "unhandled-storm", unhandled_storm_event).await;
+    let delivered = published_and_held(&responses, "title");
+    assert_eq!(delivered.len(), 5, "{delivered:?}");
+    assert!(delivered.values().all(|&counts| counts == (1, INSTANCES as usize - 1)), "{delivered:?}");
+    let published = moto.published(&topic);
+    assert_eq!(published.len(), 5, "SNS received {} messages", published.len());
+    let subjects: Vec<String> = published.iter().filter_map(|(_, subject, _)| subject.clone()).collect();
+    assert!(subjects.iter().all(|s| s.contains(": new error type ") && s.ends_with("(2000x)")), "{subjects:?}");
+}
+
+/// Per finding (named by its `field`), how many instances published it and how many held it
+/// back; every response has the storm's five findings of 2,000 occurrences each.
+fn published_and_held(responses: &[Value], field: &str) -> BTreeMap<String, (usize, usize)> {
     let mut delivered: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for response in &responses {
+    for response in responses {
         let findings = response["findings"].as_array().unwrap();
         assert_eq!(findings.len(), 5, "{response}");
         for finding in findings {
             assert_eq!(finding["count"], 2_000, "{finding}");
-            let entry = delivered.entry(finding["title"].as_str().unwrap().to_owned()).or_default();
+            let entry = delivered.entry(finding[field].as_str().unwrap().to_owned()).or_default();
             match finding["delivery"].as_str().unwrap() {
                 "published" => entry.0 += 1,
                 "suppressed" => entry.1 += 1,
@@ -287,12 +286,7 @@ async fn an_unhandled_error_storm_sends_one_new_error_type_per_kind() {
             }
         }
     }
-    assert_eq!(delivered.len(), 5, "{delivered:?}");
-    assert!(delivered.values().all(|&counts| counts == (1, INSTANCES as usize - 1)), "{delivered:?}");
-    let published = moto.published(&topic);
-    assert_eq!(published.len(), 5, "SNS received {} messages", published.len());
-    let subjects: Vec<String> = published.iter().filter_map(|(_, subject, _)| subject.clone()).collect();
-    assert!(subjects.iter().all(|s| s.contains(": new error type ") && s.ends_with("(2000x)")), "{subjects:?}");
+    delivered
 }
 
 /// A storm sent as `instances` batches (`event(part)`) to as many instances of the Lambda at
