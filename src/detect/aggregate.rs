@@ -110,11 +110,10 @@ impl Analyzer {
         let mut varying = varying_values(group, &rule.spec.values);
         if group.overflow {
             // The merged keys are what varies; the first one's error fields do not name them all.
-            varying.extend(varying_values(group, &rule.spec.key));
-            details.insert(
-                details::MERGED_KEYS.into(),
-                json!(varying_values(group, &rule.spec.key).iter().map(|(_, v)| v.len()).max().unwrap_or(0)),
-            );
+            let merged = varying_values(group, &rule.spec.key);
+            let keys = merged.iter().map(|(_, values)| values.len()).max().unwrap_or(0);
+            details.insert(details::MERGED_KEYS.into(), json!(keys));
+            varying.extend(merged);
         }
         if rule.spec.parser == Some(Parser::AccessDenied) {
             merge_allow_statements(group, &mut details);

@@ -137,18 +137,22 @@ pub fn stated_level(message: &str) -> Option<StatedLevel> {
     } else {
         // Numbers are levels only in a JSON field (pino's 30); in text they are anything.
         let mut words = message.split(['\t', ' ']).filter(|w| !w.is_empty()).take(4);
-        words.find(|word| !word.bytes().all(|b| b.is_ascii_digit()) && level_of_word(word).is_some())?.to_owned()
+        words.find(|word| Level::of_word(word).is_some())?.to_owned()
     };
     level_of_word(&word)
 }
 
-fn level_of_word(word: &str) -> Option<StatedLevel> {
+/// The one vocabulary of level words (and pino's and bunyan's numbers) every reading of a
+/// line's level uses.
+pub(crate) fn level_of_word(word: &str) -> Option<StatedLevel> {
     let word = word.trim_matches(|c: char| matches!(c, '[' | ']' | ':' | '"' | '(' | ')'));
     Some(match word.to_ascii_lowercase().as_str() {
         "debug" | "dbug" | "trace" | "trce" | "verbose" | "10" | "20" => StatedLevel::Diagnostic,
         "info" | "information" | "notice" | "30" => StatedLevel::Info,
         "warn" | "warning" | "40" => StatedLevel::Warning,
-        "error" | "err" | "fatal" | "critical" | "crit" | "fail" | "50" | "60" => StatedLevel::Error,
+        "error" | "err" | "fatal" | "critical" | "crit" | "emerg" | "emergency" | "alert" | "fail" | "50" | "60" => {
+            StatedLevel::Error
+        }
         _ => return None,
     })
 }
@@ -163,17 +167,19 @@ pub(crate) enum Level {
 }
 
 impl Level {
-    /// The level a logger's level word names, if it is one.
+    /// The level a logger's level word names, if it is one (a number is a level only in a JSON
+    /// field, [`level_of_word`]).
     pub(crate) fn of_word(word: &str) -> Option<Self> {
-        let word = word.trim_matches(|c: char| matches!(c, '[' | ']' | ':' | '"' | '(' | ')'));
-        match word.to_ascii_lowercase().as_str() {
-            "error" | "err" | "fatal" | "critical" | "crit" | "emerg" | "emergency" | "alert" | "fail" => {
-                Some(Self::Error)
-            }
-            "info" | "information" | "warn" | "warning" | "debug" | "trace" | "notice" | "verbose" | "dbug"
-            | "trce" => Some(Self::Other),
-            _ => None,
+        if word.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
         }
+        level_of_word(word).map(Self::from)
+    }
+}
+
+impl From<StatedLevel> for Level {
+    fn from(level: StatedLevel) -> Self {
+        if level == StatedLevel::Error { Self::Error } else { Self::Other }
     }
 }
 

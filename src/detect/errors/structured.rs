@@ -199,12 +199,7 @@ pub(super) fn quoted_fields(text: &str) -> Option<ErrorReport> {
 /// A structured logger's line that does not parse (cut short, or with a copy's ellipsis): at
 /// an error level by its `"level"` field, with an exception field, read as text.
 pub(super) fn quoted_logged_exception(text: &str) -> Option<ErrorReport> {
-    let level = quoted_field(text, "\"level\"").and_then(|word| Level::of_word(&word)).or_else(|| {
-        let after = &text[text.find("\"level\"")? + 7..];
-        let number: String =
-            after.trim_start().strip_prefix(':')?.trim_start().chars().take_while(char::is_ascii_digit).collect();
-        number.parse::<u64>().ok().map(|n| if n >= 50 { Level::Error } else { Level::Other })
-    });
+    let level = level_word(text).and_then(|word| super::level_of_word(&word)).map(Level::from);
     let exception =
         ["\"exception\"", "\"err\"", "\"error\":", "\"exception_name\"", "\"stack\""].iter().any(|k| text.contains(k));
     if level != Some(Level::Error) || !exception {
