@@ -59,3 +59,32 @@ fn every_stage_uses_only_the_stages_before_it() {
     }
     assert!(wrong.is_empty(), "arrows back up the stages:\n{}", wrong.join("\n"));
 }
+
+fn cargo_tree(args: &[&str]) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["tree", "--offline", "-e", "normal", "--prefix", "none"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// What the README says of the build: `make scan` (the scanner alone) builds no AWS SDK crate,
+/// and the whole build has one HTTP stack and one TLS stack.
+#[test]
+fn the_scanner_builds_without_the_sdk_and_the_build_has_one_http_and_tls_stack() {
+    let scanner = cargo_tree(&["--no-default-features", "--features", "cli"]);
+    let sdk: Vec<&str> = scanner.lines().filter(|l| l.starts_with("aws-sdk-") || l.starts_with("aws-config")).collect();
+    assert!(sdk.is_empty(), "make scan's build has {sdk:?}");
+    assert!(scanner.lines().any(|l| l.starts_with("regex ")), "the tree was read: {scanner}");
+    let duplicates = cargo_tree(&["--duplicates"]);
+    for stack in ["hyper ", "rustls "] {
+        // `--duplicates` lists each crate built in two versions, then what depends on it.
+        let versions: std::collections::BTreeSet<&str> =
+            duplicates.lines().filter(|l| l.starts_with(stack)).filter_map(|l| l.split_whitespace().nth(1)).collect();
+        assert!(versions.len() <= 1, "{stack}in {versions:?}");
+    }
+}
