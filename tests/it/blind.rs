@@ -14,45 +14,14 @@ use std::path::Path;
 use lambda_troubleshooter::detect::Analyzer;
 use lambda_troubleshooter::model::Severity;
 use lambda_troubleshooter::rules::Catalog;
-use serde::Deserialize;
 
 use crate::support::batch::batch;
+use crate::support::corpus::{self, RealFile};
 
 /// Recall by category a batch keeps (over every category together).
 const MIN_RECALL: f64 = 0.90;
 /// The share of a batch's negatives that may fire anything.
 const MAX_FALSE_POSITIVES: f64 = 0.02;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-// `runtime` and `note` are for the batch's readers.
-#[allow(dead_code)]
-struct Case {
-    #[serde(default)]
-    category: Option<String>,
-    #[serde(default)]
-    runtime: Option<String>,
-    source: String,
-    #[serde(default)]
-    note: Option<String>,
-    line: Option<String>,
-    lines: Option<Vec<String>>,
-}
-
-impl Case {
-    fn lines(&self) -> Vec<&str> {
-        self.line.iter().chain(self.lines.iter().flatten()).map(String::as_str).collect()
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Batch {
-    #[serde(default)]
-    positive: Vec<Case>,
-    #[serde(default)]
-    negative: Vec<Case>,
-}
 
 /// One batch's score: per category (lines, found), the negatives and how many fired, and the
 /// misses.
@@ -78,9 +47,7 @@ impl Score {
 
 /// Scores the batch file `name` of `tests/rules/blind/` with the built-in catalog.
 pub fn score(name: &str) -> Score {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/blind").join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let cases: Batch = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (_, cases) = corpus::files::<RealFile>("tests/rules/blind", |file| file == name).pop().unwrap();
     let analyzer = Analyzer::new(Catalog::load(&[], &[]).unwrap(), Severity::Low);
     let mut score = Score::default();
     for case in &cases.positive {
@@ -126,11 +93,9 @@ fn report(name: &str, score: &Score) -> String {
 
 #[test]
 fn blind_batches_keep_their_recall_and_stay_quiet_on_their_negatives() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/blind");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("batch-") && name.ends_with(".toml"))
+    let mut names: Vec<String> = corpus::files::<RealFile>("tests/rules/blind", |file| file.starts_with("batch-"))
+        .into_iter()
+        .map(|(n, _)| n)
         .collect();
     names.sort();
     assert!(names.len() >= 2, "{names:?}");

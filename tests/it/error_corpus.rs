@@ -17,67 +17,24 @@ use lambda_troubleshooter::rules::Catalog;
 use serde::Deserialize;
 
 use crate::support::batch::batch;
+use crate::support::corpus::{self, RealCase};
 
 /// Every failure gives a finding, at least this share of them (issue: recall ≥ 0.98).
 const TARGET_RECALL: f64 = 0.98;
 /// At least this share of the quiet lines give none.
 const TARGET_QUIET: f64 = 0.99;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-// `error_type`, `kind` and `note` document a case for its readers; the test reads the rest.
-#[allow(dead_code)]
-struct Case {
-    #[serde(default)]
-    runtime: Option<String>,
-    #[serde(default)]
-    format: Option<String>,
-    source: String,
-    #[serde(default)]
-    error_type: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    note: Option<String>,
-    /// A quiet line the product reports by design in this category (memory pressure on a
-    /// success): it counts as quiet when every finding it gives is of that category.
-    #[serde(default)]
-    expect: Option<String>,
-    line: Option<String>,
-    lines: Option<Vec<String>>,
-}
-
-impl Case {
-    fn lines(&self) -> Vec<&str> {
-        self.line.iter().chain(self.lines.iter().flatten()).map(String::as_str).collect()
-    }
-}
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct CorpusFile {
     #[serde(default)]
-    failure: Vec<Case>,
+    failure: Vec<RealCase>,
     #[serde(default)]
-    quiet: Vec<Case>,
+    quiet: Vec<RealCase>,
 }
 
 fn corpus() -> Vec<(String, CorpusFile)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/errors/real");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let file: CorpusFile = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.file_name().unwrap().to_string_lossy().into_owned(), file)
-        })
-        .collect()
+    corpus::files("tests/errors/real", |_| true)
 }
 
 fn findings(analyzer: &Analyzer, lines: &[&str]) -> Vec<Finding> {

@@ -27,6 +27,7 @@ use lambda_troubleshooter::rules::{BUILTIN_RULE_FILES, Catalog};
 use serde::Deserialize;
 
 use crate::support::batch;
+use crate::support::corpus::{self, RealFile};
 use batch::batch;
 
 #[derive(Deserialize)]
@@ -191,52 +192,9 @@ fn ordinary_info_and_debug_lines_fire_nothing() {
     assert!(findings(&analyzer, &all).is_empty());
 }
 
-/// One case of `tests/rules/real/*.toml`: real lines found in public sources, each with the
-/// category a user expects from it (positives) or no finding at all (negatives).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RealCase {
-    category: Option<String>,
-    #[serde(default)]
-    runtime: Option<String>,
-    source: String,
-    line: Option<String>,
-    lines: Option<Vec<String>>,
-    #[serde(default)]
-    note: Option<String>,
-}
-
-impl RealCase {
-    fn lines(&self) -> Vec<&str> {
-        self.line.iter().chain(self.lines.iter().flatten()).map(String::as_str).collect()
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RealFile {
-    #[serde(default)]
-    positive: Vec<RealCase>,
-    #[serde(default)]
-    negative: Vec<RealCase>,
-}
-
+/// The real lines of `tests/rules/real/*.toml`, each with its source.
 fn real_files() -> Vec<(String, RealFile)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/real");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect()
-        })
-        .unwrap_or_default();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let file: RealFile = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.file_name().unwrap().to_string_lossy().into_owned(), file)
-        })
-        .collect()
+    corpus::files("tests/rules/real", |_| true)
 }
 
 /// Recall issue 9 asks for in every category with at least [`MEASURED_AT`] lines; below it

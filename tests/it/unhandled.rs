@@ -13,6 +13,7 @@ use lambda_troubleshooter::model::{Category, Severity};
 use lambda_troubleshooter::rules::Catalog;
 
 use crate::support::batch::batch;
+use crate::support::corpus::{self, RealCase};
 
 /// The three bugs of the issue that asked for this: Python, Node.js and a Python error
 /// document, each from another invocation of one function.
@@ -116,21 +117,14 @@ fn one_node_error_a_thousand_times_with_other_ids_and_values_is_one_finding() {
 fn healthy_lines_that_mention_errors_give_none() {
     #[derive(serde::Deserialize)]
     struct Quiet {
-        quiet: Vec<toml::Value>,
+        quiet: Vec<RealCase>,
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/errors/real");
-    let mut cases = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("quiet") {
-            let quiet: Quiet = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            cases.extend(quiet.quiet);
-        }
-    }
-    let mentions: Vec<String> = cases
+    let files = corpus::files::<Quiet>("tests/errors/real", |file| file.starts_with("quiet"));
+    let mentions: Vec<String> = files
         .iter()
-        .filter(|case| case.get("expect").is_none())
-        .filter_map(|case| case.get("line").and_then(toml::Value::as_str))
+        .flat_map(|(_, file)| &file.quiet)
+        .filter(|case| case.expect.is_none())
+        .filter_map(|case| case.line.as_deref())
         .filter(|line| {
             let lower = line.to_ascii_lowercase();
             ["error", "exception", "fail", "fatal"].iter().any(|word| lower.contains(word))

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod choices;
+pub mod corpus;
 pub mod emf;
 pub mod fault_proxy;
 pub mod http;
