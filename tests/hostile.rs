@@ -185,8 +185,11 @@ fn twenty_thousand_distinct_denials_give_a_bounded_number_of_findings() {
     assert!(findings.len() <= 2 * lambda_troubleshooter::detect::MAX_KEYS_PER_RULE, "{} findings", findings.len());
     let total: u64 = findings.iter().map(|f| f.count).sum();
     assert_eq!(total, 20_000, "every denial is counted");
-    let merged = findings.iter().find(|f| f.details.contains_key("merged_keys")).expect("the rest, merged");
-    assert_eq!(merged.details["merged_keys"], 20_000 - (lambda_troubleshooter::detect::MAX_KEYS_PER_RULE - 1));
+    let merged = findings.iter().find(|f| f.details.members().contains_key("merged_keys")).expect("the rest, merged");
+    assert_eq!(
+        merged.details.members()["merged_keys"],
+        20_000 - (lambda_troubleshooter::detect::MAX_KEYS_PER_RULE - 1)
+    );
     let bytes: usize = findings.iter().map(|f| serde_json::to_string(f).unwrap().len()).sum();
     assert!(bytes < 200_000, "{bytes} bytes of findings");
     assert_linear("distinct keys", 2_000, denials);
@@ -290,7 +293,7 @@ mod generated {
                 prop_assert!(finding.evidence.len() <= 3);
                 prop_assert!(finding.evidence.iter().all(|e| e.message.len() <= MAX_EVIDENCE_BYTES + 4));
                 prop_assert!(!finding.evidence.iter().any(|e| e.message.contains("hunter2")), "{finding:?}");
-                prop_assert!(finding.category != Category::UnhandledError || finding.fingerprint_version.is_some() || finding.details.contains_key("merged_keys"));
+                prop_assert!(finding.category != Category::UnhandledError || finding.fingerprint_version.is_some() || finding.details.members().contains_key("merged_keys"));
             }
         }
     }

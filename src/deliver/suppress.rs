@@ -37,10 +37,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use serde_json::json;
-
+use crate::model::Category;
+use crate::model::details::Held;
 use crate::model::finding::Finding;
-use crate::model::{Category, details};
 
 /// How long a claim may stay *sending* before the same finding id may claim it again: an
 /// invocation that died mid-publish (a timeout, a crash) released nothing, and Lambda's retry
@@ -84,17 +83,8 @@ impl Key {
         let mut sort = finding.rule_id.clone();
         for name in key_fields {
             sort.push('#');
-            // An unhandled error's fingerprint is a field of the finding, not a detail.
-            if name == "fingerprint"
-                && let Some(fingerprint) = &finding.fingerprint
-            {
-                sort.push_str(fingerprint);
-                continue;
-            }
-            match finding.details.get(name) {
-                Some(serde_json::Value::String(text)) => sort.push_str(text),
-                Some(other) => sort.push_str(&other.to_string()),
-                None => {}
+            if let Some(value) = finding.value_of(name) {
+                sort.push_str(&value);
             }
         }
         Self { partition: format!("finding#{}#{}", finding.account, finding.log_group), sort }
@@ -306,9 +296,11 @@ impl Suppression {
                         finding.new_error_type = Some(new);
                     }
                     if held_findings > 0 {
-                        finding.details.insert(details::SUPPRESSED_FINDINGS.into(), json!(held_findings));
-                        finding.details.insert(details::SUPPRESSED_OCCURRENCES.into(), json!(held_occurrences));
-                        finding.details.insert(details::SUPPRESS_WINDOW_SECONDS.into(), json!(window.as_secs()));
+                        finding.details.held = Some(Held {
+                            findings: held_findings,
+                            occurrences: held_occurrences,
+                            window_seconds: window.as_secs(),
+                        });
                     }
                     Verdict::Publish
                 }

@@ -17,29 +17,48 @@ use sha2::{Digest, Sha256};
 
 use crate::detect::access;
 use crate::detect::errors::FINGERPRINT_VERSION;
-use crate::model::details;
+use crate::ingest::LogBatch;
+use crate::model::Severity;
+use crate::model::details::{self, Details, Varied};
 use crate::model::finding::{
     Evidence, Finding, LONGEST_INVOCATION_MS, MAX_INSIGHTS_REQUEST_IDS, SCHEMA, console_url, excerpt, insights_query,
     insights_url, rfc3339_millis,
 };
 use crate::redact::Redactor;
-use crate::rules::Parser;
+use crate::rules::{Catalog, Parser, Rule};
 
 /// The most values of a varying detail a finding lists in `details.values`; `total` says how
 /// many there were.
 pub const MAX_LISTED_VALUES: usize = 5;
 
-use super::analyzer::{Analyzer, BatchContext, MAX_EVIDENCE, MAX_EVIDENCE_BYTES, MAX_IDS, Observation, Subject};
+use super::observation::{Observation, Subject};
+
+/// The most evidence lines a finding carries.
+pub const MAX_EVIDENCE: usize = 3;
+
+/// Evidence lines are cut to this many bytes (at a character boundary).
+pub const MAX_EVIDENCE_BYTES: usize = 2048;
+
+/// The most request and event ids a finding lists.
+pub const MAX_IDS: usize = 50;
+
+/// Batch-wide values the templates and findings need.
+pub(super) struct BatchContext<'a> {
+    pub(super) batch: &'a LogBatch,
+    pub(super) region: &'a str,
+    pub(super) function: &'a str,
+}
 
 /// Lambda's largest memory setting, in MB.
 pub(super) const MAX_MEMORY_MB: u64 = 10_240;
 
-pub(super) struct Group<'a> {
-    pub(super) rule: usize,
-    pub(super) key: Vec<String>,
-    pub(super) observations: Vec<&'a Observation>,
+/// The observations of one problem: a rule and its key values.
+struct Group<'a> {
+    rule: usize,
+    key: Vec<String>,
+    observations: Vec<&'a Observation>,
     /// The keys past [`MAX_KEYS_PER_RULE`], merged: they are listed as varying values.
-    pub(super) overflow: bool,
+    overflow: bool,
 }
 
 /// The most findings one rule gives in one batch: one per key value (another IAM action,
@@ -48,185 +67,202 @@ pub(super) struct Group<'a> {
 /// batch are 10 findings, not 20,000.
 pub const MAX_KEYS_PER_RULE: usize = 10;
 
-impl Analyzer {
-    /// Step 3: one finding per (rule, key fields).
-    pub(super) fn aggregate(&self, observations: &[Observation], context: &BatchContext<'_>) -> Vec<Finding> {
-        let mut groups: Vec<Group> = Vec::new();
-        let mut index: HashMap<(usize, Vec<String>), usize> = HashMap::new();
-        // Per rule, how many keys have a finding of their own, and the group past the cap.
-        let mut keys_per_rule: HashMap<usize, usize> = HashMap::new();
-        let mut overflow: HashMap<usize, usize> = HashMap::new();
-        for observation in observations {
-            let rule = &self.catalog.rules()[observation.rule];
-            let key: Vec<String> = rule
-                .spec
-                .key
-                .iter()
-                .map(|name| observation.details.get(name).map(value_text).unwrap_or_default())
-                .collect();
-            let slot = match index.get(&(observation.rule, key.clone())) {
-                Some(&slot) => slot,
-                None if keys_per_rule.get(&observation.rule).copied().unwrap_or(0) + 1 >= MAX_KEYS_PER_RULE => {
-                    // Past the cap, every other key of the rule is one finding that lists them.
-                    *overflow.entry(observation.rule).or_insert_with(|| {
-                        groups.push(Group { rule: observation.rule, key, observations: Vec::new(), overflow: true });
-                        groups.len() - 1
-                    })
-                }
-                None => {
-                    *keys_per_rule.entry(observation.rule).or_default() += 1;
-                    groups.push(Group {
-                        rule: observation.rule,
-                        key: key.clone(),
-                        observations: Vec::new(),
-                        overflow: false,
-                    });
-                    index.insert((observation.rule, key), groups.len() - 1);
+/// Step 3: one finding per (rule, key fields), at or above `min_severity`, the most severe
+/// first.
+pub(super) fn aggregate(
+    catalog: &Catalog,
+    min_severity: Severity,
+    observations: &[Observation],
+    context: &BatchContext<'_>,
+) -> Vec<Finding> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<(usize, Vec<String>), usize> = HashMap::new();
+    // Per rule, how many keys have a finding of their own, and the group past the cap.
+    let mut keys_per_rule: HashMap<usize, usize> = HashMap::new();
+    let mut overflow: HashMap<usize, usize> = HashMap::new();
+    for observation in observations {
+        let rule = &catalog.rules()[observation.rule];
+        let key: Vec<String> = rule
+            .spec
+            .key
+            .iter()
+            .map(|name| observation.details.get(name).map(value_text).unwrap_or_default())
+            .collect();
+        let slot = match index.get(&(observation.rule, key.clone())) {
+            Some(&slot) => slot,
+            None if keys_per_rule.get(&observation.rule).copied().unwrap_or(0) + 1 >= MAX_KEYS_PER_RULE => {
+                // Past the cap, every other key of the rule is one finding that lists them.
+                *overflow.entry(observation.rule).or_insert_with(|| {
+                    groups.push(Group { rule: observation.rule, key, observations: Vec::new(), overflow: true });
                     groups.len() - 1
-                }
-            };
-            groups[slot].observations.push(observation);
-        }
-        let mut findings: Vec<Finding> = groups
-            .iter()
-            .filter(|g| self.catalog.rules()[g.rule].spec.severity >= self.min_severity)
-            .map(|group| self.finding(group, context))
-            .collect();
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.first_seen.cmp(&b.first_seen)));
-        findings
-    }
-
-    fn finding(&self, group: &Group<'_>, context: &BatchContext<'_>) -> Finding {
-        let batch = context.batch;
-        let rule = &self.catalog.rules()[group.rule];
-        let Gathered { subjects, mut details, mut events } = gather(group);
-        if group.overflow {
-            details.remove("fingerprint");
-        }
-        let error = ErrorFields::take(&mut details);
-        if let Some(size) = details.get("memory_size_mb").and_then(Value::as_u64) {
-            details.entry("suggested_memory_mb".into()).or_insert_with(|| json!(suggest_memory(size)));
-        }
-        let mut varying = varying_values(group, &rule.spec.values);
-        if group.overflow {
-            // The merged keys are what varies; the first one's error fields do not name them all.
-            let merged = varying_values(group, &rule.spec.key);
-            let keys = merged.iter().map(|(_, values)| values.len()).max().unwrap_or(0);
-            details.insert(details::MERGED_KEYS.into(), json!(keys));
-            varying.extend(merged);
-        }
-        if rule.spec.parser == Some(Parser::AccessDenied) {
-            merge_allow_statements(group, &mut details);
-        }
-        for value in details.values_mut() {
-            if let Value::String(text) = value {
-                *text = Redactor.redact(text);
+                })
             }
-        }
-        let listed: serde_json::Map<String, Value> = varying
-            .iter()
-            .filter(|(_, values)| values.len() > 1)
-            .map(|(name, values)| {
-                let first: Vec<String> = values.iter().take(MAX_LISTED_VALUES).map(|v| Redactor.redact(v)).collect();
-                (name.clone(), json!({"total": values.len(), "first": first}))
-            })
-            .collect();
-        if !listed.is_empty() {
-            details.insert(details::VALUES.into(), Value::Object(listed));
-        }
-        events.sort_unstable();
-        // Occurrences: a failure that ends its invocation happens once per invocation (its
-        // error line and REPORT are one occurrence); anything else once per log event.
-        let count =
-            if rule.spec.category.ends_the_invocation() { subjects.len() } else { group.observations.len() } as u64;
-        let named: Vec<&str> = subjects
-            .iter()
-            .filter_map(|s| match s {
-                Subject::Request(id) => Some(id.as_ref()),
-                Subject::Init(_) | Subject::Unnamed(_) => None,
-            })
-            .collect();
-        let requests = (!named.is_empty()).then_some(named.len() as u64);
-        // Read from log text like the evidence, so redacted like it: a line forged to look like
-        // a platform record must not carry a secret out as a request id.
-        let request_ids: Vec<String> = named.iter().take(MAX_IDS).map(|id| Redactor.redact(id)).collect();
-        let one_per_invocation = requests == Some(count) && named.len() == subjects.len();
-        let first_event = &batch.log_events[events[0]];
-        let last_event = &batch.log_events[events[events.len() - 1]];
-        let lookup = |name: &str| -> Option<String> {
-            match name {
-                "function" => Some(context.function.to_owned()),
-                "log_group" => Some(batch.log_group.clone()),
-                "account" => Some(batch.owner.clone()),
-                "region" => Some(context.region.to_owned()),
-                "partition" => Some(crate::model::partition(context.region).to_owned()),
-                "count" => Some(count.to_string()),
-                _ => error.get(name).or_else(|| details.get(name).map(value_text)),
+            None => {
+                *keys_per_rule.entry(observation.rule).or_default() += 1;
+                groups.push(Group {
+                    rule: observation.rule,
+                    key: key.clone(),
+                    observations: Vec::new(),
+                    overflow: false,
+                });
+                index.insert((observation.rule, key), groups.len() - 1);
+                groups.len() - 1
             }
         };
-        let mut summary =
-            rule.summary.render(&lookup).unwrap_or_else(|| format!("{}: {}", context.function, rule.spec.title));
-        summary.push_str(&occurrences_note(count, requests, one_per_invocation, &varying));
-        let fix = rule.fix.iter().filter_map(|step| step.render(&lookup)).filter(|s| !s.trim().is_empty()).collect();
-        let evidence = events
-            .iter()
-            .take(MAX_EVIDENCE)
-            .map(|&i| {
-                let event = &batch.log_events[i];
-                Evidence {
-                    timestamp: rfc3339_millis(event.timestamp),
-                    message: excerpt(&Redactor.redact(event.message.trim_end()), MAX_EVIDENCE_BYTES),
-                }
-            })
-            .collect();
-        let event_ids = events
+        groups[slot].observations.push(observation);
+    }
+    let mut findings: Vec<Finding> = groups
+        .iter()
+        .filter(|g| catalog.rules()[g.rule].spec.severity >= min_severity)
+        .map(|group| finding(&catalog.rules()[group.rule], group, context))
+        .collect();
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.first_seen.cmp(&b.first_seen)));
+    findings
+}
+
+/// What a group's observations say, merged, with every text redacted: the details (the
+/// varying values listed in `details.values`), the error's own fields, the values that varied,
+/// who it is about and the events that show it, in batch order.
+struct Merged<'a> {
+    details: Details,
+    error: ErrorFields,
+    varying: Vec<(String, Vec<String>)>,
+    subjects: Vec<&'a Subject>,
+    events: Vec<usize>,
+}
+
+fn merge<'a>(rule: &Rule, group: &Group<'a>) -> Merged<'a> {
+    let Gathered { subjects, mut details, mut events } = gather(group);
+    if group.overflow {
+        details.remove("fingerprint");
+    }
+    let error = ErrorFields::take(&mut details);
+    if let Some(size) = details.get("memory_size_mb").and_then(Value::as_u64) {
+        details.entry("suggested_memory_mb".into()).or_insert_with(|| json!(suggest_memory(size)));
+    }
+    let mut varying = varying_values(group, &rule.spec.values);
+    let mut merged_keys = None;
+    if group.overflow {
+        // The merged keys are what varies; the first one's error fields do not name them all.
+        let merged = varying_values(group, &rule.spec.key);
+        merged_keys = Some(merged.iter().map(|(_, values)| values.len()).max().unwrap_or(0) as u64);
+        varying.extend(merged);
+    }
+    if rule.spec.parser == Some(Parser::AccessDenied) {
+        merge_allow_statements(group, &mut details);
+    }
+    for value in details.values_mut() {
+        if let Value::String(text) = value {
+            *text = Redactor.redact(text);
+        }
+    }
+    let varied = varying
+        .iter()
+        .filter(|(_, values)| values.len() > 1)
+        .map(|(name, values)| {
+            let first = values.iter().take(MAX_LISTED_VALUES).map(|v| Redactor.redact(v)).collect();
+            (name.clone(), Varied { total: values.len() as u64, first })
+        })
+        .collect();
+    events.sort_unstable();
+    let details = Details { varied, merged_keys, ..Details::found(details) };
+    Merged { details, error, varying, subjects, events }
+}
+
+/// The finding of one group: the rule's text rendered with the merged details, the numbers,
+/// the evidence and the links.
+fn finding(rule: &Rule, group: &Group<'_>, context: &BatchContext<'_>) -> Finding {
+    let batch = context.batch;
+    let Merged { details, error, varying, subjects, events } = merge(rule, group);
+    // Occurrences: a failure that ends its invocation happens once per invocation (its error
+    // line and REPORT are one occurrence); anything else once per log event.
+    let count = if rule.spec.category.ends_the_invocation() { subjects.len() } else { group.observations.len() } as u64;
+    let named: Vec<&str> = subjects
+        .iter()
+        .filter_map(|s| match s {
+            Subject::Request(id) => Some(id.as_ref()),
+            Subject::Init(_) | Subject::Unnamed(_) => None,
+        })
+        .collect();
+    let requests = (!named.is_empty()).then_some(named.len() as u64);
+    // Read from log text like the evidence, so redacted like it: a line forged to look like a
+    // platform record must not carry a secret out as a request id.
+    let request_ids: Vec<String> = named.iter().take(MAX_IDS).map(|id| Redactor.redact(id)).collect();
+    let one_per_invocation = requests == Some(count) && named.len() == subjects.len();
+    let first_event = &batch.log_events[events[0]];
+    let last_event = &batch.log_events[events[events.len() - 1]];
+    let lookup = |name: &str| -> Option<String> {
+        match name {
+            "function" => Some(context.function.to_owned()),
+            "log_group" => Some(batch.log_group.clone()),
+            "account" => Some(batch.owner.clone()),
+            "region" => Some(context.region.to_owned()),
+            "partition" => Some(crate::model::partition(context.region).to_owned()),
+            "count" => Some(count.to_string()),
+            _ => error.get(name).or_else(|| details.get(name).map(value_text)),
+        }
+    };
+    let mut summary =
+        rule.summary.render(&lookup).unwrap_or_else(|| format!("{}: {}", context.function, rule.spec.title));
+    summary.push_str(&occurrences_note(count, requests, one_per_invocation, &varying));
+    let fix = rule.fix.iter().filter_map(|step| step.render(&lookup)).filter(|s| !s.trim().is_empty()).collect();
+    let insights_url = (!request_ids.is_empty()).then(|| {
+        let ids: Vec<String> = request_ids.iter().take(MAX_INSIGHTS_REQUEST_IDS).cloned().collect();
+        let (from, to) = (first_event.timestamp.saturating_sub(LONGEST_INVOCATION_MS), last_event.timestamp);
+        insights_url(context.region, &batch.log_group, from, to.saturating_add(60_000), &insights_query(&ids))
+    });
+    Finding {
+        schema: SCHEMA.to_owned(),
+        id: finding_id(rule.id(), &batch.log_group, &group.key, &first_event.id, first_event.timestamp),
+        rule_id: rule.id().to_owned(),
+        category: rule.spec.category,
+        severity: rule.spec.severity,
+        title: error.title.clone().unwrap_or_else(|| rule.spec.title.clone()),
+        summary,
+        cause: rule.spec.cause.clone(),
+        fix,
+        docs: rule.spec.docs.clone(),
+        account: batch.owner.clone(),
+        region: context.region.to_owned(),
+        log_group: batch.log_group.clone(),
+        log_stream: batch.log_stream.clone(),
+        function: context.function.to_owned(),
+        count,
+        requests,
+        first_seen: rfc3339_millis(first_event.timestamp),
+        last_seen: rfc3339_millis(last_event.timestamp),
+        request_ids,
+        event_ids: events
             .iter()
             .map(|&i| batch.log_events[i].id.to_string())
             .filter(|id| !id.is_empty())
             .take(MAX_IDS)
-            .collect();
-        Finding {
-            schema: SCHEMA.to_owned(),
-            id: finding_id(rule.id(), &batch.log_group, &group.key, &first_event.id, first_event.timestamp),
-            rule_id: rule.id().to_owned(),
-            category: rule.spec.category,
-            severity: rule.spec.severity,
-            title: error.title.clone().unwrap_or_else(|| rule.spec.title.clone()),
-            summary,
-            cause: rule.spec.cause.clone(),
-            fix,
-            docs: rule.spec.docs.clone(),
-            account: batch.owner.clone(),
-            region: context.region.to_owned(),
-            log_group: batch.log_group.clone(),
-            log_stream: batch.log_stream.clone(),
-            function: context.function.to_owned(),
-            count,
-            requests,
-            first_seen: rfc3339_millis(first_event.timestamp),
-            last_seen: rfc3339_millis(last_event.timestamp),
-            request_ids: request_ids.clone(),
-            event_ids,
-            evidence,
-            details,
-            console_url: console_url(context.region, &batch.log_group, &batch.log_stream),
-            insights_url: (!request_ids.is_empty()).then(|| {
-                let ids: Vec<String> = request_ids.iter().take(MAX_INSIGHTS_REQUEST_IDS).cloned().collect();
-                insights_url(
-                    context.region,
-                    &batch.log_group,
-                    first_event.timestamp.saturating_sub(LONGEST_INVOCATION_MS),
-                    last_event.timestamp.saturating_add(60_000),
-                    &insights_query(&ids),
-                )
-            }),
-            fingerprint_version: error.fingerprint.is_some().then_some(FINGERPRINT_VERSION),
-            fingerprint: error.fingerprint,
-            error_type: error.error_type,
-            top_frame: error.top_frame,
-            new_error_type: None,
-        }
+            .collect(),
+        evidence: evidence(batch, &events),
+        details,
+        console_url: console_url(context.region, &batch.log_group, &batch.log_stream),
+        insights_url,
+        fingerprint_version: error.fingerprint.is_some().then_some(FINGERPRINT_VERSION),
+        fingerprint: error.fingerprint,
+        error_type: error.error_type,
+        top_frame: error.top_frame,
+        new_error_type: None,
     }
+}
+
+/// The first events that show the problem, redacted and cut to [`MAX_EVIDENCE_BYTES`].
+fn evidence(batch: &LogBatch, events: &[usize]) -> Vec<Evidence> {
+    events
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(|&i| {
+            let event = &batch.log_events[i];
+            Evidence {
+                timestamp: rfc3339_millis(event.timestamp),
+                message: excerpt(&Redactor.redact(event.message.trim_end()), MAX_EVIDENCE_BYTES),
+            }
+        })
+        .collect()
 }
 
 /// The fields of an unhandled error that the finding carries at its top level, not in details.

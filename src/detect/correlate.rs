@@ -8,25 +8,28 @@ use serde_json::{Value, json};
 use crate::detect::platform::{InitPhase, Status};
 use crate::ingest::LogBatch;
 use crate::model::Category;
-use crate::rules::Detector;
+use crate::model::finding::function_name;
+use crate::rules::{Catalog, Detector};
 
-use super::analyzer::{Analyzer, Observation, PROPAGATION_WINDOW_SECONDS, Subject};
 use super::invocation::{Context, classify, status_name};
-use super::scan::{PhaseFailure, Scan};
+use super::observation::{Observation, PhaseFailure, Scan, ShownDetails, Subject};
+use super::unhandled;
+
+/// A denial followed by a success within this many seconds is propagation delay (about 2
+/// minutes documented; invocations may be sparser than that).
+pub const PROPAGATION_WINDOW_SECONDS: i64 = 300;
 
 /// The categories correlation asks about per subject.
 const KEPT: [Category; 3] = [Category::OutOfMemory, Category::RuntimeStartup, Category::RuntimeCrash];
 
-/// The categories observed per subject, and the rules whose observations already carry their
-/// details ([`Analyzer::lean_details`]).
+/// The categories observed per subject.
 #[derive(Default)]
-pub(super) struct SubjectCategories {
+struct SubjectCategories {
     by_subject: HashMap<Subject, Vec<Category>, foldhash::fast::RandomState>,
-    pub(super) detailed: HashMap<usize, HashSet<String>>,
 }
 
 impl SubjectCategories {
-    pub(super) fn insert(&mut self, subject: &Subject, category: Category) {
+    fn insert(&mut self, subject: &Subject, category: Category) {
         // Only the categories correlation asks about are kept: a storm of timeouts adds none.
         if !KEPT.contains(&category) {
             return;
@@ -38,151 +41,177 @@ impl SubjectCategories {
     }
 
     /// Whether `subject` has any of `categories`: only those [`Self::insert`] keeps.
-    pub(super) fn has(&self, subject: &Subject, categories: &[Category]) -> bool {
+    fn has(&self, subject: &Subject, categories: &[Category]) -> bool {
         debug_assert!(categories.iter().all(|c| KEPT.contains(c)), "{categories:?} are not kept");
         self.by_subject.get(subject).is_some_and(|seen| categories.iter().any(|c| seen.contains(c)))
     }
 }
 
-impl Analyzer {
-    /// Step 2: what each request's platform records mean.
-    pub(super) fn correlate(&self, scan: &mut Scan, batch: &LogBatch) {
-        // Which categories each subject already has, built once and kept up to date as the
-        // detectors add observations (a lookup per question, not a scan of every observation).
-        let mut seen = SubjectCategories::default();
-        for observation in &scan.observations {
-            seen.insert(&observation.subject, self.category_of(observation));
-        }
-        seen.detailed.extend(std::mem::take(&mut scan.detailed));
-        let mut new = Vec::new();
-        // The subjects whose suppressed init timed out, looked up once per invocation.
-        let init_timed_out: std::collections::HashSet<&Subject> =
-            scan.phase_failures.iter().filter(|f| f.status == Some(Status::Timeout)).map(|f| &f.subject).collect();
-        for subject in &scan.order {
-            let Some(invocation) = scan.requests.get(subject) else { continue };
-            let outcome = invocation.outcome_events();
-            let Some(&first) = outcome.first() else { continue };
-            let context = Context {
-                oom_text: seen.has(subject, &[Category::OutOfMemory]),
-                startup_or_crash_found: seen.has(subject, &[Category::RuntimeStartup, Category::RuntimeCrash]),
-                suppressed_init_timed_out: init_timed_out.contains(subject),
-            };
-            if let Some((detector, details)) = classify(invocation, context) {
-                self.push_detector(&mut new, &mut seen, detector, (first, outcome), subject, details);
-            }
-        }
-        for failure in &scan.phase_failures {
-            self.correlate_phase(failure, &mut new, &mut seen);
-        }
-        scan.observations.extend(new);
-        self.reclassify_recovered_denials(scan, batch);
-        self.unhandled_errors(scan, crate::model::finding::function_name(&batch.log_group));
-    }
+/// What correlation adds to as it goes: the observations, the categories each subject has
+/// (a lookup per question, not a scan of every observation), and the details shown.
+struct Found<'a> {
+    catalog: &'a Catalog,
+    new: Vec<Observation>,
+    seen: SubjectCategories,
+    shown: ShownDetails,
+}
 
-    /// A failed init or restore, or a suppressed init, unless a more specific finding (an
-    /// import error, an out-of-memory kill) already explains it.
-    fn correlate_phase(&self, failure: &PhaseFailure, new: &mut Vec<Observation>, seen: &mut SubjectCategories) {
-        let mut details = BTreeMap::new();
-        if let Some(status) = failure.status {
-            details.insert("status".into(), json!(status_name(status)));
+impl Found<'_> {
+    /// Adds the observation of a platform detector's rule, when the catalog has the rule.
+    fn push(
+        &mut self,
+        detector: Detector,
+        (event, related): (usize, Vec<usize>),
+        subject: &Subject,
+        mut details: BTreeMap<String, Value>,
+    ) {
+        if let Some(rule) = self.catalog.detector_rule(detector) {
+            self.seen.insert(subject, self.catalog.rules()[rule].spec.category);
+            self.shown.lean(self.catalog, rule, &mut details);
+            self.new.push(Observation { rule, event, related, subject: subject.clone(), details });
         }
-        if let Some(error_type) = &failure.error_type {
-            details.insert("error_type".into(), json!(error_type));
-        }
-        let shown = (failure.event, Vec::new());
-        if failure.restore {
-            if let Some(ms) = failure.duration_ms {
-                details.insert("restore_duration_ms".into(), json!(ms));
-            }
-            if !seen.has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
-                self.push_detector(new, seen, Detector::RestoreFailure, shown, &failure.subject, details);
-            }
-            return;
-        }
-        let suppressed = failure.phase == Some(InitPhase::Invoke);
-        details.insert("phase".into(), json!(if suppressed { "invoke" } else { "init" }));
-        if let Some(ms) = failure.duration_ms {
-            details.insert("init_duration_ms".into(), json!(ms));
-        }
-        if suppressed || failure.status != Some(Status::Error) {
-            details.insert("init_outcome".into(), json!(init_outcome(failure)));
-        }
-        let timed_out = match failure.status {
-            Some(Status::Timeout) => true,
-            Some(Status::Error) => false,
-            // A suppressed init without a failure: the first init did not complete. Past the
-            // 10 s limit it timed out; otherwise it failed and its cause is in earlier lines.
-            Some(Status::Success) | None => true,
+    }
+}
+
+/// Step 2: what each request's platform records mean, failed and suppressed inits, denials
+/// that recovered, and last the failures no rule explains ([`unhandled::observe`]).
+pub(super) fn correlate(catalog: &Catalog, mut scan: Scan, batch: &LogBatch, logged_errors: bool) -> Vec<Observation> {
+    let mut seen = SubjectCategories::default();
+    for observation in &scan.observations {
+        seen.insert(&observation.subject, observation.category(catalog));
+    }
+    let shown = std::mem::take(&mut scan.shown);
+    let mut found = Found { catalog, new: Vec::new(), seen, shown };
+    // The subjects whose suppressed init timed out, looked up once per invocation.
+    let init_timed_out: HashSet<&Subject> =
+        scan.phase_failures.iter().filter(|f| f.status == Some(Status::Timeout)).map(|f| &f.subject).collect();
+    for subject in &scan.order {
+        let Some(invocation) = scan.requests.get(subject) else { continue };
+        let outcome = invocation.outcome_events();
+        let Some(&first) = outcome.first() else { continue };
+        let context = Context {
+            oom_text: found.seen.has(subject, &[Category::OutOfMemory]),
+            startup_or_crash_found: found.seen.has(subject, &[Category::RuntimeStartup, Category::RuntimeCrash]),
+            suppressed_init_timed_out: init_timed_out.contains(subject),
         };
-        if timed_out {
-            // An out-of-memory kill during a suppressed init is reported as out of memory.
-            if !seen.has(&failure.subject, &[Category::OutOfMemory]) {
-                self.push_detector(new, seen, Detector::InitTimeout, shown, &failure.subject, details);
-            }
-        } else if !seen
-            .has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash])
-        {
-            self.push_detector(new, seen, Detector::InitFailure, shown, &failure.subject, details);
+        if let Some((detector, details)) = classify(invocation, context) {
+            found.push(detector, (first, outcome), subject, details);
         }
     }
+    for failure in &scan.phase_failures {
+        correlate_phase(failure, &mut found);
+    }
+    scan.observations.extend(found.new);
+    reclassify_recovered_denials(catalog, &mut scan, batch);
+    let unexplained = unhandled::observe(catalog, &scan, function_name(&batch.log_group), logged_errors);
+    scan.observations.extend(unexplained);
+    scan.observations
+}
 
-    /// A denial (implicit, parsed) followed in the batch by a successful invocation of the
-    /// same function is reported as propagation delay, not as a missing permission
-    /// (LOG-FORMATS.md section 7). Explicit denies and KMS denials stay as they are.
-    fn reclassify_recovered_denials(&self, scan: &mut Scan, batch: &LogBatch) {
-        let Some(target) = self.catalog.detector_rule(Detector::DenialThenSuccess) else { return };
-        let denied_requests: HashSet<Subject> = scan
-            .observations
-            .iter()
-            .filter(|o| matches!(self.category_of(o), Category::SecretAccessDenied | Category::AccessDenied))
-            .filter(|o| matches!(o.subject, Subject::Request(_)))
-            .map(|o| o.subject.clone())
-            .collect();
-        if denied_requests.is_empty() {
-            return;
+/// A failed init or restore, or a suppressed init, unless a more specific finding (an
+/// import error, an out-of-memory kill) already explains it.
+fn correlate_phase(failure: &PhaseFailure, found: &mut Found<'_>) {
+    let mut details = BTreeMap::new();
+    if let Some(status) = failure.status {
+        details.insert("status".into(), json!(status_name(status)));
+    }
+    if let Some(error_type) = &failure.error_type {
+        details.insert("error_type".into(), json!(error_type));
+    }
+    let shown = (failure.event, Vec::new());
+    if failure.restore {
+        if let Some(ms) = failure.duration_ms {
+            details.insert("restore_duration_ms".into(), json!(ms));
         }
-        // Where each invocation stands in the batch, and, from each position on, the first
-        // successful invocation that was not denied: one pass back to front, so each denial
-        // finds its recovery in constant time (a search per denial took time in the square
-        // of the batch's invocations).
-        let position: HashMap<&Subject, usize> = scan.order.iter().enumerate().map(|(i, s)| (s, i)).collect();
-        let mut next_success: Vec<Option<usize>> = vec![None; scan.order.len() + 1];
-        for (i, subject) in scan.order.iter().enumerate().rev() {
-            let succeeded = matches!(subject, Subject::Request(_))
-                && !denied_requests.contains(subject)
-                && scan.requests.get(subject).is_some_and(|state| state.succeeded() && state.report.is_some());
-            next_success[i] = if succeeded { Some(i) } else { next_success[i + 1] };
+        if !found.seen.has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory]) {
+            found.push(Detector::RestoreFailure, shown, &failure.subject, details);
         }
-        for observation in &mut scan.observations {
-            let category = self.catalog.rules()[observation.rule].spec.category;
-            let implicit = observation.details.get("deny").and_then(Value::as_str) == Some("implicit");
-            if !matches!(category, Category::SecretAccessDenied | Category::AccessDenied) || !implicit {
-                continue;
-            }
-            let denied = &observation.subject;
-            if !matches!(denied, Subject::Request(_)) {
-                continue;
-            }
-            let Some(&position) = position.get(denied) else { continue };
-            let denied_at = batch.log_events[observation.event].timestamp;
-            let recovered = next_success[position + 1].and_then(|next| {
-                let subject = &scan.order[next];
-                let Subject::Request(id) = subject else { return None };
-                let state = scan.requests.get(subject)?;
-                let at = batch.log_events[state.report.as_ref()?.event].timestamp;
-                let in_window = at.saturating_sub(denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
-                in_window.then_some((id, at))
-            });
-            let Some((recovered_id, recovered_at)) = recovered else { continue };
-            let denied_rule_id = self.catalog.rules()[observation.rule].id().to_owned();
-            observation.rule = target;
-            observation.details.insert("denied_rule_id".into(), json!(denied_rule_id));
-            observation.details.insert("recovered_request_id".into(), json!(recovered_id.as_ref()));
-            observation.details.insert(
-                "recovered_after_seconds".into(),
-                json!((recovered_at.saturating_sub(denied_at).max(0) as f64) / 1000.0),
-            );
+        return;
+    }
+    let suppressed = failure.phase == Some(InitPhase::Invoke);
+    details.insert("phase".into(), json!(if suppressed { "invoke" } else { "init" }));
+    if let Some(ms) = failure.duration_ms {
+        details.insert("init_duration_ms".into(), json!(ms));
+    }
+    if suppressed || failure.status != Some(Status::Error) {
+        details.insert("init_outcome".into(), json!(init_outcome(failure)));
+    }
+    let timed_out = match failure.status {
+        Some(Status::Timeout) => true,
+        Some(Status::Error) => false,
+        // A suppressed init without a failure: the first init did not complete. Past the
+        // 10 s limit it timed out; otherwise it failed and its cause is in earlier lines.
+        Some(Status::Success) | None => true,
+    };
+    if timed_out {
+        // An out-of-memory kill during a suppressed init is reported as out of memory.
+        if !found.seen.has(&failure.subject, &[Category::OutOfMemory]) {
+            found.push(Detector::InitTimeout, shown, &failure.subject, details);
         }
+    } else if !found
+        .seen
+        .has(&failure.subject, &[Category::RuntimeStartup, Category::OutOfMemory, Category::RuntimeCrash])
+    {
+        found.push(Detector::InitFailure, shown, &failure.subject, details);
+    }
+}
+
+/// A denial (implicit, parsed) followed in the batch by a successful invocation of the
+/// same function is reported as propagation delay, not as a missing permission
+/// (LOG-FORMATS.md section 7). Explicit denies and KMS denials stay as they are.
+fn reclassify_recovered_denials(catalog: &Catalog, scan: &mut Scan, batch: &LogBatch) {
+    let Some(target) = catalog.detector_rule(Detector::DenialThenSuccess) else { return };
+    let denied_requests: HashSet<Subject> = scan
+        .observations
+        .iter()
+        .filter(|o| matches!(o.category(catalog), Category::SecretAccessDenied | Category::AccessDenied))
+        .filter(|o| matches!(o.subject, Subject::Request(_)))
+        .map(|o| o.subject.clone())
+        .collect();
+    if denied_requests.is_empty() {
+        return;
+    }
+    // Where each invocation stands in the batch, and, from each position on, the first
+    // successful invocation that was not denied: one pass back to front, so each denial
+    // finds its recovery in constant time (a search per denial took time in the square
+    // of the batch's invocations).
+    let position: HashMap<&Subject, usize> = scan.order.iter().enumerate().map(|(i, s)| (s, i)).collect();
+    let mut next_success: Vec<Option<usize>> = vec![None; scan.order.len() + 1];
+    for (i, subject) in scan.order.iter().enumerate().rev() {
+        let succeeded = matches!(subject, Subject::Request(_))
+            && !denied_requests.contains(subject)
+            && scan.requests.get(subject).is_some_and(|state| state.succeeded() && state.report.is_some());
+        next_success[i] = if succeeded { Some(i) } else { next_success[i + 1] };
+    }
+    for observation in &mut scan.observations {
+        let category = catalog.rules()[observation.rule].spec.category;
+        let implicit = observation.details.get("deny").and_then(Value::as_str) == Some("implicit");
+        if !matches!(category, Category::SecretAccessDenied | Category::AccessDenied) || !implicit {
+            continue;
+        }
+        let denied = &observation.subject;
+        if !matches!(denied, Subject::Request(_)) {
+            continue;
+        }
+        let Some(&position) = position.get(denied) else { continue };
+        let denied_at = batch.log_events[observation.event].timestamp;
+        let recovered = next_success[position + 1].and_then(|next| {
+            let subject = &scan.order[next];
+            let Subject::Request(id) = subject else { return None };
+            let state = scan.requests.get(subject)?;
+            let at = batch.log_events[state.report.as_ref()?.event].timestamp;
+            let in_window = at.saturating_sub(denied_at) <= PROPAGATION_WINDOW_SECONDS * 1000;
+            in_window.then_some((id, at))
+        });
+        let Some((recovered_id, recovered_at)) = recovered else { continue };
+        let denied_rule_id = catalog.rules()[observation.rule].id().to_owned();
+        observation.rule = target;
+        observation.details.insert("denied_rule_id".into(), json!(denied_rule_id));
+        observation.details.insert("recovered_request_id".into(), json!(recovered_id.as_ref()));
+        observation.details.insert(
+            "recovered_after_seconds".into(),
+            json!((recovered_at.saturating_sub(denied_at).max(0) as f64) / 1000.0),
+        );
     }
 }
 

@@ -5,20 +5,30 @@
 //! (the anchor window, the platform record, the rule hits, the level a line states, the error
 //! in its own words), so that each message is read once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::detect::access::AccessDeniedParser;
 use crate::detect::errors::{self, ErrorSignal, StatedLevel};
 use crate::detect::normalize;
-use crate::detect::platform::{InitPhase, PlatformRecord, Status};
-use crate::ingest::LogBatch;
+use crate::detect::platform::{InitPhase, PlatformParser, PlatformRecord, Status};
+use crate::ingest::{LogBatch, LogEvent};
 use crate::model::Category;
 use crate::model::finding::OWN_OUTPUT_MARKERS;
-use crate::rules::{ANCHOR_WINDOW, ANCHOR_WINDOW_BYTES, BatchAnchors, Hit, Parser, ScanScratch};
+use crate::rules::{ANCHOR_WINDOW, ANCHOR_WINDOW_BYTES, AnchorAt, BatchAnchors, Catalog, Hit, Parser, ScanScratch};
 
-use super::analyzer::{Analyzer, Observation, Subject};
-use super::invocation::{At, Invocation, RuntimeDone};
+use super::invocation::{At, RuntimeDone};
+use super::observation::{ErrorAt, Observation, PhaseFailure, Scan, Subject};
+
+/// The parsers the scan reads each message with besides the catalog, compiled once.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Readers {
+    /// Lambda's own records.
+    pub(super) platform: PlatformParser,
+    /// The IAM denial grammar, for the rules that ask for it.
+    pub(super) access: AccessDeniedParser,
+}
 
 /// Where the scan stands in the stream: the request running and the execution environment.
 #[derive(Debug, Default)]
@@ -53,261 +63,233 @@ impl Cursor {
     }
 }
 
-/// An INIT_REPORT or RESTORE_REPORT that failed, or an INIT_REPORT of a suppressed init
-/// (`Phase: invoke`: the first init did not complete, whatever this one's status).
-#[derive(Debug)]
-pub(super) struct PhaseFailure {
-    pub(super) event: usize,
-    pub(super) subject: Subject,
-    pub(super) restore: bool,
-    pub(super) status: Option<Status>,
-    pub(super) phase: Option<InitPhase>,
-    pub(super) error_type: Option<String>,
-    pub(super) duration_ms: Option<f64>,
-}
-
-#[derive(Default)]
-pub(super) struct Scan {
-    /// Keyed by request ids read from the batch, hashed with foldhash (seeded per process):
-    /// SipHash of every platform line's request id was 5% of an analysis (`make callgrind`).
-    pub(super) requests: HashMap<Subject, Invocation, foldhash::fast::RandomState>,
-    /// Invocations in the order they first appear in the batch.
-    pub(super) order: Vec<Subject>,
-    pub(super) observations: Vec<Observation>,
-    pub(super) phase_failures: Vec<PhaseFailure>,
-    /// Errors in their own words (unhandled or logged), for the failures no rule explains.
-    pub(super) errors: Vec<ErrorAt>,
-    /// The detail names each rule's observations have shown ([`Analyzer::lean_details`]).
-    pub(super) detailed: HashMap<usize, std::collections::HashSet<String>>,
-}
-
-/// An error a message reported ([`errors::extract`]), where, and about whom.
-#[derive(Debug)]
-pub(super) struct ErrorAt {
-    pub(super) event: usize,
-    pub(super) subject: Subject,
-    /// The execution environment whose init the error happened in, when no request ran.
-    pub(super) init: Option<usize>,
-    pub(super) signal: ErrorSignal,
-}
-
-impl Scan {
-    /// Moves what was gathered about `from` onto `to` (platform records and observations).
-    ///
-    /// Only an unnamed invocation is adopted ([`pair`]), a few events after it was first seen:
-    /// it is near the end of `order`, and its observations are the last ones, from its event
-    /// on. Only those tails are searched; a search of the whole lists for every pair took time
-    /// in the square of the batch's invocations.
-    fn adopt(&mut self, from: &Subject, to: &Subject) {
-        let Subject::Unnamed(since) = *from else { return };
-        if let Some(gathered) = self.requests.remove(from) {
-            self.request(to).merge(gathered);
-        }
-        if let Some(at) = self.order.iter().rposition(|subject| subject == from) {
-            self.order.remove(at);
-        }
-        for observation in self.observations.iter_mut().rev().take_while(|o| o.event >= since) {
-            if &observation.subject == from {
-                observation.subject = to.clone();
-            }
-        }
-    }
-
-    pub(super) fn request(&mut self, subject: &Subject) -> &mut Invocation {
-        if !self.requests.contains_key(subject) {
-            self.order.push(subject.clone());
-        }
-        self.requests.entry(subject.clone()).or_default()
-    }
-}
-
-impl Analyzer {
-    /// Step 1: platform records and rule hits, one pass.
-    ///
-    /// Each message is matched as printed; a message that holds a JSON document (with an
-    /// anchor or a platform phrase in it) or a backslash escape is also matched through its
-    /// unfolded text ([`normalize::unfold`]), where a platform record inside an error JSON is
-    /// found as well.
-    pub(super) fn scan(&self, batch: &LogBatch, region: &str) -> Scan {
-        let mut scan = Scan::default();
-        let mut cursor = Cursor::default();
-        let mut scratch = ScanScratch::default();
-        let mut hits: Vec<Hit> = Vec::new();
-        let mut more: Vec<Hit> = Vec::new();
-        let mut unfolded = String::new();
-        // The anchor pass goes ahead a window of messages at a time ([`ANCHOR_WINDOW`] says why).
-        let mut window: Vec<&str> = Vec::with_capacity(ANCHOR_WINDOW);
-        let mut anchors = BatchAnchors::default();
-        let mut window_start = 0;
-        for (index, event) in batch.log_events.iter().enumerate() {
-            if index == window_start + window.len() {
-                // A window is at most ANCHOR_WINDOW messages and ANCHOR_WINDOW_BYTES of text
-                // (always one message): what the anchor pass keeps of it stays small, however
-                // large the messages or dense their anchors.
-                window.clear();
-                window_start = index;
-                let mut bytes = 0;
-                for ahead in batch.log_events[index..].iter().take(ANCHOR_WINDOW) {
-                    let text = analysed(&ahead.message);
-                    if !window.is_empty() && bytes + text.len() > ANCHOR_WINDOW_BYTES {
-                        break;
-                    }
-                    bytes += text.len();
-                    window.push(text);
-                }
-                anchors = self.catalog.find_anchors(&window);
-            }
-            let message = analysed(&event.message);
-            let mut record = self.platform.parse_start(message);
-            if let Some(PlatformRecord::InitStart | PlatformRecord::Start { .. } | PlatformRecord::End { .. }) = record
-            {
-                self.observe_record(&mut scan, &mut cursor, record, index);
-                continue;
-            }
-            hits.clear();
-            self.catalog.scan_found(message, anchors.of(index - window_start), &mut scratch, &mut hits);
-            let error = if scratch.error_signal() { errors::extract(message) } else { None };
-            // Platform phrases ride in the anchor pass: only a message that holds one is
-            // searched for a platform record behind a prefix.
-            let phrase = scratch.platform_phrase();
-            let printed_first = record.is_some();
-            if record.is_none() && phrase {
-                record = self.platform.parse_embedded(message);
-            }
-            // Unfold only what may hide a failure: a message with a worded anchor or a platform
-            // phrase that holds a JSON document or an escape (numbers are not unfolded, so a
-            // numeric anchor alone is no reason).
-            if scratch.worded_anchor()
-                && (memchr::memchr(b'\\', message.as_bytes()).is_some() || normalize::json_start(message).is_some())
-            {
-                unfolded.clear();
-                let found = normalize::unfold(message, &mut unfolded);
-                if found.any {
-                    // Whatever level a shipper gave it (apex/up logs REPORT and `Task timed
-                    // out` at "info"): the prefix rules keep applications' own words out.
-                    if record.is_none() {
-                        record = unfolded.lines().find_map(|line| self.platform.parse(line));
-                    }
-                    more.clear();
-                    self.catalog.scan(&unfolded, &mut scratch, &mut more);
-                    for hit in more.drain(..) {
-                        if !hits.iter().any(|h| h.rule == hit.rule) {
-                            hits.push(hit);
-                        }
-                    }
-                }
-            }
-            // This tool's own findings, forwarded or printed into a subscribed log group, are
-            // never analysed: neither their rule hits nor a platform record quoted inside them
-            // (checked only on such messages: the anchor pass stays as it is).
-            if (!hits.is_empty() || error.is_some() || (record.is_some() && !printed_first)) && is_own_output(message) {
-                continue;
-            }
-            let subject_override = self.observe_record(&mut scan, &mut cursor, record, index);
-            if let Some(signal) = error {
-                let named = signal.report.request_id.as_deref().map(|id| Subject::Request(id.into()));
-                let subject = named.or_else(|| subject_override.clone()).unwrap_or_else(|| match &cursor.current {
-                    Some(id) => Subject::Request(id.clone()),
-                    None => Subject::Unnamed(index),
-                });
-                let init = cursor.current.is_none().then_some(cursor.epoch);
-                scan.errors.push(ErrorAt { event: index, subject, init, signal });
-            }
-            if hits.is_empty() {
-                continue;
-            }
-            if let Some(level) = errors::stated_level(message) {
-                hits.retain(|hit| !handled(self.catalog.rules()[hit.rule].spec.category, level, message));
-            }
-            let subject = subject_override.unwrap_or_else(|| cursor.subject());
-            for hit in hits.drain(..) {
-                let rule = &self.catalog.rules()[hit.rule];
-                let mut details: BTreeMap<String, Value> =
-                    hit.captures.into_iter().map(|(name, text)| (name, capture_value(text))).collect();
-                self.lean_details(hit.rule, &mut details, &mut scan.detailed);
-                if rule.spec.parser == Some(Parser::AccessDenied) {
-                    details.extend(self.access.details(message, region));
-                }
-                scan.observations.push(Observation {
-                    rule: hit.rule,
-                    event: index,
-                    related: Vec::new(),
-                    subject: subject.clone(),
-                    details,
-                });
-            }
-        }
-        scan
-    }
-
-    /// Notes what a platform record says about its request or environment; returns the
-    /// subject the record's event is about, when it names one.
-    fn observe_record(
-        &self,
-        scan: &mut Scan,
-        cursor: &mut Cursor,
-        record: Option<PlatformRecord>,
-        index: usize,
-    ) -> Option<Subject> {
-        let subject = match record? {
-            PlatformRecord::InitStart => {
-                cursor.epoch += 1;
-                cursor.pending_cold_start = true;
-                cursor.current = None;
-                return None;
-            }
-            PlatformRecord::Start { request_id } => {
-                let id: std::sync::Arc<str> = request_id.into();
-                let subject = Subject::Request(id.clone());
-                cursor.current = Some(id);
-                let state = scan.request(&subject);
-                state.epoch = cursor.epoch;
-                if std::mem::take(&mut cursor.pending_cold_start) {
-                    state.cold_start = true;
-                }
-                return None;
-            }
-            PlatformRecord::End { request_id } => {
-                scan.request(&Subject::Request(request_id.into()));
-                return None;
-            }
-            PlatformRecord::Report(report) => {
-                let subject = cursor.invocation(report.request_id.clone(), index);
-                let state = scan.request(&subject);
-                if report.init_duration_ms.is_some() {
-                    state.cold_start = true;
-                    state.init_duration_ms = report.init_duration_ms;
-                }
-                state.report = Some(Box::new(At { event: index, said: report }));
-                subject
-            }
-            PlatformRecord::RuntimeDone { request_id, status, error_type } => {
-                let subject = cursor.invocation(request_id, index);
-                scan.request(&subject).runtime_done =
-                    Some(At { event: index, said: RuntimeDone { status, error_type } });
-                subject
-            }
-            PlatformRecord::TaskTimedOut { request_id, seconds } => {
-                let subject = cursor.invocation(request_id, index);
-                scan.request(&subject).timed_out_after = Some(At { event: index, said: seconds });
-                subject
-            }
-            PlatformRecord::RuntimeExited { request_id, reason } => {
-                let subject = cursor.invocation(request_id, index);
-                scan.request(&subject).exited = Some(At { event: index, said: reason });
-                subject
-            }
-            PlatformRecord::ProcessExited { request_id } => {
-                let subject = cursor.invocation(request_id, index);
-                scan.request(&subject).process_exited = Some(index);
-                subject
-            }
-            record @ (PlatformRecord::InitReport { .. } | PlatformRecord::RestoreReport { .. }) => {
-                return Some(observe_phase(scan, cursor, record, index));
-            }
+/// Step 1: platform records and rule hits, one pass.
+///
+/// Each message is matched as printed; a message that holds a JSON document (with an anchor
+/// or a platform phrase in it) or a backslash escape is also matched through its unfolded
+/// text ([`normalize::unfold`]), where a platform record inside an error JSON is found as
+/// well.
+pub(super) fn scan(catalog: &Catalog, readers: &Readers, batch: &LogBatch, region: &str) -> Scan {
+    let mut scan = Scan::default();
+    let mut cursor = Cursor::default();
+    let mut reading = Reading::default();
+    let mut window = AnchorWindow::default();
+    for (index, event) in batch.log_events.iter().enumerate() {
+        window.advance(catalog, &batch.log_events, index);
+        let message = analysed(&event.message);
+        let Some(read) = reading.read(catalog, readers, message, window.of(index)) else {
+            continue;
         };
-        Some(pair(scan, cursor, subject, index))
+        let subject_override = observe_record(&mut scan, &mut cursor, read.record, index);
+        if let Some(signal) = read.error {
+            let named = signal.report.request_id.as_deref().map(|id| Subject::Request(id.into()));
+            let subject = named.or_else(|| subject_override.clone()).unwrap_or_else(|| match &cursor.current {
+                Some(id) => Subject::Request(id.clone()),
+                None => Subject::Unnamed(index),
+            });
+            let init = cursor.current.is_none().then_some(cursor.epoch);
+            scan.errors.push(ErrorAt { event: index, subject, init, signal });
+        }
+        if reading.hits.is_empty() {
+            continue;
+        }
+        let subject = subject_override.unwrap_or_else(|| cursor.subject());
+        for hit in reading.hits.drain(..) {
+            let rule = &catalog.rules()[hit.rule];
+            let mut details: BTreeMap<String, Value> =
+                hit.captures.into_iter().map(|(name, text)| (name, capture_value(text))).collect();
+            scan.shown.lean(catalog, hit.rule, &mut details);
+            if rule.spec.parser == Some(Parser::AccessDenied) {
+                details.extend(readers.access.details(message, region));
+            }
+            scan.observations.push(Observation {
+                rule: hit.rule,
+                event: index,
+                related: Vec::new(),
+                subject: subject.clone(),
+                details,
+            });
+        }
     }
+    scan
+}
+
+/// The anchor pass goes ahead a window of messages at a time ([`ANCHOR_WINDOW`] says why).
+#[derive(Default)]
+struct AnchorWindow {
+    start: usize,
+    len: usize,
+    anchors: BatchAnchors,
+}
+
+impl AnchorWindow {
+    /// Finds the anchors of the next window when `index` is past this one. A window is at most
+    /// ANCHOR_WINDOW messages and ANCHOR_WINDOW_BYTES of text (always one message): what the
+    /// anchor pass keeps of it stays small, however large the messages or dense their anchors.
+    fn advance(&mut self, catalog: &Catalog, events: &[LogEvent], index: usize) {
+        if index != self.start + self.len {
+            return;
+        }
+        let mut texts: Vec<&str> = Vec::with_capacity(ANCHOR_WINDOW);
+        let mut bytes = 0;
+        for ahead in events[index..].iter().take(ANCHOR_WINDOW) {
+            let text = analysed(&ahead.message);
+            if !texts.is_empty() && bytes + text.len() > ANCHOR_WINDOW_BYTES {
+                break;
+            }
+            bytes += text.len();
+            texts.push(text);
+        }
+        self.start = index;
+        self.len = texts.len();
+        self.anchors = catalog.find_anchors(&texts);
+    }
+
+    /// The anchors found in message `index` of the batch.
+    fn of(&self, index: usize) -> &[AnchorAt] {
+        self.anchors.of(index - self.start)
+    }
+}
+
+/// What one message says: its platform record and the error in its own words (its rule hits
+/// are in [`Reading::hits`]).
+struct Read {
+    record: Option<PlatformRecord>,
+    error: Option<ErrorSignal>,
+}
+
+/// The buffers the scan reuses from one message to the next.
+#[derive(Default)]
+struct Reading {
+    scratch: ScanScratch,
+    /// The rule hits of the message read last.
+    hits: Vec<Hit>,
+    more: Vec<Hit>,
+    unfolded: String,
+}
+
+impl Reading {
+    /// Reads one message: a START, END or INIT_START alone; otherwise its rule hits (as
+    /// printed and unfolded, less those a stated level says were handled), its platform record
+    /// and its error. `None` for this tool's own output, which is never analysed.
+    fn read(&mut self, catalog: &Catalog, readers: &Readers, message: &str, anchors: &[AnchorAt]) -> Option<Read> {
+        let mut record = readers.platform.parse_start(message);
+        self.hits.clear();
+        if let Some(PlatformRecord::InitStart | PlatformRecord::Start { .. } | PlatformRecord::End { .. }) = record {
+            return Some(Read { record, error: None });
+        }
+        catalog.scan_found(message, anchors, &mut self.scratch, &mut self.hits);
+        let error = if self.scratch.error_signal() { errors::extract(message) } else { None };
+        // Platform phrases ride in the anchor pass: only a message that holds one is searched
+        // for a platform record behind a prefix.
+        let printed_first = record.is_some();
+        if record.is_none() && self.scratch.platform_phrase() {
+            record = readers.platform.parse_embedded(message);
+        }
+        // Unfold only what may hide a failure: a message with a worded anchor or a platform
+        // phrase that holds a JSON document or an escape (numbers are not unfolded, so a
+        // numeric anchor alone is no reason).
+        if self.scratch.worded_anchor()
+            && (memchr::memchr(b'\\', message.as_bytes()).is_some() || normalize::json_start(message).is_some())
+        {
+            self.unfolded.clear();
+            if normalize::unfold(message, &mut self.unfolded).any {
+                // Whatever level a shipper gave it (apex/up logs REPORT and `Task timed out` at
+                // "info"): the prefix rules keep applications' own words out.
+                if record.is_none() {
+                    record = self.unfolded.lines().find_map(|line| readers.platform.parse(line));
+                }
+                self.more.clear();
+                catalog.scan(&self.unfolded, &mut self.scratch, &mut self.more);
+                for hit in self.more.drain(..) {
+                    if !self.hits.iter().any(|h| h.rule == hit.rule) {
+                        self.hits.push(hit);
+                    }
+                }
+            }
+        }
+        // This tool's own findings, forwarded or printed into a subscribed log group, are never
+        // analysed: neither their rule hits nor a platform record quoted inside them (checked
+        // only on such messages: the anchor pass stays as it is).
+        if (!self.hits.is_empty() || error.is_some() || (record.is_some() && !printed_first)) && is_own_output(message)
+        {
+            self.hits.clear();
+            return None;
+        }
+        if !self.hits.is_empty()
+            && let Some(level) = errors::stated_level(message)
+        {
+            self.hits.retain(|hit| !handled(catalog.rules()[hit.rule].spec.category, level, message));
+        }
+        Some(Read { record, error })
+    }
+}
+
+/// Notes what a platform record says about its request or environment; returns the
+/// subject the record's event is about, when it names one.
+fn observe_record(
+    scan: &mut Scan,
+    cursor: &mut Cursor,
+    record: Option<PlatformRecord>,
+    index: usize,
+) -> Option<Subject> {
+    let subject = match record? {
+        PlatformRecord::InitStart => {
+            cursor.epoch += 1;
+            cursor.pending_cold_start = true;
+            cursor.current = None;
+            return None;
+        }
+        PlatformRecord::Start { request_id } => {
+            let id: std::sync::Arc<str> = request_id.into();
+            let subject = Subject::Request(id.clone());
+            cursor.current = Some(id);
+            let state = scan.request(&subject);
+            state.epoch = cursor.epoch;
+            if std::mem::take(&mut cursor.pending_cold_start) {
+                state.cold_start = true;
+            }
+            return None;
+        }
+        PlatformRecord::End { request_id } => {
+            scan.request(&Subject::Request(request_id.into()));
+            return None;
+        }
+        PlatformRecord::Report(report) => {
+            let subject = cursor.invocation(report.request_id.clone(), index);
+            let state = scan.request(&subject);
+            if report.init_duration_ms.is_some() {
+                state.cold_start = true;
+                state.init_duration_ms = report.init_duration_ms;
+            }
+            state.report = Some(Box::new(At { event: index, said: report }));
+            subject
+        }
+        PlatformRecord::RuntimeDone { request_id, status, error_type } => {
+            let subject = cursor.invocation(request_id, index);
+            scan.request(&subject).runtime_done = Some(At { event: index, said: RuntimeDone { status, error_type } });
+            subject
+        }
+        PlatformRecord::TaskTimedOut { request_id, seconds } => {
+            let subject = cursor.invocation(request_id, index);
+            scan.request(&subject).timed_out_after = Some(At { event: index, said: seconds });
+            subject
+        }
+        PlatformRecord::RuntimeExited { request_id, reason } => {
+            let subject = cursor.invocation(request_id, index);
+            scan.request(&subject).exited = Some(At { event: index, said: reason });
+            subject
+        }
+        PlatformRecord::ProcessExited { request_id } => {
+            let subject = cursor.invocation(request_id, index);
+            scan.request(&subject).process_exited = Some(index);
+            subject
+        }
+        record @ (PlatformRecord::InitReport { .. } | PlatformRecord::RestoreReport { .. }) => {
+            return Some(observe_phase(scan, cursor, record, index));
+        }
+    };
+    Some(pair(scan, cursor, subject, index))
 }
 
 /// Whether a rule's hit on a message is a failure the application handled, by the level the

@@ -20,11 +20,10 @@ use serde_json::{Value, json};
 use crate::detect::errors::{self, ErrorKind, ErrorReport, top_in_app_frame};
 use crate::model::Category;
 use crate::model::finding::excerpt;
-use crate::rules::Detector;
+use crate::rules::{Catalog, Detector};
 
-use super::analyzer::{Analyzer, Observation, Subject};
 use super::invocation::Invocation;
-use super::scan::{ErrorAt, Scan};
+use super::observation::{ErrorAt, Observation, Scan, Subject};
 
 /// The longest error message kept in a finding's details, in bytes.
 const MAX_ERROR_MESSAGE_BYTES: usize = 500;
@@ -39,15 +38,15 @@ struct Explained<'a> {
 }
 
 impl<'a> Explained<'a> {
-    fn of(analyzer: &Analyzer, observations: &'a [Observation]) -> Self {
+    fn of(catalog: &Catalog, observations: &'a [Observation]) -> Self {
         let mut explained = Self { events: HashSet::new(), subjects: HashSet::new(), failed_inits: HashSet::new() };
         // Memory pressure is a success's: it explains no error.
-        for o in observations.iter().filter(|o| analyzer.category_of(o) != Category::MemoryPressure) {
+        for o in observations.iter().filter(|o| o.category(catalog) != Category::MemoryPressure) {
             explained.events.insert(o.event);
             explained.events.extend(o.related.iter().copied());
             explained.subjects.insert(&o.subject);
             if let Subject::Init(epoch) = o.subject
-                && analyzer.category_of(o).ends_the_invocation()
+                && o.category(catalog).ends_the_invocation()
             {
                 explained.failed_inits.insert(epoch);
             }
@@ -67,81 +66,85 @@ impl<'a> Explained<'a> {
     }
 }
 
-impl Analyzer {
-    /// Adds the observations of the failures and logged errors no other observation explains.
-    pub(super) fn unhandled_errors(&self, scan: &mut Scan, function: &str) {
-        let explained = Explained::of(self, &scan.observations);
-        let errors = std::mem::take(&mut scan.errors);
-        // Each subject's errors, in batch order.
-        let mut by_subject: HashMap<&Subject, Vec<&ErrorAt>> = HashMap::new();
-        let mut subjects: Vec<&Subject> = Vec::new();
-        for error in errors.iter().filter(|e| !explained.explains(e, scan.requests.get(&e.subject))) {
-            let list = by_subject.entry(&error.subject).or_default();
-            if list.is_empty() {
-                subjects.push(&error.subject);
-            }
-            list.push(error);
+/// How an error becomes an observation: the catalog's detector rules, whose function, and
+/// whether errors logged in invocations that did not fail are reported (`LOGGED_ERRORS`).
+struct Observer<'a> {
+    catalog: &'a Catalog,
+    function: &'a str,
+    logged_errors: bool,
+}
+
+/// The observations of the failures and logged errors no observation of `scan` explains.
+pub(super) fn observe(catalog: &Catalog, scan: &Scan, function: &str, logged_errors: bool) -> Vec<Observation> {
+    let observer = Observer { catalog, function, logged_errors };
+    let explained = Explained::of(catalog, &scan.observations);
+    let errors = &scan.errors;
+    // Each subject's errors, in batch order.
+    let mut by_subject: HashMap<&Subject, Vec<&ErrorAt>> = HashMap::new();
+    let mut subjects: Vec<&Subject> = Vec::new();
+    for error in errors.iter().filter(|e| !explained.explains(e, scan.requests.get(&e.subject))) {
+        let list = by_subject.entry(&error.subject).or_default();
+        if list.is_empty() {
+            subjects.push(&error.subject);
         }
-        let with_errors: HashSet<&Subject> = errors.iter().map(|e| &e.subject).collect();
-        let mut new = Vec::new();
-        for subject in subjects {
-            let list = &by_subject[subject];
-            match scan.requests.get(subject).filter(|invocation| invocation.failed()) {
-                Some(invocation) => {
-                    let chosen =
-                        list.iter().find(|e| e.signal.kind == ErrorKind::Failure).or_else(|| list.last()).copied();
-                    if let Some(error) = chosen {
-                        let related = invocation.outcome_events();
-                        let runtime_type = invocation.error_type();
-                        new.extend(self.observe(error, ErrorKind::Failure, related, runtime_type, function));
-                    }
+        list.push(error);
+    }
+    let with_errors: HashSet<&Subject> = errors.iter().map(|e| &e.subject).collect();
+    let mut new = Vec::new();
+    for subject in subjects {
+        let list = &by_subject[subject];
+        match scan.requests.get(subject).filter(|invocation| invocation.failed()) {
+            Some(invocation) => {
+                let chosen = list.iter().find(|e| e.signal.kind == ErrorKind::Failure).or_else(|| list.last()).copied();
+                if let Some(error) = chosen {
+                    let related = invocation.outcome_events();
+                    let runtime_type = invocation.error_type();
+                    new.extend(observer.observe(error, ErrorKind::Failure, related, runtime_type));
                 }
-                None => {
-                    let mut fingerprints: HashMap<String, usize> = HashMap::new();
-                    for error in list {
-                        let Some(observation) = self.observe(error, error.signal.kind, Vec::new(), None, function)
-                        else {
-                            continue;
-                        };
-                        let fingerprint = fingerprint_of(&observation);
-                        match fingerprints.get(&fingerprint) {
-                            Some(&at) => {
-                                let first: &mut Observation = &mut new[at];
-                                first.related.push(error.event);
-                                // A failure's own report outranks the same error logged before it.
-                                if error.signal.kind == ErrorKind::Failure {
-                                    first.rule = observation.rule;
-                                }
+            }
+            None => {
+                let mut fingerprints: HashMap<String, usize> = HashMap::new();
+                for error in list {
+                    let Some(observation) = observer.observe(error, error.signal.kind, Vec::new(), None) else {
+                        continue;
+                    };
+                    let fingerprint = fingerprint_of(&observation);
+                    match fingerprints.get(&fingerprint) {
+                        Some(&at) => {
+                            let first: &mut Observation = &mut new[at];
+                            first.related.push(error.event);
+                            // A failure's own report outranks the same error logged before it.
+                            if error.signal.kind == ErrorKind::Failure {
+                                first.rule = observation.rule;
                             }
-                            None => {
-                                fingerprints.insert(fingerprint, new.len());
-                                new.push(observation);
-                            }
+                        }
+                        None => {
+                            fingerprints.insert(fingerprint, new.len());
+                            new.push(observation);
                         }
                     }
                 }
             }
         }
-        // A failed request that printed no error the batch shows: its REPORT's error type.
-        for subject in &scan.order {
-            let Some(invocation) = scan.requests.get(subject) else { continue };
-            if invocation.failed()
-                && !explained.explains_invocation(subject, invocation)
-                && !with_errors.contains(subject)
-            {
-                new.extend(self.observe_bare_failure(subject, invocation, function));
-            }
-        }
-        scan.observations.extend(new);
     }
+    // A failed request that printed no error the batch shows: its REPORT's error type.
+    for subject in &scan.order {
+        let Some(invocation) = scan.requests.get(subject) else { continue };
+        if invocation.failed() && !explained.explains_invocation(subject, invocation) && !with_errors.contains(subject)
+        {
+            new.extend(observer.observe_bare_failure(subject, invocation));
+        }
+    }
+    new
+}
 
+impl Observer<'_> {
     fn observe(
         &self,
         error: &ErrorAt,
         kind: ErrorKind,
         mut related: Vec<usize>,
         runtime_type: Option<&str>,
-        function: &str,
     ) -> Option<Observation> {
         let detector = match kind {
             ErrorKind::Failure => Detector::UnhandledError,
@@ -149,7 +152,7 @@ impl Analyzer {
             ErrorKind::Logged => return None,
         };
         let rule = self.catalog.detector_rule(detector)?;
-        let mut details = error_details(&error.signal.report, function);
+        let mut details = error_details(&error.signal.report, self.function);
         details.insert(
             "reported_as".into(),
             json!(match (kind, error.signal.kind) {
@@ -165,13 +168,13 @@ impl Analyzer {
         Some(Observation { rule, event: error.event, related, subject: error.subject.clone(), details })
     }
 
-    fn observe_bare_failure(&self, subject: &Subject, invocation: &Invocation, function: &str) -> Option<Observation> {
+    fn observe_bare_failure(&self, subject: &Subject, invocation: &Invocation) -> Option<Observation> {
         let rule = self.catalog.detector_rule(Detector::UnhandledError)?;
         let outcome = invocation.outcome_events();
         let (&event, related) = outcome.split_first()?;
         let error_type = invocation.error_type().unwrap_or("Runtime.Unknown");
         let report = ErrorReport { error_type: Some(error_type.to_owned()), ..ErrorReport::default() };
-        let mut details = error_details(&report, function);
+        let mut details = error_details(&report, self.function);
         details.insert("reported_as".into(), json!("a failed status in the platform's report, with no error line"));
         details.insert("runtime_error_type".into(), json!(error_type));
         Some(Observation { rule, event, related: related.to_vec(), subject: subject.clone(), details })

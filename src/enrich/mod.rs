@@ -20,13 +20,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
 use crate::detect::Analyzer;
 use crate::detect::platform::{PlatformParser, PlatformRecord};
 use crate::ingest::{EventText, LogBatch, LogEvent};
 use crate::model::finding::{Finding, excerpt, rfc3339_millis};
-use crate::model::{Severity, details};
+use crate::model::{Evidence, Severity};
 use crate::redact::Redactor;
 
 /// The most `FilterLogEvents` calls one invocation makes.
@@ -225,7 +223,7 @@ impl Enricher<'_> {
             // One invocation: the request's own lines tell its story best.
             Some(better) if finding.requests == Some(1) => better,
             Some(better) => {
-                for (name, value) in &better.details {
+                for (name, value) in &better.details.found {
                     finding.details.entry(name.clone()).or_insert_with(|| value.clone());
                 }
                 if better.rule_id != finding.rule_id {
@@ -236,17 +234,14 @@ impl Enricher<'_> {
             None => finding,
         };
         if !context.is_empty() {
-            enriched.details.insert(details::CONTEXT.into(), Value::Array(context));
+            enriched.details.context = context;
         }
-        let told = enriched.details.get(details::ENRICHMENT).and_then(Value::as_str).map(str::to_owned);
+        let told = enriched.details.enrichment.take();
         let fetched_note = format!(
             "{fetched_count} line(s) of log stream {} fetched from CloudWatch Logs around the failure; request {request_id} read from them",
             batch.log_stream
         );
-        enriched.details.insert(
-            details::ENRICHMENT.into(),
-            json!(told.map_or(fetched_note.clone(), |told| format!("{fetched_note}; {told}"))),
-        );
+        enriched.details.enrichment = Some(told.map_or(fetched_note.clone(), |told| format!("{fetched_note}; {told}")));
         enriched
     }
 }
@@ -257,7 +252,7 @@ fn failure_in(lines: &[usize], failure: usize) -> usize {
 }
 
 /// The last application lines before the failure: not platform records, redacted and cut.
-fn context_lines(analyzer: &Analyzer, request: &LogBatch, failure: usize) -> Vec<Value> {
+fn context_lines(analyzer: &Analyzer, request: &LogBatch, failure: usize) -> Vec<Evidence> {
     let before: Vec<&LogEvent> = request.log_events[..failure]
         .iter()
         .filter(|e| analyzer.platform().parse_start(&e.message).is_none() && !e.message.trim().is_empty())
@@ -265,17 +260,15 @@ fn context_lines(analyzer: &Analyzer, request: &LogBatch, failure: usize) -> Vec
     before
         .iter()
         .skip(before.len().saturating_sub(MAX_CONTEXT_LINES))
-        .map(|e| {
-            json!({
-                "timestamp": rfc3339_millis(e.timestamp),
-                "message": excerpt(&Redactor.redact(e.message.trim_end()), CONTEXT_LINE_BYTES),
-            })
+        .map(|e| Evidence {
+            timestamp: rfc3339_millis(e.timestamp),
+            message: excerpt(&Redactor.redact(e.message.trim_end()), CONTEXT_LINE_BYTES),
         })
         .collect()
 }
 
 fn note(finding: &mut Finding, text: String) {
-    finding.details.insert(details::ENRICHMENT.into(), Value::String(text));
+    finding.details.enrichment = Some(text);
 }
 
 /// When `finding` is worth a fetch, the index of its failure line in the batch and its

@@ -2,8 +2,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::model::Severity;
+use crate::model::{Severity, details};
 use crate::rules::Catalog;
+use serde_json::json;
 
 const ID: &str = "8a3f1e2d-4b5c-4d6e-8f70-0a1b2c3d4e5f";
 const STREAM: &str = "2026/11/29/[$LATEST]0a1b2c3d";
@@ -103,12 +104,13 @@ async fn a_timeout_whose_report_is_elsewhere_becomes_the_out_of_memory_kill_it_w
     assert_eq!(finding.details["max_memory_used_mb"], 128);
     assert_eq!(finding.request_ids, [ID]);
     // What it was doing: the application's lines before the failure, redacted.
-    let context = finding.details[details::CONTEXT].as_array().unwrap();
+    let members = finding.details.members();
+    let context = members[details::CONTEXT].as_array().unwrap();
     let lines: Vec<&str> = context.iter().map(|l| l["message"].as_str().unwrap()).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[0].ends_with("downloading export.csv (2.1 GB)"), "{lines:?}");
     assert!(!lines[1].contains("hunter2"), "{lines:?}");
-    assert!(finding.details[details::ENRICHMENT].as_str().unwrap().starts_with("7 line(s) of log stream"));
+    assert!(members[details::ENRICHMENT].as_str().unwrap().starts_with("7 line(s) of log stream"));
     // One call, on that stream, around the failure.
     let asked = source.asked.lock().unwrap().clone();
     let at = stream()[4].timestamp;
@@ -121,10 +123,10 @@ async fn a_failed_fetch_leaves_the_finding_as_it_was_and_says_why() {
     let after = enrich(&source, None).await;
     assert_eq!(after[0].rule_id, "lambda-timeout");
     assert_eq!(
-        after[0].details[details::ENRICHMENT],
+        after[0].details.members()[details::ENRICHMENT],
         "context not fetched from CloudWatch Logs: AccessDeniedException: not authorized to perform logs:FilterLogEvents"
     );
-    assert!(!after[0].details.contains_key(details::CONTEXT));
+    assert!(!after[0].details.members().contains_key(details::CONTEXT));
 }
 
 #[tokio::test]
@@ -134,7 +136,11 @@ async fn the_budget_caps_the_calls_per_invocation() {
     let four = vec![one[0].clone(), one[0].clone(), one[0].clone(), one[0].clone()];
     let after = enrich(&source, Some(four)).await;
     assert_eq!(source.calls.load(Ordering::SeqCst), MAX_CALLS);
-    assert!(after[3].details[details::ENRICHMENT].as_str().unwrap().contains("budget"), "{:?}", after[3].details);
+    assert!(
+        after[3].details.members()[details::ENRICHMENT].as_str().unwrap().contains("budget"),
+        "{:?}",
+        after[3].details
+    );
 }
 
 #[tokio::test]

@@ -71,8 +71,8 @@ async fn a_failed_publish_is_retried_whole_and_repeats_are_counted_after_it() {
     let published = publisher.published.lock().unwrap();
     assert_eq!(published.len(), 4);
     let oom = published.iter().rfind(|f| f.rule_id == "lambda-out-of-memory").unwrap();
-    assert_eq!(oom.details[crate::model::details::SUPPRESSED_FINDINGS], json!(1));
-    assert!(!published[0].details.contains_key(crate::model::details::SUPPRESSED_FINDINGS));
+    assert_eq!(oom.details.members()[crate::model::details::SUPPRESSED_FINDINGS], json!(1));
+    assert!(!published[0].details.members().contains_key(crate::model::details::SUPPRESSED_FINDINGS));
 }
 
 #[tokio::test]

@@ -3,11 +3,11 @@
 //! Fields may be added; none may be renamed or dropped without a new `schema` version, so
 //! subscribers can parse findings from the CLI, stdout and SNS alike.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use crate::model::details::Details;
 use crate::model::{Category, Severity, console_origin};
 
 /// The schema tag of this version of the contract.
@@ -85,8 +85,9 @@ pub struct Finding {
     pub event_ids: Vec<String>,
     /// Up to three redacted evidence lines.
     pub evidence: Vec<Evidence>,
-    /// Rule-specific values: figures, principal, action, resource, …
-    pub details: BTreeMap<String, Value>,
+    /// Rule-specific values (figures, principal, action, resource, …) and what later stages
+    /// added (the values that varied, the lines before the failure, what was held back).
+    pub details: Details,
     /// A link to the log stream in the CloudWatch console.
     pub console_url: String,
     /// A link that opens CloudWatch Logs Insights on the log group, over the finding's time
@@ -114,6 +115,20 @@ pub struct Finding {
     /// `NEW_ERROR_WINDOW` (set by delivery; absent where nothing remembers, as in one scan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_error_type: Option<bool>,
+}
+
+impl Finding {
+    /// The value a rule's `key` name reads from this finding, as text: an unhandled error's
+    /// `fingerprint` is the finding's own field, every other name a detail.
+    pub fn value_of(&self, name: &str) -> Option<Cow<'_, str>> {
+        if name == "fingerprint" {
+            return self.fingerprint.as_deref().map(Cow::Borrowed);
+        }
+        match self.details.get(name)? {
+            serde_json::Value::String(text) => Some(Cow::Borrowed(text)),
+            other => Some(Cow::Owned(other.to_string())),
+        }
+    }
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, ending in `…` when cut: how

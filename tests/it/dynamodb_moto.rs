@@ -376,5 +376,5 @@ async fn one_fingerprint_an_hour_apart_is_published_once_and_again_as_new_after_
     assert_eq!(verdicts(&again), [("published".to_owned(), Some(true))], "{again}");
     let published = publisher.0.lock().unwrap();
     assert_eq!(published.len(), 2);
-    assert_eq!(published[1].details[lambda_troubleshooter::model::details::SUPPRESSED_FINDINGS], 1);
+    assert_eq!(published[1].details.members()[lambda_troubleshooter::model::details::SUPPRESSED_FINDINGS], 1);
 }

@@ -117,7 +117,7 @@ fn ten_thousand_unhandled_errors_of_five_kinds_give_five_findings_with_exact_cou
 fn addresses_of_one_database_are_listed_inside_one_finding() {
     let findings = storm_findings();
     let database = by_rule(&findings, "database-connection-failed");
-    let hosts = &database.details["values"]["host"];
+    let hosts = database.details.members()["values"]["host"].clone();
     assert_eq!(hosts["total"], 200);
     assert_eq!(hosts["first"], json!(["10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"]));
     assert!(database.summary.ends_with("(2000 times, 200 different hosts)"), "{}", database.summary);
@@ -127,7 +127,7 @@ fn addresses_of_one_database_are_listed_inside_one_finding() {
         "{text}"
     );
     // The port did not vary: nothing listed for it.
-    assert!(database.details["values"].get("port").is_none());
+    assert!(database.details.members()["values"].get("port").is_none());
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn one_action_denied_on_seven_tables_is_one_finding_whose_fix_is_one_statement()
     assert!(command.starts_with("aws iam put-role-policy --role-name orders-api-role "), "{command}");
     assert!(command.contains("table/orders-6"), "{command}");
     assert!(denied.fix[0].contains("table/orders-6"), "{:?}", denied.fix);
-    assert_eq!(denied.details["values"]["resource"]["total"], 7);
+    assert_eq!(denied.details.members()["values"]["resource"]["total"], 7);
 }
 
 const DENIED: &str = "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/app-role/app is not authorized to perform: ACTION on resource: RESOURCE because no identity-based policy allows the ACTION action";

@@ -60,6 +60,63 @@ fn every_stage_uses_only_the_stages_before_it() {
     assert!(wrong.is_empty(), "arrows back up the stages:\n{}", wrong.join("\n"));
 }
 
+/// The modules of `src/detect/`, in the order `src/detect/mod.rs` lists them, bottom first.
+fn detect_steps(detect: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(detect.join("mod.rs")).unwrap();
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod ").or_else(|| l.trim().strip_prefix("mod ")))
+        .filter_map(|m| m.strip_suffix(';'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Detection's steps (`src/detect/mod.rs`: normalize, platform, access, errors, invocation,
+/// observation, scan, unhandled, correlate, aggregate, analyzer) use only those before them:
+/// every `super::` path of a step's own file and every `crate::detect::` path in the folder
+/// names that step or one before it. No circle, no arrow back up.
+#[test]
+fn every_detection_step_uses_only_the_steps_before_it() {
+    let detect = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/detect");
+    let steps = detect_steps(&detect);
+    assert!(steps.len() >= 10 && steps.last().map(String::as_str) == Some("analyzer"), "{steps:?}");
+    let mut paths = Vec::new();
+    files(&detect, &mut paths);
+    let mut wrong = Vec::new();
+    for path in paths {
+        let relative = path.strip_prefix(&detect).unwrap();
+        let first = relative.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        let step = first.trim_end_matches(".rs");
+        let Some(position) = steps.iter().position(|s| s == step) else { continue };
+        // `super::` of a step's own file is detect; inside a step's folder it is the step.
+        let top_level = relative.components().count() == 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let prefixes: &[&str] = if top_level { &["crate::detect::", "super::"] } else { &["crate::detect::"] };
+            for prefix in prefixes {
+                for (at, _) in code.match_indices(prefix) {
+                    let target: String =
+                        code[at + prefix.len()..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                    if let Some(to) = steps.iter().position(|s| *s == target)
+                        && to > position
+                    {
+                        wrong.push(format!(
+                            "{}:{}: {step} uses {target}: {}",
+                            relative.display(),
+                            number + 1,
+                            code.trim()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "arrows back up detection's steps:\n{}", wrong.join("\n"));
+}
+
 fn cargo_tree(args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)

@@ -279,12 +279,13 @@ async fn the_lambda_fetches_what_a_timeout_lacks_and_still_reports_it_when_logs_
     // Its REPORT says the kill was at the memory limit, on a cold start.
     assert_eq!(finding.rule_id, "lambda-out-of-memory", "{finding:?}");
     assert_eq!(finding.details["memory_size_mb"], 256);
+    let members = finding.details.members();
     let context: Vec<&str> =
-        finding.details["context"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
+        members["context"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
     assert_eq!(context.len(), 2, "{context:?}");
     assert!(context[0].ends_with("loading 120000 orders into memory"));
     assert!(!context[1].contains("s3cr3t-Pa55"), "redacted: {context:?}");
-    assert!(finding.details["enrichment"].as_str().unwrap().contains("fetched from CloudWatch Logs"));
+    assert!(members["enrichment"].as_str().unwrap().contains("fetched from CloudWatch Logs"));
 
     // The Lambda itself, under `cargo lambda watch` with ENRICH_CONTEXT=on, does the same.
     let file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("timeout-alone.json");
@@ -308,6 +309,7 @@ async fn the_lambda_fetches_what_a_timeout_lacks_and_still_reports_it_when_logs_
     assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     let published = publisher.0.lock().unwrap().clone();
     assert_eq!(published[0].rule_id, "lambda-timeout");
-    let why = published[0].details["enrichment"].as_str().unwrap();
+    let members = published[0].details.members();
+    let why = members["enrichment"].as_str().unwrap();
     assert!(why.starts_with("context not fetched"), "{why}");
 }

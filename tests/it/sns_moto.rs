@@ -259,8 +259,8 @@ async fn repeats_are_held_back_per_instance_and_counted_in_the_next_message() {
     let received = aws.notifications(&queue).await;
     assert_eq!(received.len(), 1);
     let finding = finding_of(&received[0]);
-    assert_eq!(finding.details["suppressed_findings"], 1, "{:?}", finding.details);
-    assert_eq!(finding.details["suppressed_occurrences"], 1, "{:?}", finding.details);
+    assert_eq!(finding.details.members()["suppressed_findings"], 1, "{:?}", finding.details);
+    assert_eq!(finding.details.members()["suppressed_occurrences"], 1, "{:?}", finding.details);
     let (message, _, _) = moto.published(&topic).pop().unwrap();
     let structure: Value = serde_json::from_str(&message).unwrap();
     let email = structure["email"].as_str().unwrap();

@@ -149,6 +149,9 @@ fn body_within(finding: &Finding, limit: usize) -> Result<String, FailedFinding>
                 *text = excerpt(text, LAST_RESORT_DETAIL_BYTES);
             }
         }
+        if let Some(note) = &mut trimmed.details.enrichment {
+            *note = excerpt(note, LAST_RESORT_DETAIL_BYTES);
+        }
         trimmed.request_ids.truncate(LAST_RESORT_IDS);
         trimmed.event_ids.truncate(LAST_RESORT_IDS);
         body = render(&trimmed)?;

@@ -38,7 +38,7 @@ pub fn finding(log_group: &str, id: &str, count: u64) -> Finding {
         request_ids: vec![],
         event_ids: vec![],
         evidence: vec![],
-        details: BTreeMap::new(),
+        details: Default::default(),
         console_url: String::new(),
         insights_url: None,
         fingerprint: None,
@@ -73,7 +73,7 @@ pub async fn claim_rules(store: Arc<dyn SuppressionStore>, log_group: &str) -> R
     };
     let verdict = |plan: &Plan| plan.findings[0].2;
     let held = |plan: &Plan| {
-        let d = &plan.findings[0].1.details;
+        let d = plan.findings[0].1.details.members();
         (d.get(details::SUPPRESSED_FINDINGS).cloned(), d.get(details::SUPPRESSED_OCCURRENCES).cloned())
     };
 
@@ -171,7 +171,10 @@ pub async fn new_error_types(store: Arc<dyn SuppressionStore>, log_group: &str) 
         outcome(&known) == (Verdict::Publish, Some(false)),
         "after the window, a fingerprint seen within it is known",
     )?;
-    check(known.findings[0].1.details.get(details::SUPPRESSED_FINDINGS) == Some(&json!(1)), "with the held count")?;
+    check(
+        known.findings[0].1.details.members().get(details::SUPPRESSED_FINDINGS) == Some(&json!(1)),
+        "with the held count",
+    )?;
     suppression.delivered(&known).await;
     // fp-2 was last seen at hour 1: at hour 50 it was not seen for 49 hours, so it is new again.
     let again = decide("e", "fp-2", 50).await;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::model::Severity;
-use crate::model::details::{self, SUPPRESS_WINDOW_SECONDS, SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES};
+use crate::model::details::{self, Held, SUPPRESS_WINDOW_SECONDS, SUPPRESSED_FINDINGS, SUPPRESSED_OCCURRENCES, Varied};
 use crate::model::finding::Finding;
 
 /// The longest subject, in characters. The Publish API reference says subjects must be "less
@@ -33,15 +33,11 @@ const DELIVERY_DETAILS: [&str; 5] =
 /// The lines before the failure that enrichment fetched (`details.context`): `(timestamp,
 /// first line of the message)`, already redacted.
 pub fn before_it_failed(finding: &Finding) -> Vec<(String, String)> {
-    let Some(Value::Array(lines)) = finding.details.get(details::CONTEXT) else {
-        return Vec::new();
-    };
-    lines
+    finding
+        .details
+        .context
         .iter()
-        .map(|line| {
-            let text = |key: &str| line.get(key).and_then(Value::as_str).unwrap_or_default();
-            (text("timestamp").to_owned(), text("message").lines().next().unwrap_or_default().to_owned())
-        })
+        .map(|line| (line.timestamp.clone(), line.message.lines().next().unwrap_or_default().to_owned()))
         .collect()
 }
 
@@ -65,15 +61,11 @@ pub fn seen(finding: &Finding) -> String {
 /// The values that varied within the one problem, a line per detail: `hosts (200): 10.0.3.7,
 /// 10.0.3.8, 10.0.3.9, 10.0.3.10, 10.0.3.11 and 195 more`.
 pub fn varied(finding: &Finding) -> Vec<String> {
-    let Some(Value::Object(values)) = finding.details.get(details::VALUES) else {
-        return Vec::new();
-    };
-    values
+    finding
+        .details
+        .varied
         .iter()
-        .map(|(name, listed)| {
-            let total = listed.get("total").and_then(Value::as_u64).unwrap_or_default();
-            let first: Vec<&str> =
-                listed.get("first").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        .map(|(name, Varied { total, first })| {
             let more = total.saturating_sub(first.len() as u64);
             let mut line = format!("{} ({total}): {}", details::plural(name), first.join(", "));
             if more > 0 {
@@ -232,16 +224,15 @@ fn cut_chars(text: &str, max: usize) -> String {
 /// The suppression note, when earlier repeats were held back: "4 more findings of this
 /// problem (9 occurrences) were held back since the previous message ...".
 fn suppression_note(finding: &Finding) -> Option<String> {
-    let held = finding.details.get(SUPPRESSED_FINDINGS).and_then(Value::as_u64).filter(|n| *n > 0)?;
-    let occurrences = finding.details.get(SUPPRESSED_OCCURRENCES).and_then(Value::as_u64).unwrap_or(held);
-    let window = finding.details.get(SUPPRESS_WINDOW_SECONDS).and_then(Value::as_u64);
+    let Held { findings: held, occurrences, window_seconds: window } =
+        finding.details.held.filter(|h| h.findings > 0)?;
     let mut note = format!(
         "{held} more {} of this problem ({occurrences} {}) {} held back since the previous message",
         if held == 1 { "finding" } else { "findings" },
         if occurrences == 1 { "occurrence" } else { "occurrences" },
         if held == 1 { "was" } else { "were" },
     );
-    if let Some(window) = window {
+    {
         let _ = write!(note, " (suppression window: {window} s)");
     }
     note.push('.');
@@ -304,8 +295,8 @@ pub fn email(finding: &Finding) -> String {
             let _ = writeln!(out, "{timestamp}  {line}");
         }
     }
-    let details: Vec<_> =
-        finding.details.iter().filter(|(name, _)| !DELIVERY_DETAILS.contains(&name.as_str())).collect();
+    let members = finding.details.members();
+    let details: Vec<_> = members.iter().filter(|(name, _)| !DELIVERY_DETAILS.contains(&name.as_str())).collect();
     if !details.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "DETAILS");

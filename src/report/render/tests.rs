@@ -115,9 +115,7 @@ fn email_is_the_whole_diagnosis() {
 #[test]
 fn held_back_repeats_are_said_in_every_rendering() {
     let mut f = finding();
-    f.details.insert(SUPPRESSED_FINDINGS.into(), json!(4));
-    f.details.insert(SUPPRESSED_OCCURRENCES.into(), json!(9));
-    f.details.insert(SUPPRESS_WINDOW_SECONDS.into(), json!(300));
+    f.details.held = Some(crate::model::details::Held { findings: 4, occurrences: 9, window_seconds: 300 });
     let note = "4 more findings of this problem (9 occurrences) were held back since the previous message \
                 (suppression window: 300 s).";
     let text = email(&f);
@@ -169,11 +167,11 @@ fn the_sns_message_has_the_three_renderings_as_strings() {
 #[test]
 fn the_lines_before_the_failure_are_shown_in_every_rendering() {
     let mut f = finding();
-    f.details.insert(
-        crate::model::details::CONTEXT.into(),
-        json!([{"timestamp": "2024-03-04T17:22:37.900Z", "message": "INFO\tloading 120000 orders into memory"}]),
-    );
-    f.details.insert(crate::model::details::ENRICHMENT.into(), json!("7 line(s) fetched"));
+    f.details.context = vec![crate::model::Evidence {
+        timestamp: "2024-03-04T17:22:37.900Z".into(),
+        message: "INFO\tloading 120000 orders into memory".into(),
+    }];
+    f.details.enrichment = Some("7 line(s) fetched".into());
     let text = text(&f);
     assert!(text.contains("  Before it failed:\n    2024-03-04T17:22:37.900Z INFO\tloading 120000 orders"), "{text}");
     let mail = email(&f);
