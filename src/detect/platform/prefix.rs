@@ -52,7 +52,12 @@ pub(super) fn task_timed_out(prefix: &str, phrase: &str) -> Option<PlatformRecor
     let sentence_ends = unit.ends_with('.');
     // An emulator's logger may add its fields after the text (`date=… pid=…`, lambda-local).
     let logfmt_fields = words.clone().next().is_some_and(is_logfmt_pair);
-    if !unit.starts_with("sec") || (!sentence_ends && !logfmt_fields && !words.all(is_trailer_token)) {
+    // A copy that lost the line break glued the next line to the unit: its time
+    // (`seconds1:03:58 PM`) or another tool's marker (`seconds* Closing connection 0`).
+    let glued = unit
+        .strip_prefix("seconds")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '*' || c == '['));
+    if !unit.starts_with("sec") || (!sentence_ends && !glued && !logfmt_fields && !words.all(is_trailer_token)) {
         return None;
     }
     let request_id = prefix.split_whitespace().rev().find(|t| looks_like_request_id(t)).map(str::to_owned);

@@ -134,6 +134,13 @@ fn old_style_failure_lines() {
             seconds: 3.0
         })
     );
+    // A copy that lost a line break: the next line glued to the unit (curl's marker, a time).
+    for glued in [
+        "Task timed out after 1.00 seconds* Closing connection 0",
+        "Task timed out after 1.00 seconds1:03:58 PM: c5f1b177",
+    ] {
+        assert_eq!(parse(glued), Some(PlatformRecord::TaskTimedOut { request_id: None, seconds: 1.0 }), "{glued}");
+    }
     assert_eq!(
         parse("2020-06-09T15:02:26.150Z 7c9567b5-107b-4a6c-8798-0157ac21db52 Task timed out after 3.00 seconds\n\n"),
         Some(PlatformRecord::TaskTimedOut {
@@ -232,6 +239,8 @@ fn applications_quoting_platform_phrases_are_not_platform_records() {
     for line in [
         "INFO upstream call: Task timed out after 3.00 seconds, retrying",
         "Task timed out after 3.00 seconds means the function hit its limit",
+        "Task timed out after 3.00 seconds, retrying",
+        "Task timed out after 3.00 seconds; retrying",
         "ERROR:root:handler said Task timed out after 3 seconds",
         "2024-03-04T17:22:38.033Z INFO the docs say: Runtime exited with error: signal: killed is a kill",
         "INFO stats Max Memory Used: 72 MB",
