@@ -114,6 +114,26 @@ fn repository_path(span: &str, top_level: &[String]) -> Option<String> {
     (is_path || is_document).then_some(path)
 }
 
+fn read_at(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The anchors GitHub gives a document's headings: lower case, punctuation dropped, spaces as `-`.
+fn anchors(text: &str) -> std::collections::BTreeSet<String> {
+    prose(text)
+        .lines()
+        .filter_map(|line| line.strip_prefix('#').map(|rest| rest.trim_start_matches('#').trim()))
+        .map(|heading| {
+            heading
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn the_readme_is_short() {
     let size = read(Path::new("README.md")).len();
@@ -138,14 +158,20 @@ fn every_link_and_backticked_path_names_a_file_the_repository_has() {
             if ["http://", "https://", "mailto:", "#"].iter().any(|p| target.starts_with(p)) {
                 continue;
             }
-            let file = target.split('#').next().unwrap_or_default();
+            let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
             if !exists(&dir, file) {
                 missing.push(format!("{}: link ({target})", document.display()));
+            } else if !anchor.is_empty()
+                && file.ends_with(".md")
+                && !anchors(&read_at(&dir.join(file))).contains(anchor)
+            {
+                missing.push(format!("{}: link to a heading that is not there ({target})", document.display()));
             }
         }
         for path in span.captures_iter(&text).filter_map(|c| repository_path(&c[1], &top_level)) {
             // Paths are written from the root; a bare document name may also sit beside the page.
-            if !exists(&root(), &path) && !(path.ends_with(".md") && exists(&dir, &path)) {
+            let beside = path.ends_with(".md") && exists(&dir, &path);
+            if !beside && !exists(&root(), &path) {
                 missing.push(format!("{}: `{path}`", document.display()));
             }
         }
@@ -182,6 +208,7 @@ fn the_checks_catch_what_they_are_for() {
     assert!(exists(&root(), "tests/rules/blind/batch-*.toml"));
     assert!(!exists(&root(), "src/sns.rs") && !exists(&root(), "DESIGN.md"));
     assert!(segment_matches("oom-report.*.expected", "oom-report.email.expected"));
+    assert!(anchors("## One message per problem, and mutes\n").contains("one-message-per-problem-and-mutes"));
     assert!(!segment_matches("batch-*.toml", "batch-1.json"));
     let issue = Regex::new(r"(?i)\bissues?\s+#?\d+|(?:^|[^\w&/#])#\d+\b").unwrap();
     for cited in ["the storm of issue 10", "see #23", "(#7)", "Issue #4"] {
