@@ -1,5 +1,5 @@
 # The README's commands. `make scan` runs the main job on a sample event; `make test` runs
-# every test (CI runs it through .ci/run).
+# every test (CI runs it through .ci/run). The other targets are described in docs/.
 SHELL := /bin/bash
 VENV_BIN := $(CURDIR)/.venv/bin
 export PATH := $(VENV_BIN):$(PATH)
@@ -15,7 +15,8 @@ EVENT ?= events/mixed-batch.json
 scan:
 	cargo run --no-default-features --features cli --bin troubleshooter -- scan $(EVENT)
 
-## Issue 10's storm: 10,000 error lines of five kinds from one function, and the five findings they give.
+## A storm: 10,000 error lines of five kinds from one function, and the five findings they give
+## (docs/operations.md, One message per problem).
 storm:
 	mkdir -p target
 	python3 scripts/storm.py > target/storm.json
@@ -57,7 +58,8 @@ callgrind:
 	cargo build --release --example profile_batch
 	valgrind --tool=callgrind --callgrind-out-file=target/callgrind.out target/release/examples/profile_batch
 
-## Peak memory of the release Lambda on the worst-case batch, against moto SNS (DESIGN: <= 32 MiB).
+## Peak memory of the release Lambda on the worst-case batch, against moto SNS (target: <= 32 MiB;
+## docs/performance.md).
 ## The benchmark writes the event; `--list` runs no measurement.
 rss:
 	cargo bench --bench pipeline -- --list > /dev/null
@@ -71,7 +73,8 @@ rss-cap:
 	"$$(scripts/setup-tools.sh)/python" scripts/peak-rss.py --at-cap
 
 ## A warm instance over time: 10,000 invocations of the release Lambda through a local Runtime API,
-## with storms, repeats and bad batches, against moto SNS; prints its resident memory (issue 13).
+## with storms, repeats and bad batches, against moto SNS; prints its resident memory
+## (docs/operations.md).
 ## `make test` runs the same test on the debug build.
 soak:
 	cargo build --release --bin lambda-troubleshooter

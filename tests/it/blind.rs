@@ -1,7 +1,7 @@
 //! Detection measured blind: batches of real lines (`tests/rules/blind/batch-*.toml`) collected
 //! from sources the project had not used, by sessions that did not read the rules, each scored
-//! before any change was made for it. The first-look figure of each batch is kept in the
-//! README ("Measured blind") and in `tests/rules/blind/README.md`; this test prints today's figure per batch and
+//! before any change was made for it. The first-look figure of each batch is kept in
+//! docs/detection.md ("Measured blind") and in `tests/rules/blind/README.md`; this test prints today's figure per batch and
 //! category and holds what the batches give now: recall by category at least 0.90 and at most
 //! 2% of the negatives firing anything.
 //!

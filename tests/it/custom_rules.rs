@@ -1,5 +1,5 @@
-//! Custom rules, as README.md's "Custom rules" section promises them: its example compiles and
-//! does what the README says, and a broken EXTRA_RULES_FILE or DISABLED_RULES stops init with
+//! Custom rules, as docs/rules.md's "Custom rules" section promises them: its example compiles and
+//! does what that page says, and a broken EXTRA_RULES_FILE or DISABLED_RULES stops init with
 //! an error that names the file (or variable) and the rule id.
 
 use std::collections::HashMap;
@@ -16,12 +16,12 @@ use crate::support::batch;
 use batch::batch;
 
 fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md")).unwrap()
 }
 
-/// The body of the first ```lang block after `heading` in the README.
+/// The body of the first ```lang block after `heading` in docs/rules.md.
 fn block_after(readme: &str, heading: &str, lang: &str) -> String {
-    let section = &readme[readme.find(heading).unwrap_or_else(|| panic!("README.md has no {heading:?}"))..];
+    let section = &readme[readme.find(heading).unwrap_or_else(|| panic!("docs/rules.md has no {heading:?}"))..];
     let fence = format!("```{lang}\n");
     let start = section.find(&fence).unwrap_or_else(|| panic!("no ```{lang} block after {heading:?}")) + fence.len();
     let end = section[start..].find("\n```").unwrap();
@@ -53,7 +53,7 @@ fn the_readme_example_rule_compiles_and_does_what_the_readme_says() {
     let toml = block_after(&readme, "## Custom rules", "toml");
     let line = block_after(&readme, "## Custom rules", "text");
     let catalog = Catalog::load(&[("README.md".to_owned(), toml)], &[])
-        .unwrap_or_else(|e| panic!("the README's example rule does not compile: {e}"));
+        .unwrap_or_else(|e| panic!("the example rule of docs/rules.md does not compile: {e}"));
     let analyzer = Analyzer::new(catalog, Severity::Low);
 
     let findings = analyzer.analyze(&batch("/aws/lambda/checkout-api", &[line.trim()]), "us-east-1");
@@ -63,15 +63,15 @@ fn the_readme_example_rule_compiles_and_does_what_the_readme_says() {
     assert_eq!(finding.severity, Severity::High);
     assert!(
         readme.contains(&format!("`{}`", finding.summary)),
-        "README.md should quote the summary {:?}",
+        "docs/rules.md should quote the summary {:?}",
         finding.summary
     );
     for step in &finding.fix {
-        assert!(readme.contains(&format!("`{step}`")), "README.md should quote the fix step {step:?}");
+        assert!(readme.contains(&format!("`{step}`")), "docs/rules.md should quote the fix step {step:?}");
     }
     let details =
         finding.details.iter().map(|(name, value)| format!("\"{name}\": {value}")).collect::<Vec<_>>().join(", ");
-    assert!(readme.contains(&format!("`{{{details}}}`")), "README.md should quote the details {{{details}}}");
+    assert!(readme.contains(&format!("`{{{details}}}`")), "docs/rules.md should quote the details {{{details}}}");
 
     // The rule's exclude keeps the rule quiet; the line is still an exception logged at ERROR,
     // which the catalog reports as a logged error unless LOGGED_ERRORS is off.
@@ -170,7 +170,7 @@ fn a_custom_rule_naming_a_reserved_detail_stops_init() {
 }
 
 /// `troubleshooter rules` with `EXTRA_RULES_FILE`: what a user runs to check a file before
-/// deploying it (README.md, "Custom rules").
+/// deploying it (docs/rules.md, "Custom rules").
 fn rules_command(file: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_troubleshooter"))
         .arg("rules")

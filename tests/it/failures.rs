@@ -1,6 +1,6 @@
 //! Failure injection (issue 13): the outside world failing while the Lambda runs under
 //! `cargo lambda watch`, with the real SNS client, moto server as SNS, and a fault proxy
-//! ([`support::fault_proxy`]) between them. Each case is a row of the README's failure table:
+//! ([`support::fault_proxy`]) between them. Each case is a row of the failure table in docs/operations.md:
 //! SNS throttling then recovering, SNS unreachable, SNS slow, a poison record in a Kinesis
 //! batch, and the function's own log group and own findings subscribed by mistake.
 
@@ -240,10 +240,10 @@ fn temp_event(name: &str, event: &Value) -> PathBuf {
     path
 }
 
-/// The README's failure table names, in its last column, the test of each row: each must exist.
+/// The failure table of docs/operations.md names, in its last column, the test of each row: each must exist.
 #[test]
 fn every_row_of_the_readmes_failure_table_names_a_test_that_exists() {
-    let readme = std::fs::read_to_string(project_file("README.md")).unwrap();
+    let readme = std::fs::read_to_string(project_file("docs/operations.md")).unwrap();
     let section = readme.split("## Failures: what Lambda retries").nth(1).unwrap();
     let section = section.split("\n## ").next().unwrap();
     let rows: Vec<&str> = section
@@ -258,7 +258,7 @@ fn every_row_of_the_readmes_failure_table_names_a_test_that_exists() {
         let source = std::fs::read_to_string(project_file(&format!("tests/it/{module}.rs")))
             .or_else(|_| std::fs::read_to_string(project_file(&format!("tests/{module}.rs"))))
             .unwrap_or_else(|e| panic!("{test}: tests/it/{module}.rs: {e}"));
-        assert!(source.contains(&format!("fn {name}(")), "the README names {test}, which does not exist");
+        assert!(source.contains(&format!("fn {name}(")), "docs/operations.md names {test}, which does not exist");
     }
 }
 

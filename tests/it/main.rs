@@ -11,6 +11,7 @@ mod blind;
 mod cli;
 mod custom_rules;
 mod deadline;
+mod docs;
 mod dynamodb_moto;
 mod error_corpus;
 mod events;

@@ -317,18 +317,21 @@ async fn repeats_held_back_by_flood_control_are_counted() {
 
 #[test]
 fn the_readme_prices_the_kinds_the_catalog_can_report() {
-    // Each (category, severity) pair a rule can report is two custom metrics; the README's cost
-    // figures are built on their number.
+    // Each (category, severity) pair a rule can report is two custom metrics; the cost figures
+    // of docs/operations.md are built on their number.
     let catalog = lambda_troubleshooter::rules::Catalog::load(&[], &[]).unwrap();
     let pairs: BTreeSet<_> = catalog.rules().iter().map(|r| (r.spec.category, r.spec.severity)).collect();
-    let readme = std::fs::read_to_string(project_file("README.md")).unwrap();
+    let readme = std::fs::read_to_string(project_file("docs/operations.md")).unwrap();
     let n = pairs.len();
     for claim in [
         format!("catalog has {n} pairs"),
         format!("so at most {} more", 2 * n),
         format!("at most {} metrics: ${:.2}", 7 + 2 * n, 0.30 * (7 + 2 * n) as f64),
     ] {
-        assert!(readme.contains(&claim), "README.md, Metrics and dashboard, should say {claim:?} ({n} pairs today)");
+        assert!(
+            readme.contains(&claim),
+            "docs/operations.md, Metrics and dashboard, should say {claim:?} ({n} pairs today)"
+        );
     }
 }
 
