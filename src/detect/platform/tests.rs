@@ -1,4 +1,8 @@
 //! Tests of the platform parser on the samples of LOG-FORMATS.md and their variants.
+//!
+//! Over 400 lines: the table of real platform records in every format (text, JSON, behind
+//! prefixes, copied without their head) and the applications' lines that quote them and must
+//! stay quiet.
 
 use super::prefix::PHRASES;
 use super::*;

@@ -1,6 +1,7 @@
 //! Tests of [`super`]: what subscribers receive, and the limits it keeps.
 
 use super::*;
+use crate::model::Severity;
 use crate::model::finding::Evidence;
 
 fn finding() -> Finding {
