@@ -25,6 +25,14 @@ use serde::Deserialize;
 /// The default cap on the inflated size of one batch (64 MiB, DESIGN.md).
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 
+/// Bytes as a person compares them with a format's magic number: `68 65 6c 6c`, or `nothing`.
+fn hex_bytes(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "nothing".to_owned();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
 /// The two bytes every gzip member starts with.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -47,7 +55,7 @@ pub enum IngestError {
     #[error("awslogs.data is not valid base64: {0}")]
     Base64(#[from] base64::DecodeError),
     /// `awslogs.data` decodes to bytes that are not gzip (CloudWatch Logs always gzips it).
-    #[error("awslogs.data is not gzip data (it starts with {0:02x?})")]
+    #[error("awslogs.data is not gzip data: it starts with {}, gzip starts with 1f 8b", hex_bytes(.0))]
     NotGzip(Vec<u8>),
     /// The gzip stream is corrupt or truncated.
     #[error("the batch's gzip data is corrupt or truncated: {0}")]

@@ -94,6 +94,13 @@ fn unreadable_input_fails_with_a_clear_message() {
     // Exit codes from sysexits.h: 65 bad input data, 66 no input, 2 usage.
     for (args, stdin, expected, code) in [
         (vec!["scan", "events/corrupt-batch.json"], None, "awslogs.data is not gzip", 65),
+        // The bytes that are there beside gzip's magic, in hex as a person compares them.
+        (
+            vec!["scan", "-"],
+            Some(&br#"{"awslogs": {"data": "aGVsbG8="}}"#[..]),
+            "awslogs.data is not gzip data: it starts with 68 65 6c 6c, gzip starts with 1f 8b",
+            65,
+        ),
         (vec!["scan", "no/such/file.json"], None, "cannot read no/such/file.json", 66),
         (vec!["scan", "-"], Some(&[0xffu8, 0xfe, 0x00][..]), "not UTF-8", 65),
         (vec!["scan", "-"], Some(&b"{\"unexpected\": true}"[..]), "unrecognised JSON input", 65),
@@ -240,4 +247,33 @@ fn a_json_array_is_not_a_log_and_a_closed_pipe_is_a_quiet_success() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A bare `scan` typed on a terminal says what it wants instead of waiting silently for input
+/// that is not coming (exit 2); `-` on a terminal reads what is typed, and says how to end it.
+/// `script` gives the command a terminal as its stdin.
+#[test]
+fn a_bare_scan_on_a_terminal_says_what_it_wants() {
+    let bin = env!("CARGO_BIN_EXE_troubleshooter");
+    let on_terminal = |command: &str| {
+        Command::new("script")
+            .args(["-qec", command, "/dev/null"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // `timeout`: without the hint, the command would wait for the terminal for ever.
+    let out = on_terminal(&format!("timeout 20 {bin} scan"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("troubleshooter: no input: give a file (troubleshooter scan events/mixed-batch.json)"),
+        "{said}"
+    );
+    // Piped input is read as before, terminal or not.
+    let out = troubleshooter(&["scan"], Some(b"INFO all good\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let typed = on_terminal(&format!("printf 'INFO all good\\n' | {bin} scan -"));
+    assert!(typed.status.success(), "{}", String::from_utf8_lossy(&typed.stdout));
 }

@@ -8,6 +8,7 @@
 //! file of any size is read in a few tens of MiB. Bytes that are not text (a NUL, as
 //! `/dev/zero` gives forever) end the read with an error at once.
 
+use std::io::IsTerminal as _;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
@@ -28,6 +29,9 @@ pub enum Source {
     Lines(Lines),
 }
 
+/// What a bare command on a terminal says instead of waiting for input that is not coming.
+pub const NO_INPUT_HINT: &str = "no input: give a file (troubleshooter scan events/mixed-batch.json), pipe log lines in (aws logs tail GROUP | troubleshooter scan), or `-` to type or paste them (end with Ctrl-D)";
+
 /// Opens `file` (or stdin for `-` or nothing) and tells a saved event from log lines by its
 /// first bytes; an event or document over `limit` bytes is refused.
 ///
@@ -41,7 +45,15 @@ pub fn open(file: Option<&PathBuf>, limit: usize) -> Result<Source, CliError> {
                 .map_err(|e| CliError::NoInput(format!("cannot read {}: {e}", path.display())))?;
             (path.display().to_string(), Box::new(opened))
         }
-        _ => ("stdin".to_owned(), Box::new(std::io::stdin())),
+        Some(_) => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("troubleshooter: reading log lines from the terminal; end with Ctrl-D");
+            }
+            ("stdin".to_owned(), Box::new(std::io::stdin()))
+        }
+        // Nothing named and nothing piped: a person typed the bare command.
+        None if std::io::stdin().is_terminal() => return Err(CliError::Usage(NO_INPUT_HINT.to_owned())),
+        None => ("stdin".to_owned(), Box::new(std::io::stdin())),
     };
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let unreadable = |e: std::io::Error| CliError::NoInput(format!("cannot read {name}: {e}"));
