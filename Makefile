@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= events/mixed-batch.json
 
-.PHONY: storm scan test tools events bench callgrind rss watch invoke demo rules-doc detection-report rss-cap soak
+.PHONY: install storm scan test tools events bench callgrind rss watch invoke demo rules-doc detection-report rss-cap soak
 
 ## Run the main job locally: analyse a sample CloudWatch Logs event and print the findings.
 ## Builds the scanner alone, without the AWS SDK (`--no-default-features --features cli`), and
@@ -21,6 +21,10 @@ storm:
 	mkdir -p target
 	python3 scripts/storm.py > target/storm.json
 	cargo run --no-default-features --features cli --bin troubleshooter -- scan target/storm.json
+
+## Install the command line (`troubleshooter`: scan, pull, mute, encode, rules) into ~/.cargo/bin.
+install:
+	cargo install --locked --path . --bin troubleshooter
 
 ## Every test: formatting, lints, unit and integration tests (cargo lambda, moto), template checks.
 test:

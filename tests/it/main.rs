@@ -18,6 +18,7 @@ mod events;
 mod failures;
 mod grouping;
 mod init;
+mod install;
 mod lambda_local;
 mod layers;
 mod limits;
