@@ -150,7 +150,7 @@ fn bench(c: &mut Criterion) {
         // every message; the scan leaves START and END lines to the platform parser, so this
         // bounds it from above.
         let batch = ingest::decode_document(&compressed, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
-        group.bench_function("analyze", |b| b.iter(|| troubleshooter.analyze_batch(black_box(&batch))));
+        group.bench_function("analyze", |b| b.iter(|| troubleshooter.analysis().analyze_batch(black_box(&batch))));
         let catalog = Catalog::load(&[], &[]).unwrap();
         let mut scratch = ScanScratch::default();
         let mut hits = Vec::new();

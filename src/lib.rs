@@ -63,6 +63,8 @@ pub mod enrich;
 pub mod deliver;
 #[cfg(feature = "aws")]
 pub mod aws;
-// The composition root: configuration and the Lambda handler that runs the stages.
+// The composition root: configuration, the analysis every job shares (the command line uses it
+// alone), and the Lambda handler that runs it and delivers.
 pub mod config;
+pub mod analysis;
 pub mod handler;

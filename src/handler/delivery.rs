@@ -11,7 +11,8 @@ use crate::deliver::suppress::{Key, Plan, Verdict};
 use crate::model::finding::Finding;
 use crate::report::metrics::InvocationMetrics;
 
-use super::{BatchOutcome, Troubleshooter};
+use super::Troubleshooter;
+use crate::analysis::BatchOutcome;
 
 impl Troubleshooter {
     /// Applies mutes and flood control, publishes what they let through, and records that
@@ -27,7 +28,7 @@ impl Troubleshooter {
     ) -> Result<Plan, PublishError> {
         let keyed = findings
             .into_iter()
-            .map(|finding| (Key::of(&finding, self.analyzer.catalog().key_fields(&finding.rule_id)), finding))
+            .map(|finding| (Key::of(&finding, self.analysis.key_fields(&finding.rule_id)), finding))
             .collect();
         let plan = self.suppression.decide(keyed, now).await;
         for reason in &plan.failed_open {
@@ -70,8 +71,8 @@ impl Troubleshooter {
                 suppressed = held[0],
                 duplicates = held[1],
                 muted = held[2],
-                suppress_seconds = self.config.suppress_seconds,
-                shared = self.config.suppress_table.is_some(),
+                suppress_seconds = self.config().suppress_seconds,
+                shared = self.config().suppress_table.is_some(),
                 "findings held back by flood control or mutes"
             );
         }

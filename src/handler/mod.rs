@@ -52,20 +52,18 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, ConfigError};
 use crate::deliver::publish::Publisher;
 use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 
+use crate::analysis::Analysis;
 use crate::deliver::suppress::{Key, MemoryStore, Suppression, SuppressionStore, Windows};
-use crate::detect::Analyzer;
-use crate::enrich::{self, ContextSource, Enricher};
-use crate::ingest::{self, Invocation, LogBatch};
+use crate::enrich::ContextSource;
+use crate::ingest::{self, Invocation};
 use crate::model::finding::Finding;
 use crate::report::metrics::{self, InvocationMetrics, MetricsOptions};
-use crate::rules::Catalog;
 
 /// The `Troubleshooter` dimension of the metrics outside Lambda (which sets
 /// AWS_LAMBDA_FUNCTION_NAME).
@@ -80,40 +78,18 @@ pub struct Measured {
     pub metrics: InvocationMetrics,
 }
 
-/// Why findings from a Kinesis stream are not enriched.
-const KINESIS_NOT_ENRICHED: &str =
-    "records from a Kinesis stream may come from other accounts, whose logs this function cannot read";
-
 /// How long before the function's timeout an invocation gives up, so that its error (and the
 /// log line saying why) is written before Lambda stops the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1_500);
 
-/// The function's state, built once at init: configuration, the compiled catalog, and the
-/// suppression (shared by clones).
+/// The function's state, built once at init: the [`Analysis`] (configuration, the compiled
+/// catalog, the context source) and the suppression (shared by clones).
 #[derive(Debug, Clone)]
 pub struct Troubleshooter {
-    config: Config,
-    analyzer: Analyzer,
+    analysis: Analysis,
     suppression: Suppression,
     /// The claims of findings being published, released if the deadline cuts the publish short.
     in_flight: Arc<Mutex<Vec<(Key, String)>>>,
-    /// Where a finding's missing lines come from (ENRICH_CONTEXT), if anywhere.
-    context: Option<Arc<dyn ContextSource>>,
-}
-
-/// What one batch gave.
-#[derive(Debug, Clone, Serialize)]
-pub struct BatchOutcome {
-    /// The log group.
-    pub log_group: String,
-    /// How many events the batch had.
-    pub events: usize,
-    /// Why the batch was not analysed, if it was not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<&'static str>,
-    /// The findings.
-    #[serde(skip)]
-    pub findings: Vec<Finding>,
 }
 
 impl Troubleshooter {
@@ -123,18 +99,16 @@ impl Troubleshooter {
     ///
     /// [`ConfigError`] naming the rules file, the rule id or the variable at fault.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        let catalog = Catalog::load(&config.extra_rule_files()?, &config.disabled_rules)?;
-        let analyzer = Analyzer::new(catalog, config.min_severity).with_logged_errors(config.logged_errors);
         let windows = Windows::from_seconds(config.suppress_seconds, &config.suppress_category_seconds);
         let suppression = Suppression::new(Arc::new(MemoryStore::new()), windows);
-        Ok(Self { config, analyzer, suppression, in_flight: Arc::default(), context: None })
+        Ok(Self { analysis: Analysis::new(config)?, suppression, in_flight: Arc::default() })
     }
 
     /// Fetches the lines high and critical findings lack from `source` (CloudWatch Logs), within
     /// [`crate::enrich`]'s budget.
     #[must_use]
     pub fn with_context_source(mut self, source: Arc<dyn ContextSource>) -> Self {
-        self.context = Some(source);
+        self.analysis = self.analysis.with_context_source(source);
         self
     }
 
@@ -146,27 +120,14 @@ impl Troubleshooter {
         self
     }
 
+    /// The analysis: configuration, catalog, context source.
+    pub fn analysis(&self) -> &Analysis {
+        &self.analysis
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The analyzer.
-    pub fn analyzer(&self) -> &Analyzer {
-        &self.analyzer
-    }
-
-    /// Analyses one decoded batch, unless it must be skipped.
-    pub fn analyze_batch(&self, batch: &LogBatch) -> BatchOutcome {
-        let skipped = if batch.is_control_message() {
-            Some("control message")
-        } else if self.config.own_log_group.as_deref() == Some(batch.log_group.as_str()) {
-            Some("the function's own log group")
-        } else {
-            None
-        };
-        let findings = if skipped.is_some() { Vec::new() } else { self.analyzer.analyze(batch, &self.config.region) };
-        BatchOutcome { log_group: batch.log_group.clone(), events: batch.log_events.len(), skipped, findings }
+        self.analysis.config()
     }
 
     /// Handles one invocation payload and returns the function's response.
@@ -251,8 +212,8 @@ impl Troubleshooter {
     /// The writer's error.
     pub fn write_metrics(&self, metrics: &InvocationMetrics, out: &mut impl Write) -> std::io::Result<()> {
         let options = MetricsOptions {
-            troubleshooter: self.config.own_function_name.clone().unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned()),
-            per_function: self.config.metrics_per_function,
+            troubleshooter: self.config().own_function_name.clone().unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned()),
+            per_function: self.config().metrics_per_function,
         };
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -284,19 +245,15 @@ impl Troubleshooter {
         now: Duration,
         metrics: &mut InvocationMetrics,
     ) -> Result<Value, HandlerError> {
-        let decoded = ingest::decode_value(payload, self.config.max_decompressed_bytes);
+        let decoded = ingest::decode_value(payload, self.config().max_decompressed_bytes);
         if decoded.is_err() {
             metrics.batches += 1;
             metrics.decode_errors += 1;
         }
         match decoded? {
             Invocation::AwsLogs(batch) => {
-                let mut outcome = self.analyze_batch(&batch);
-                if let Some(source) = &self.context {
-                    let enricher =
-                        Enricher { analyzer: &self.analyzer, source: source.as_ref(), region: &self.config.region };
-                    outcome.findings = enricher.enrich(&batch, std::mem::take(&mut outcome.findings)).await;
-                }
+                let mut outcome = self.analysis.analyze_batch(&batch);
+                self.analysis.enrich(&batch, &mut outcome).await;
                 metrics.batches += 1;
                 metrics.log_events += outcome.events as u64;
                 self.log_outcome(&outcome);
@@ -309,17 +266,10 @@ impl Troubleshooter {
                 metrics.batches += records.len() as u64;
                 // One record at a time: decode, analyse, drop; only findings are kept.
                 for record in records {
-                    match record.decode(self.config.max_decompressed_bytes) {
+                    match record.decode(self.config().max_decompressed_bytes) {
                         Ok(batch) => {
-                            let mut outcome = self.analyze_batch(&batch);
-                            if self.context.is_some() {
-                                enrich::not_enriched(
-                                    self.analyzer.platform(),
-                                    &batch,
-                                    &mut outcome.findings,
-                                    KINESIS_NOT_ENRICHED,
-                                );
-                            }
+                            let mut outcome = self.analysis.analyze_batch(&batch);
+                            self.analysis.not_enriched_from_kinesis(&batch, &mut outcome);
                             outcomes.push(outcome);
                         }
                         Err(error) => {
