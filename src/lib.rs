@@ -68,3 +68,9 @@ pub mod aws;
 pub mod config;
 pub mod analysis;
 pub mod handler;
+
+/// What every port's method returns ([`enrich::ContextSource`], [`deliver::suppress::SuppressionStore`],
+/// [`deliver::publish::Publisher`], and the SNS adapter's own seam): a boxed future, so each
+/// port is one shape, usable behind `dyn` (the handler holds any store and context source as
+/// `Arc<dyn …>`, any publisher as `&dyn Publisher`), and written without a macro crate.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -32,13 +32,12 @@
 //! without a clock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::BoxFuture;
 use crate::model::finding::Finding;
 use crate::model::{Category, details};
 
@@ -52,9 +51,6 @@ pub const STALE_CLAIM: Duration = Duration::from_secs(60);
 /// forgotten (and with them any count not yet reported), so a function with unbounded distinct
 /// keys cannot grow the instance's memory without bound.
 pub const MAX_KEYS: usize = 10_000;
-
-/// A future a store returns (object-safe, so the handler holds any store behind one type).
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A store could not be read or written. Suppression fails open on it: the finding is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,16 +159,22 @@ impl Mute {
 /// Where suppression state lives; see the module docs for the claim rules every store follows.
 pub trait SuppressionStore: Send + Sync {
     /// Claims a key for a finding (see the module docs). Changes the state only when it wins.
-    fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed>;
+    fn claim<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Claimed, StoreError>>;
     /// The claim of `finding_id` was published: it is sent.
-    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()>;
+    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The claim of `finding_id` was not published: the same id may claim it again.
-    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()>;
+    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// A finding of `key` with `occurrences` was held back at `now`: count it, and remember the
     /// key as seen at `now` for at least `window` more.
-    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, window: Duration) -> StoreFuture<'a, ()>;
+    fn hold<'a>(
+        &'a self,
+        key: &'a Key,
+        occurrences: u64,
+        now: Duration,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The mutes of these functions (expired ones may be included; [`Mute::silences`] checks).
-    fn mutes<'a>(&'a self, functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>>;
+    fn mutes<'a>(&'a self, functions: &'a [String]) -> BoxFuture<'a, Result<Vec<Mute>, StoreError>>;
 }
 
 /// What happens to one finding.
@@ -471,12 +473,12 @@ impl MemoryStore {
 }
 
 impl SuppressionStore for MemoryStore {
-    fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed> {
+    fn claim<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Claimed, StoreError>> {
         let claimed = self.claim_now(claim);
         Box::pin(async move { Ok(claimed) })
     }
 
-    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         self.update(key, |e| {
             if e.finding_id == finding_id {
                 e.state = ClaimState::Sent;
@@ -485,7 +487,7 @@ impl SuppressionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         self.update(key, |e| {
             if e.finding_id == finding_id {
                 e.state = ClaimState::Released;
@@ -494,7 +496,13 @@ impl SuppressionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, _window: Duration) -> StoreFuture<'a, ()> {
+    fn hold<'a>(
+        &'a self,
+        key: &'a Key,
+        occurrences: u64,
+        now: Duration,
+        _window: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.update(key, |e| {
             e.held_findings += 1;
             e.held_occurrences += occurrences;
@@ -503,7 +511,7 @@ impl SuppressionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn mutes<'a>(&'a self, _functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {
+    fn mutes<'a>(&'a self, _functions: &'a [String]) -> BoxFuture<'a, Result<Vec<Mute>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }

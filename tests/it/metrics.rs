@@ -379,22 +379,29 @@ struct MutingStore {
 mod muting {
     use std::time::Duration;
 
-    use lambda_troubleshooter::deliver::suppress::{Claim, Claimed, Key, Mute, StoreFuture, SuppressionStore};
+    use lambda_troubleshooter::BoxFuture;
+    use lambda_troubleshooter::deliver::suppress::{Claim, Claimed, Key, Mute, StoreError, SuppressionStore};
 
     impl SuppressionStore for super::MutingStore {
-        fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed> {
+        fn claim<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Claimed, StoreError>> {
             self.inner.claim(claim)
         }
-        fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+        fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
             self.inner.sent(key, finding_id)
         }
-        fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+        fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
             self.inner.release(key, finding_id)
         }
-        fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, window: Duration) -> StoreFuture<'a, ()> {
+        fn hold<'a>(
+            &'a self,
+            key: &'a Key,
+            occurrences: u64,
+            now: Duration,
+            window: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
             self.inner.hold(key, occurrences, now, window)
         }
-        fn mutes<'a>(&'a self, _functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {
+        fn mutes<'a>(&'a self, _functions: &'a [String]) -> BoxFuture<'a, Result<Vec<Mute>, StoreError>> {
             let mute = self.mute.clone();
             Box::pin(async move { Ok(vec![mute]) })
         }

@@ -22,7 +22,6 @@
 //! Why one file of ~460 lines: the message, its size limits, the request chunking and the
 //! retry loop enforce one contract (SNS's limits) and are tested together against it.
 
-use std::future::Future;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -30,6 +29,7 @@ use aws_sdk_sns::error::ProvideErrorMetadata as _;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use sha2::{Digest, Sha256};
 
+use crate::BoxFuture;
 use crate::deliver::publish::{FailedFinding, PublishError, Publisher};
 use crate::model::finding::{Finding, excerpt};
 use crate::report::render;
@@ -216,14 +216,10 @@ pub struct EntryFailure {
 }
 
 /// Sends one `PublishBatch` request: the seam between the retry logic and the SDK.
-pub trait BatchSender {
-    /// Sends the messages as one request and returns the entries that failed.
-    ///
-    /// # Errors
-    ///
-    /// The SDK's error when the whole request failed (after the SDK's own retries).
-    fn send(&self, messages: &[&Message])
-    -> impl Future<Output = Result<Vec<EntryFailure>, aws_sdk_sns::Error>> + Send;
+pub trait BatchSender: Send + Sync {
+    /// Sends the messages as one request and returns the entries that failed, or the SDK's
+    /// error when the whole request failed (after the SDK's own retries).
+    fn send<'a>(&'a self, messages: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>>;
 }
 
 /// Delivers `messages` in requests of at most 10 entries and 256 KiB, retrying failed entries
@@ -346,64 +342,68 @@ impl SdkSender {
 }
 
 impl BatchSender for SdkSender {
-    async fn send(&self, messages: &[&Message]) -> Result<Vec<EntryFailure>, aws_sdk_sns::Error> {
-        let mut failures = Vec::new();
-        let mut entries = Vec::new();
-        let mut sent = Vec::new();
-        for (index, message) in messages.iter().enumerate() {
-            match Self::entry(index, message) {
-                Ok(entry) => {
-                    entries.push(entry);
-                    sent.push(index);
+    fn send<'a>(&'a self, messages: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>> {
+        Box::pin(async move {
+            let mut failures = Vec::new();
+            let mut entries = Vec::new();
+            let mut sent = Vec::new();
+            for (index, message) in messages.iter().enumerate() {
+                match Self::entry(index, message) {
+                    Ok(entry) => {
+                        entries.push(entry);
+                        sent.push(index);
+                    }
+                    Err(error) => failures.push(EntryFailure {
+                        index,
+                        code: "InvalidEntry".into(),
+                        message: error.to_string(),
+                        sender_fault: true,
+                    }),
                 }
-                Err(error) => failures.push(EntryFailure {
-                    index,
-                    code: "InvalidEntry".into(),
-                    message: error.to_string(),
-                    sender_fault: true,
-                }),
             }
-        }
-        if entries.is_empty() {
-            return Ok(failures);
-        }
-        // Boxed: the SDK's future is deep enough to overflow the compiler's layout query depth
-        // once nested in the handler's and the runtime's futures.
-        let output = Box::pin(
-            self.client
-                .publish_batch()
-                .topic_arn(&self.topic_arn)
-                .set_publish_batch_request_entries(Some(entries))
-                .send(),
-        )
-        .await?;
-        let mut answered = vec![false; messages.len()];
-        for success in output.successful() {
-            if let Some(index) = success.id().and_then(|id| id.parse::<usize>().ok()).filter(|i| *i < answered.len()) {
-                answered[index] = true;
+            if entries.is_empty() {
+                return Ok(failures);
             }
-        }
-        for failure in output.failed() {
-            if let Some(index) = failure.id().parse::<usize>().ok().filter(|i| *i < answered.len()) {
-                answered[index] = true;
+            // Boxed: the SDK's future is deep enough to overflow the compiler's layout query depth
+            // once nested in the handler's and the runtime's futures.
+            let output = Box::pin(
+                self.client
+                    .publish_batch()
+                    .topic_arn(&self.topic_arn)
+                    .set_publish_batch_request_entries(Some(entries))
+                    .send(),
+            )
+            .await?;
+            let mut answered = vec![false; messages.len()];
+            for success in output.successful() {
+                if let Some(index) =
+                    success.id().and_then(|id| id.parse::<usize>().ok()).filter(|i| *i < answered.len())
+                {
+                    answered[index] = true;
+                }
+            }
+            for failure in output.failed() {
+                if let Some(index) = failure.id().parse::<usize>().ok().filter(|i| *i < answered.len()) {
+                    answered[index] = true;
+                    failures.push(EntryFailure {
+                        index,
+                        code: failure.code().to_owned(),
+                        message: failure.message().unwrap_or_default().to_owned(),
+                        sender_fault: failure.sender_fault(),
+                    });
+                }
+            }
+            // An entry SNS neither accepted nor rejected was not delivered; try it again.
+            for index in sent.into_iter().filter(|i| !answered[*i]) {
                 failures.push(EntryFailure {
                     index,
-                    code: failure.code().to_owned(),
-                    message: failure.message().unwrap_or_default().to_owned(),
-                    sender_fault: failure.sender_fault(),
+                    code: "NoResult".into(),
+                    message: "PublishBatch returned no result for this entry".into(),
+                    sender_fault: false,
                 });
             }
-        }
-        // An entry SNS neither accepted nor rejected was not delivered; try it again.
-        for index in sent.into_iter().filter(|i| !answered[*i]) {
-            failures.push(EntryFailure {
-                index,
-                code: "NoResult".into(),
-                message: "PublishBatch returned no result for this entry".into(),
-                sender_fault: false,
-            });
-        }
-        Ok(failures)
+            Ok(failures)
+        })
     }
 }
 

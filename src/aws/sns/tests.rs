@@ -85,13 +85,13 @@ struct Flaky {
 }
 
 impl BatchSender for Flaky {
-    async fn send(&self, messages: &[&Message]) -> Result<Vec<EntryFailure>, aws_sdk_sns::Error> {
+    fn send<'a>(&'a self, messages: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>> {
         let attempt = {
             let mut requests = self.requests.lock().unwrap();
             requests.push(messages.iter().map(|m| m.finding_id.clone()).collect());
             requests.len() as u32
         };
-        Ok(messages
+        let failures = messages
             .iter()
             .enumerate()
             .filter_map(|(index, m)| {
@@ -103,7 +103,8 @@ impl BatchSender for Flaky {
                     sender_fault: *sender_fault,
                 })
             })
-            .collect())
+            .collect();
+        Box::pin(async move { Ok(failures) })
     }
 }
 
@@ -163,17 +164,19 @@ struct Throttling {
 }
 
 impl BatchSender for Throttling {
-    async fn send(&self, _: &[&Message]) -> Result<Vec<EntryFailure>, aws_sdk_sns::Error> {
+    fn send<'a>(&'a self, _: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>> {
         let attempt = {
             let mut requests = self.requests.lock().unwrap();
             *requests += 1;
             *requests
         };
-        if attempt > self.times {
-            return Ok(Vec::new());
-        }
-        let meta = aws_sdk_sns::error::ErrorMetadata::builder().code(self.code).message("Rate exceeded").build();
-        Err(aws_sdk_sns::operation::publish_batch::PublishBatchError::generic(meta).into())
+        let answer = if attempt > self.times {
+            Ok(Vec::new())
+        } else {
+            let meta = aws_sdk_sns::error::ErrorMetadata::builder().code(self.code).message("Rate exceeded").build();
+            Err(aws_sdk_sns::operation::publish_batch::PublishBatchError::generic(meta).into())
+        };
+        Box::pin(async move { answer })
     }
 }
 
