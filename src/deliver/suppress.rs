@@ -16,8 +16,8 @@
 //!
 //! **Nothing lost, nothing twice.** A claim is *sending* until the publish succeeded
 //! ([`Suppression::delivered`] marks it sent and only then counts what was held back). When the
-//! publish fails ([`Suppression::undelivered`]) the claim is released: Lambda's retry of the
-//! batch gives the same finding ids, and a released (or stale, [`STALE_CLAIM`]) claim of the
+//! publish fails for a finding ([`Suppression::undelivered`], [`Suppression::partly_delivered`])
+//! its claim is released: Lambda's retry of the batch gives the same finding ids, and a released (or stale, [`STALE_CLAIM`]) claim of the
 //! same finding id is claimed again, with the held-back count it carried. A finding id already
 //! sent, or being sent by another instance right now, is a [`Verdict::Duplicate`]: a
 //! redelivered batch, dropped and not counted.
@@ -31,7 +31,7 @@
 //! Time is passed in (a [`Duration`] since the Unix epoch), so all of this is unit-tested
 //! without a clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -353,11 +353,20 @@ impl Suppression {
         }
     }
 
-    /// Releases the claims of findings being sent when an invocation was cut short.
-    pub async fn release_all(&self, claims: &[(Key, String)]) {
-        for (key, id) in claims {
-            if let Err(error) = self.store.release(key, id).await {
-                tracing::warn!(finding = %id, %error, "claim not released after the deadline");
+    /// The plan's publish went out in part (it failed, or the deadline stopped it): the claims
+    /// of the findings `not_delivered` names are released, so Lambda's retry sends them; the
+    /// others are sent, so the retry drops them as duplicates. Held-back repeats are not
+    /// counted: the retry counts them.
+    pub async fn partly_delivered(&self, plan: &Plan, not_delivered: &BTreeSet<&str>) {
+        for (key, finding, _) in plan.findings.iter().filter(|(_, _, v)| *v == Verdict::Publish) {
+            let undelivered = not_delivered.contains(finding.id.as_str());
+            let result = if undelivered {
+                self.store.release(key, &finding.id).await
+            } else {
+                self.store.sent(key, &finding.id).await
+            };
+            if let Err(error) = result {
+                tracing::warn!(finding = %finding.id, undelivered, %error, "claim not settled after a partial publish; it is retried once stale");
             }
         }
     }
