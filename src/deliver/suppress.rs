@@ -30,6 +30,10 @@
 //!
 //! Time is passed in (a [`Duration`] since the Unix epoch), so all of this is unit-tested
 //! without a clock.
+//!
+//! Over 400 lines: the claim rules, the plan decided and settled by them, and the in-memory
+//! store that keeps them are one contract, read together (the DynamoDB store follows the same
+//! rules, checked by [`conformance`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};

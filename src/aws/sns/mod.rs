@@ -17,10 +17,12 @@
 //! those SNS says are the sender's fault, which would fail again; so is a whole request SNS
 //! throttled with a code the SDK does not retry itself (`Throttled`, `KMSThrottling`). Whatever
 //! still fails is returned as [`PublishError::Undelivered`] naming the finding ids, and the
-//! invocation fails.
+//! invocation fails. Given the invocation's deadline, no request is sent, waited for or backed
+//! off for past it: what did not go out by then is named in [`PublishError::Deadline`].
 //!
-//! Why one file of ~460 lines: the message, its size limits, the request chunking and the
-//! retry loop enforce one contract (SNS's limits) and are tested together against it.
+//! Why one file of ~560 lines: the message, its size limits, the request chunking and the
+//! retry loop within the deadline enforce one contract (SNS's limits) and are tested together
+//! against it.
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
