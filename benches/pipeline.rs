@@ -17,7 +17,7 @@ use base64::Engine as _;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flate2::{Compression, write::GzEncoder};
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::handler::{Deadline, Troubleshooter};
 use lambda_troubleshooter::ingest::{self, DEFAULT_MAX_DECOMPRESSED_BYTES};
 use lambda_troubleshooter::rules::{ANCHOR_WINDOW, Catalog, ScanScratch};
 use serde_json::json;
@@ -141,7 +141,12 @@ fn bench(c: &mut Criterion) {
             b.iter(|| ingest::decode_value(black_box(event.clone()), DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap())
         });
         group.bench_function("whole-pipeline", |b| {
-            b.iter(|| runtime.block_on(troubleshooter.handle(black_box(event.clone()), &publisher)).unwrap())
+            b.iter(|| {
+                runtime
+                    .block_on(troubleshooter.handle(black_box(event.clone()), &publisher, Deadline::none()))
+                    .result
+                    .unwrap()
+            })
         });
         // Where the whole pipeline's time goes beyond the inflate: the analysis of the decoded
         // batch (scan, correlation, findings), and within it the anchor pass with its rules'
@@ -150,7 +155,7 @@ fn bench(c: &mut Criterion) {
         // every message; the scan leaves START and END lines to the platform parser, so this
         // bounds it from above.
         let batch = ingest::decode_document(&compressed, DEFAULT_MAX_DECOMPRESSED_BYTES).unwrap();
-        group.bench_function("analyze", |b| b.iter(|| troubleshooter.analyze_batch(black_box(&batch))));
+        group.bench_function("analyze", |b| b.iter(|| troubleshooter.analysis().analyze_batch(black_box(&batch))));
         let catalog = Catalog::load(&[], &[]).unwrap();
         let mut scratch = ScanScratch::default();
         let mut hits = Vec::new();
@@ -177,12 +182,13 @@ fn bench(c: &mut Criterion) {
 struct NullPublisher;
 
 impl lambda_troubleshooter::deliver::publish::Publisher for NullPublisher {
-    async fn publish(
-        &self,
-        findings: &[lambda_troubleshooter::model::finding::Finding],
-    ) -> Result<(), lambda_troubleshooter::deliver::publish::PublishError> {
+    fn publish<'a>(
+        &'a self,
+        findings: &'a [lambda_troubleshooter::model::finding::Finding],
+        _: Option<std::time::Instant>,
+    ) -> lambda_troubleshooter::BoxFuture<'a, Result<(), lambda_troubleshooter::deliver::publish::PublishError>> {
         black_box(findings);
-        Ok(())
+        Box::pin(async { Ok(()) })
     }
 }
 

@@ -63,6 +63,14 @@ pub mod enrich;
 pub mod deliver;
 #[cfg(feature = "aws")]
 pub mod aws;
-// The composition root: configuration and the Lambda handler that runs the stages.
+// The composition root: configuration, the analysis every job shares (the command line uses it
+// alone), and the Lambda handler that runs it and delivers.
 pub mod config;
+pub mod analysis;
 pub mod handler;
+
+/// What every port's method returns ([`enrich::ContextSource`], [`deliver::suppress::SuppressionStore`],
+/// [`deliver::publish::Publisher`], and the SNS adapter's own seam): a boxed future, so each
+/// port is one shape, usable behind `dyn` (the handler holds any store and context source as
+/// `Arc<dyn …>`, any publisher as `&dyn Publisher`), and written without a macro crate.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -10,7 +10,7 @@ use lambda_troubleshooter::aws::logs::LogsReader;
 use lambda_troubleshooter::aws::sns::SnsPublisher;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::deliver::publish::{Publisher, StdoutPublisher};
-use lambda_troubleshooter::handler::{HandlerError, Measured, Troubleshooter};
+use lambda_troubleshooter::handler::{Deadline, HandlerError, Measured, Troubleshooter};
 use lambda_troubleshooter::ingest::Payload;
 
 // One invocation at a time: Lambda never runs two in one process, so one thread is enough, and
@@ -59,13 +59,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
 }
 
-async fn serve(troubleshooter: &Troubleshooter, publisher: &impl Publisher) -> Result<(), lambda_runtime::Error> {
+async fn serve(troubleshooter: &Troubleshooter, publisher: &dyn Publisher) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| async move {
         // A deadline already past means the runtime did not give a real one (local
         // emulators): then only the SNS client's own timeouts bound the invocation.
         let remaining = Some(time_left(event.context.deadline)).filter(|remaining| !remaining.is_zero());
         let Measured { result, metrics } = match event.payload {
-            Payload::Json(payload) => troubleshooter.handle_measured(payload, publisher, remaining).await,
+            Payload::Json(payload) => troubleshooter.handle(payload, publisher, Deadline::from_clock(remaining)).await,
             Payload::Unreadable(reason) => troubleshooter.unreadable(reason),
         };
         // The invocation's metrics, whatever its outcome, as Embedded Metric Format lines on

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use cap::Cap;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::detect::{Analyzer, MAX_EVIDENCE_BYTES};
-use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::handler::{Deadline, Troubleshooter};
 use lambda_troubleshooter::ingest::{LogBatch, LogEvent};
 use lambda_troubleshooter::model::finding::Finding;
 use lambda_troubleshooter::model::{Category, Severity};
@@ -214,8 +214,13 @@ fn dense_anchors_in_a_batch_at_the_decompression_cap_stay_within_memory() {
     let troubleshooter = Troubleshooter::new(Config { max_decompressed_bytes: 32 << 20, ..Config::default() }).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let started = Instant::now();
-    let answer =
-        runtime.block_on(troubleshooter.handle(event, &lambda_troubleshooter::deliver::publish::StdoutPublisher));
+    let answer = runtime
+        .block_on(troubleshooter.handle(
+            event,
+            &lambda_troubleshooter::deliver::publish::StdoutPublisher,
+            Deadline::none(),
+        ))
+        .result;
     assert!(answer.is_ok(), "{answer:?}");
     let peak = ALLOCATOR.max_allocated().saturating_sub(held);
     println!("30 MiB of anchors: {:?}, {} MiB above what was held", started.elapsed(), peak >> 20);

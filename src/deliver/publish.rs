@@ -4,14 +4,18 @@
 //! (the behaviour without TOPIC_ARN, and for local runs); the SNS adapter
 //! ([`crate::aws::sns::SnsPublisher`]) implements the same trait. Core tests use a recording fake.
 //!
-//! A publisher delivers every finding it can and fails naming the ones it could not
-//! ([`PublishError::Undelivered`]); the handler then fails the invocation, so Lambda retries the
+//! A publisher delivers every finding it can, stops by the deadline it is given rather than run
+//! past it, and fails naming the findings that did not go out ([`PublishError::Undelivered`],
+//! [`PublishError::Deadline`]; [`PublishError::not_delivered`] reads any error so). The handler
+//! releases the claims of those, counts them, and fails the invocation, so Lambda retries the
 //! batch and finally keeps it in the on-failure destination. A retried batch gives the same
 //! finding ids, so subscribers drop what they already received.
 
-use std::future::Future;
+use std::collections::BTreeSet;
 use std::io::Write;
+use std::time::Instant;
 
+use crate::BoxFuture;
 use crate::model::finding::Finding;
 use crate::report::render;
 
@@ -48,6 +52,41 @@ pub enum PublishError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The deadline came before every finding was delivered: the publish stopped there. A
+    /// request the deadline cut short may or may not have reached the service; its findings are
+    /// named with the rest, and the retry's finding ids let subscribers drop a repeat.
+    #[error(
+        "stopped at the deadline with {} of {total} findings not delivered: {}",
+        .undelivered.len(),
+        FailedFinding::list(.undelivered)
+    )]
+    Deadline {
+        /// How many findings the invocation tried to publish.
+        total: usize,
+        /// The findings that did not go out, and why (code `Deadline` for those it stopped).
+        undelivered: Vec<FailedFinding>,
+    },
+}
+
+impl PublishError {
+    /// The ids of the findings of `attempted` that did not go out: those the error names, or
+    /// every one when it names none (stdout could not be written, a finding not serialised).
+    pub fn not_delivered<'a>(&self, attempted: &'a [Finding]) -> BTreeSet<&'a str> {
+        let named = match self {
+            Self::Undelivered { failed, .. } | Self::Deadline { undelivered: failed, .. } => Some(failed),
+            Self::Stdout(_) | Self::Serialise { .. } => None,
+        };
+        attempted
+            .iter()
+            .map(|finding| finding.id.as_str())
+            .filter(|id| named.is_none_or(|failed| failed.iter().any(|f| f.id == *id)))
+            .collect()
+    }
+
+    /// True when the publish stopped at its deadline.
+    pub fn is_deadline(&self) -> bool {
+        matches!(self, Self::Deadline { .. })
+    }
 }
 
 /// One finding that was not delivered.
@@ -69,27 +108,39 @@ impl FailedFinding {
 }
 
 /// Where findings go.
-pub trait Publisher {
-    /// Delivers every finding, or fails naming what was not delivered.
-    fn publish(&self, findings: &[Finding]) -> impl Future<Output = Result<(), PublishError>> + Send;
+pub trait Publisher: Send + Sync {
+    /// Delivers every finding, stopping by `stop_by` when one is given (the invocation's
+    /// deadline, less the time to fail cleanly) rather than running past it; `Ok` when every
+    /// finding went out, else an error naming those that did not
+    /// ([`PublishError::not_delivered`]), [`PublishError::Deadline`] when the time ran out.
+    fn publish<'a>(
+        &'a self,
+        findings: &'a [Finding],
+        stop_by: Option<Instant>,
+    ) -> BoxFuture<'a, Result<(), PublishError>>;
 }
 
-/// Writes each finding as one line of JSON to stdout.
+/// Writes each finding as one line of JSON to stdout, at once: nothing to wait for, so no
+/// deadline cuts it.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StdoutPublisher;
 
 impl Publisher for StdoutPublisher {
-    async fn publish(&self, findings: &[Finding]) -> Result<(), PublishError> {
-        let mut lines = String::new();
-        for finding in findings {
-            let line = render::json_line(finding)
-                .map_err(|source| PublishError::Serialise { id: finding.id.clone(), source })?;
-            lines.push_str(&line);
-            lines.push('\n');
-        }
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(lines.as_bytes())?;
-        stdout.flush()?;
-        Ok(())
+    fn publish<'a>(&'a self, findings: &'a [Finding], _: Option<Instant>) -> BoxFuture<'a, Result<(), PublishError>> {
+        Box::pin(async move { write_lines(findings) })
     }
+}
+
+fn write_lines(findings: &[Finding]) -> Result<(), PublishError> {
+    let mut lines = String::new();
+    for finding in findings {
+        let line =
+            render::json_line(finding).map_err(|source| PublishError::Serialise { id: finding.id.clone(), source })?;
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(lines.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
 }

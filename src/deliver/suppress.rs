@@ -16,8 +16,8 @@
 //!
 //! **Nothing lost, nothing twice.** A claim is *sending* until the publish succeeded
 //! ([`Suppression::delivered`] marks it sent and only then counts what was held back). When the
-//! publish fails ([`Suppression::undelivered`]) the claim is released: Lambda's retry of the
-//! batch gives the same finding ids, and a released (or stale, [`STALE_CLAIM`]) claim of the
+//! publish fails for a finding ([`Suppression::undelivered`], [`Suppression::partly_delivered`])
+//! its claim is released: Lambda's retry of the batch gives the same finding ids, and a released (or stale, [`STALE_CLAIM`]) claim of the
 //! same finding id is claimed again, with the held-back count it carried. A finding id already
 //! sent, or being sent by another instance right now, is a [`Verdict::Duplicate`]: a
 //! redelivered batch, dropped and not counted.
@@ -30,13 +30,16 @@
 //!
 //! Time is passed in (a [`Duration`] since the Unix epoch), so all of this is unit-tested
 //! without a clock.
+//!
+//! Over 400 lines: the claim rules, the plan decided and settled by them, and the in-memory
+//! store that keeps them are one contract, read together (the DynamoDB store follows the same
+//! rules, checked by [`conformance`]).
 
-use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::BoxFuture;
 use crate::model::Category;
 use crate::model::details::Held;
 use crate::model::finding::Finding;
@@ -51,9 +54,6 @@ pub const STALE_CLAIM: Duration = Duration::from_secs(60);
 /// forgotten (and with them any count not yet reported), so a function with unbounded distinct
 /// keys cannot grow the instance's memory without bound.
 pub const MAX_KEYS: usize = 10_000;
-
-/// A future a store returns (object-safe, so the handler holds any store behind one type).
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A store could not be read or written. Suppression fails open on it: the finding is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,16 +153,22 @@ impl Mute {
 /// Where suppression state lives; see the module docs for the claim rules every store follows.
 pub trait SuppressionStore: Send + Sync {
     /// Claims a key for a finding (see the module docs). Changes the state only when it wins.
-    fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed>;
+    fn claim<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Claimed, StoreError>>;
     /// The claim of `finding_id` was published: it is sent.
-    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()>;
+    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The claim of `finding_id` was not published: the same id may claim it again.
-    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()>;
+    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// A finding of `key` with `occurrences` was held back at `now`: count it, and remember the
     /// key as seen at `now` for at least `window` more.
-    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, window: Duration) -> StoreFuture<'a, ()>;
+    fn hold<'a>(
+        &'a self,
+        key: &'a Key,
+        occurrences: u64,
+        now: Duration,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The mutes of these functions (expired ones may be included; [`Mute::silences`] checks).
-    fn mutes<'a>(&'a self, functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>>;
+    fn mutes<'a>(&'a self, functions: &'a [String]) -> BoxFuture<'a, Result<Vec<Mute>, StoreError>>;
 }
 
 /// What happens to one finding.
@@ -343,11 +349,20 @@ impl Suppression {
         }
     }
 
-    /// Releases the claims of findings being sent when an invocation was cut short.
-    pub async fn release_all(&self, claims: &[(Key, String)]) {
-        for (key, id) in claims {
-            if let Err(error) = self.store.release(key, id).await {
-                tracing::warn!(finding = %id, %error, "claim not released after the deadline");
+    /// The plan's publish went out in part (it failed, or the deadline stopped it): the claims
+    /// of the findings `not_delivered` names are released, so Lambda's retry sends them; the
+    /// others are sent, so the retry drops them as duplicates. Held-back repeats are not
+    /// counted: the retry counts them.
+    pub async fn partly_delivered(&self, plan: &Plan, not_delivered: &BTreeSet<&str>) {
+        for (key, finding, _) in plan.findings.iter().filter(|(_, _, v)| *v == Verdict::Publish) {
+            let undelivered = not_delivered.contains(finding.id.as_str());
+            let result = if undelivered {
+                self.store.release(key, &finding.id).await
+            } else {
+                self.store.sent(key, &finding.id).await
+            };
+            if let Err(error) = result {
+                tracing::warn!(finding = %finding.id, undelivered, %error, "claim not settled after a partial publish; it is retried once stale");
             }
         }
     }
@@ -463,12 +478,12 @@ impl MemoryStore {
 }
 
 impl SuppressionStore for MemoryStore {
-    fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed> {
+    fn claim<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Claimed, StoreError>> {
         let claimed = self.claim_now(claim);
         Box::pin(async move { Ok(claimed) })
     }
 
-    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         self.update(key, |e| {
             if e.finding_id == finding_id {
                 e.state = ClaimState::Sent;
@@ -477,7 +492,7 @@ impl SuppressionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         self.update(key, |e| {
             if e.finding_id == finding_id {
                 e.state = ClaimState::Released;
@@ -486,7 +501,13 @@ impl SuppressionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, _window: Duration) -> StoreFuture<'a, ()> {
+    fn hold<'a>(
+        &'a self,
+        key: &'a Key,
+        occurrences: u64,
+        now: Duration,
+        _window: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.update(key, |e| {
             e.held_findings += 1;
             e.held_occurrences += occurrences;
@@ -495,7 +516,7 @@ impl SuppressionStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn mutes<'a>(&'a self, _functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {
+    fn mutes<'a>(&'a self, _functions: &'a [String]) -> BoxFuture<'a, Result<Vec<Mute>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }

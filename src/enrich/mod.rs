@@ -16,10 +16,9 @@
 //! was, and `details.enrichment` says why.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use crate::BoxFuture;
 use crate::detect::Analyzer;
 use crate::detect::platform::{PlatformParser, PlatformRecord};
 use crate::ingest::{EventText, LogBatch, LogEvent};
@@ -47,9 +46,6 @@ pub const CONTEXT_LINE_BYTES: usize = 300;
 #[error("{0}")]
 pub struct FetchError(pub String);
 
-/// A future a context source returns.
-pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<LogEvent>, FetchError>> + Send + 'a>>;
-
 /// Where missing lines come from: CloudWatch Logs ([`crate::aws::logs::LogsReader`]), or a fake
 /// in the core's tests.
 pub trait ContextSource: Send + Sync + std::fmt::Debug {
@@ -62,7 +58,7 @@ pub trait ContextSource: Send + Sync + std::fmt::Debug {
         start_ms: i64,
         end_ms: i64,
         limit: usize,
-    ) -> FetchFuture<'a>;
+    ) -> BoxFuture<'a, Result<Vec<LogEvent>, FetchError>>;
 }
 
 /// Where a platform record puts a request's boundary.

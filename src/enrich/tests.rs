@@ -67,7 +67,14 @@ impl Fake {
 }
 
 impl ContextSource for Fake {
-    fn fetch<'a>(&'a self, group: &'a str, stream: &'a str, start: i64, end: i64, limit: usize) -> FetchFuture<'a> {
+    fn fetch<'a>(
+        &'a self,
+        group: &'a str,
+        stream: &'a str,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<LogEvent>, FetchError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.asked.lock().unwrap().push((group.into(), stream.into(), start, end, limit));
         let result = match &self.fail {
@@ -187,7 +194,14 @@ async fn a_timeout_learns_from_its_report_that_it_was_a_cold_start() {
     #[derive(Debug)]
     struct Serves(Vec<LogEvent>);
     impl ContextSource for Serves {
-        fn fetch<'a>(&'a self, _: &'a str, _: &'a str, _: i64, _: i64, _: usize) -> FetchFuture<'a> {
+        fn fetch<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: i64,
+            _: i64,
+            _: usize,
+        ) -> BoxFuture<'a, Result<Vec<LogEvent>, FetchError>> {
             let events = self.0.clone();
             Box::pin(async move { Ok(events) })
         }

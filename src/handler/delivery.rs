@@ -1,33 +1,36 @@
 //! After the analysis: mutes and flood control, the publish, the claims released or kept, the
 //! log line per finding, and the response `cargo lambda invoke` shows.
 
-use std::sync::PoisonError;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::deliver::publish::{PublishError, Publisher};
+use crate::deliver::publish::{FailedFinding, PublishError, Publisher};
 use crate::deliver::suppress::{Key, Plan, Verdict};
 use crate::model::finding::Finding;
 use crate::report::metrics::InvocationMetrics;
 
-use super::{BatchOutcome, Troubleshooter};
+use super::{Cut, HandlerError, Troubleshooter};
+use crate::analysis::BatchOutcome;
 
 impl Troubleshooter {
-    /// Applies mutes and flood control, publishes what they let through, and records that
-    /// (sent, or released for the retry) once the publish is done. Counts the findings (a
-    /// redelivered one was counted when it was first published) and what was held back, muted
-    /// or not delivered into `metrics`.
-    pub(super) async fn publish(
+    /// Applies mutes and flood control, publishes what they let through (told to stop by the
+    /// cut, if any), and records what the publisher answered: the claims of what went out are
+    /// sent, those of what did not are released for the retry. Counts into `metrics` the
+    /// findings (a redelivered one was counted when it was first published), what was held
+    /// back or muted, and what the publisher did not deliver.
+    pub(super) async fn deliver(
         &self,
         findings: Vec<Finding>,
-        publisher: &impl Publisher,
+        publisher: &dyn Publisher,
         now: Duration,
+        cut: Option<&Cut>,
         metrics: &mut InvocationMetrics,
-    ) -> Result<Plan, PublishError> {
+    ) -> Result<Plan, HandlerError> {
         let keyed = findings
             .into_iter()
-            .map(|finding| (Key::of(&finding, self.analyzer.catalog().key_fields(&finding.rule_id)), finding))
+            .map(|finding| (Key::of(&finding, self.analysis.key_fields(&finding.rule_id)), finding))
             .collect();
         let plan = self.suppression.decide(keyed, now).await;
         for reason in &plan.failed_open {
@@ -38,31 +41,34 @@ impl Troubleshooter {
         }
         metrics.suppressed += plan.count(Verdict::Suppressed) as u64;
         metrics.muted += plan.count(Verdict::Muted) as u64;
-        *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner) = plan
-            .findings
-            .iter()
-            .filter(|(_, _, v)| *v == Verdict::Publish)
-            .map(|(key, finding, _)| (key.clone(), finding.id.clone()))
-            .collect();
-        // Counted as not delivered until the publish says otherwise: a publish the deadline
-        // cuts short never returns.
         let to_publish = plan.to_publish();
-        let failed_before = metrics.publish_failures;
-        metrics.publish_failures = failed_before + to_publish.len() as u64;
-        let published = publisher.publish(&to_publish).await;
-        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner).clear();
-        metrics.publish_failures = failed_before
-            + match &published {
-                Ok(()) => 0,
-                Err(PublishError::Undelivered { failed, .. }) => failed.len() as u64,
-                Err(_) => to_publish.len() as u64,
-            };
-        log_findings(&plan, published.is_ok());
-        if let Err(error) = published {
-            self.suppression.undelivered(&plan).await;
-            return Err(error);
+        let published = publish(publisher, &to_publish, cut).await;
+        let not_delivered = published.as_ref().err().map(|e| e.not_delivered(&to_publish)).unwrap_or_default();
+        metrics.publish_failures += not_delivered.len() as u64;
+        log_findings(&plan, &not_delivered);
+        let error = match published {
+            Ok(()) => {
+                self.suppression.delivered(&plan).await;
+                self.log_held(&plan);
+                return Ok(plan);
+            }
+            Err(error) => error,
+        };
+        let settle = self.suppression.partly_delivered(&plan, &not_delivered);
+        match cut {
+            // The time left is for the error: claims not released by then are retried once stale.
+            Some(cut) if error.is_deadline() => {
+                let _ = tokio::time::timeout_at(cut.release_by.into(), settle).await;
+                Err(HandlerError::Deadline { margin_ms: cut.margin_ms })
+            }
+            _ => {
+                settle.await;
+                Err(HandlerError::Publish(error))
+            }
         }
-        self.suppression.delivered(&plan).await;
+    }
+
+    fn log_held(&self, plan: &Plan) {
         let held = [Verdict::Suppressed, Verdict::Duplicate, Verdict::Muted].map(|v| plan.count(v));
         if held.iter().any(|n| *n > 0) {
             tracing::info!(
@@ -70,12 +76,11 @@ impl Troubleshooter {
                 suppressed = held[0],
                 duplicates = held[1],
                 muted = held[2],
-                suppress_seconds = self.config.suppress_seconds,
-                shared = self.config.suppress_table.is_some(),
+                suppress_seconds = self.config().suppress_seconds,
+                shared = self.config().suppress_table.is_some(),
                 "findings held back by flood control or mutes"
             );
         }
-        Ok(plan)
     }
 
     pub(super) fn log_outcome(&self, outcome: &BatchOutcome) {
@@ -89,13 +94,31 @@ impl Troubleshooter {
     }
 }
 
+/// `publisher`'s publish of `findings`, told to stop by the cut; a publisher still running at
+/// [`Cut::abandon_at`] is dropped, and everything it was given counted as not delivered.
+async fn publish(publisher: &dyn Publisher, findings: &[Finding], cut: Option<&Cut>) -> Result<(), PublishError> {
+    let Some(cut) = cut else { return publisher.publish(findings, None).await };
+    let publish = publisher.publish(findings, Some(cut.stop_by));
+    tokio::time::timeout_at(cut.abandon_at.into(), publish).await.unwrap_or_else(|_| {
+        let undelivered = findings
+            .iter()
+            .map(|f| FailedFinding {
+                id: f.id.clone(),
+                code: "Deadline".into(),
+                message: "the publisher did not stop at the invocation's deadline".into(),
+            })
+            .collect();
+        Err(PublishError::Deadline { total: findings.len(), undelivered })
+    })
+}
+
 /// One INFO line per finding, the fields the dashboard's Logs Insights widgets query
 /// (template.yaml; tests/template/test_template.py checks they are the fields logged here).
 /// The summary is built from redacted values only, and no line of the analysed logs is logged.
-fn log_findings(plan: &Plan, published: bool) {
+fn log_findings(plan: &Plan, not_delivered: &BTreeSet<&str>) {
     for (_, finding, verdict) in &plan.findings {
         let delivery = match verdict {
-            Verdict::Publish if !published => "undelivered",
+            Verdict::Publish if not_delivered.contains(finding.id.as_str()) => "undelivered",
             _ => verdict.as_str(),
         };
         tracing::info!(

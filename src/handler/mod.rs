@@ -12,14 +12,16 @@
 //!   it for inspection instead of it vanishing;
 //! * a failed publish is an `Err` ([`HandlerError::Publish`]): a retry republishes the batch,
 //!   and because finding ids are stable, subscribers can drop the duplicates;
-//! * a publish that would run past the function's timeout is cut [`DEADLINE_MARGIN`] before
-//!   it ([`HandlerError::Deadline`], through [`Troubleshooter::handle_within`]), and retried
-//!   like a failed publish.
+//! * a publish that would run past the function's timeout stops [`DEADLINE_MARGIN`] before it
+//!   ([`HandlerError::Deadline`]): [`Troubleshooter::handle`] is given the time left
+//!   ([`Deadline`]) and passes the time to stop by down to the publisher, which stops there and
+//!   answers which findings did not go out; the event is retried like a failed publish.
 //!
 //! Findings go through flood control and mutes ([`crate::deliver::suppress`]) before publishing:
 //! per instance in memory, or shared by every instance through the SUPPRESS_TABLE DynamoDB
 //! table. A finding's claim is released when its publish fails (or the deadline cuts it short),
-//! so the retried batch sends the same findings; repeats are counted only once the publish
+//! as the publisher's answer names it, so the retried batch sends it again; a finding that did
+//! go out is marked sent, so the retry drops it; repeats are counted only once the publish
 //! succeeded. A table that cannot be reached fails open: the findings are sent and the reason
 //! logged.
 //!
@@ -31,41 +33,42 @@
 //!
 //! # What an invocation measures
 //!
-//! [`Troubleshooter::handle_measured`] counts, whatever the outcome (a corrupt batch, a failed
-//! publish, the deadline), what [`crate::report::metrics`] describes: batches, log events,
-//! decode errors, findings by kind, repeats held back, findings not delivered, time.
+//! [`Troubleshooter::handle`] counts, whatever the outcome (a corrupt batch, a failed publish,
+//! the deadline), what [`crate::report::metrics`] describes: batches, log events, decode
+//! errors, findings by kind, repeats held back, findings not delivered (as the publisher
+//! answered), time.
 //! [`Troubleshooter::write_metrics`] writes them as Embedded Metric Format lines (the Lambda
 //! writes them to stdout, where CloudWatch Logs turns them into metrics). Each finding is also
 //! logged, at INFO, as one `finding` line with its rule, category, severity, function, count,
 //! redacted summary and delivery, for the dashboard's Logs Insights widgets.
 
+mod deadline;
 mod delivery;
 mod error;
 #[cfg(test)]
 mod tests;
 
+pub use deadline::Deadline;
 pub use error::HandlerError;
 
+use deadline::Cut;
 use delivery::response;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use serde_json::Value;
 
+use crate::analysis::Analysis;
 use crate::config::{Config, ConfigError};
 use crate::deliver::publish::Publisher;
-use aws_lambda_events::event::streams::{KinesisBatchItemFailure, KinesisEventResponse};
-
-use crate::deliver::suppress::{Key, MemoryStore, Suppression, SuppressionStore, Windows};
-use crate::detect::Analyzer;
-use crate::enrich::{self, ContextSource, Enricher};
-use crate::ingest::{self, Invocation, LogBatch};
+use crate::deliver::suppress::{MemoryStore, Suppression, SuppressionStore, Windows};
+use crate::enrich::ContextSource;
+use crate::ingest::{self, Invocation};
 use crate::model::finding::Finding;
 use crate::report::metrics::{self, InvocationMetrics, MetricsOptions};
-use crate::rules::Catalog;
 
 /// The `Troubleshooter` dimension of the metrics outside Lambda (which sets
 /// AWS_LAMBDA_FUNCTION_NAME).
@@ -80,40 +83,16 @@ pub struct Measured {
     pub metrics: InvocationMetrics,
 }
 
-/// Why findings from a Kinesis stream are not enriched.
-const KINESIS_NOT_ENRICHED: &str =
-    "records from a Kinesis stream may come from other accounts, whose logs this function cannot read";
-
 /// How long before the function's timeout an invocation gives up, so that its error (and the
 /// log line saying why) is written before Lambda stops the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1_500);
 
-/// The function's state, built once at init: configuration, the compiled catalog, and the
-/// suppression (shared by clones).
+/// The function's state, built once at init: the [`Analysis`] (configuration, the compiled
+/// catalog, the context source) and the suppression (shared by clones).
 #[derive(Debug, Clone)]
 pub struct Troubleshooter {
-    config: Config,
-    analyzer: Analyzer,
+    analysis: Analysis,
     suppression: Suppression,
-    /// The claims of findings being published, released if the deadline cuts the publish short.
-    in_flight: Arc<Mutex<Vec<(Key, String)>>>,
-    /// Where a finding's missing lines come from (ENRICH_CONTEXT), if anywhere.
-    context: Option<Arc<dyn ContextSource>>,
-}
-
-/// What one batch gave.
-#[derive(Debug, Clone, Serialize)]
-pub struct BatchOutcome {
-    /// The log group.
-    pub log_group: String,
-    /// How many events the batch had.
-    pub events: usize,
-    /// Why the batch was not analysed, if it was not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<&'static str>,
-    /// The findings.
-    #[serde(skip)]
-    pub findings: Vec<Finding>,
 }
 
 impl Troubleshooter {
@@ -123,18 +102,16 @@ impl Troubleshooter {
     ///
     /// [`ConfigError`] naming the rules file, the rule id or the variable at fault.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        let catalog = Catalog::load(&config.extra_rule_files()?, &config.disabled_rules)?;
-        let analyzer = Analyzer::new(catalog, config.min_severity).with_logged_errors(config.logged_errors);
         let windows = Windows::from_seconds(config.suppress_seconds, &config.suppress_category_seconds);
         let suppression = Suppression::new(Arc::new(MemoryStore::new()), windows);
-        Ok(Self { config, analyzer, suppression, in_flight: Arc::default(), context: None })
+        Ok(Self { analysis: Analysis::new(config)?, suppression })
     }
 
     /// Fetches the lines high and critical findings lack from `source` (CloudWatch Logs), within
     /// [`crate::enrich`]'s budget.
     #[must_use]
     pub fn with_context_source(mut self, source: Arc<dyn ContextSource>) -> Self {
-        self.context = Some(source);
+        self.analysis = self.analysis.with_context_source(source);
         self
     }
 
@@ -146,88 +123,42 @@ impl Troubleshooter {
         self
     }
 
+    /// The analysis: configuration, catalog, context source.
+    pub fn analysis(&self) -> &Analysis {
+        &self.analysis
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.analysis.config()
     }
 
-    /// The analyzer.
-    pub fn analyzer(&self) -> &Analyzer {
-        &self.analyzer
-    }
-
-    /// Analyses one decoded batch, unless it must be skipped.
-    pub fn analyze_batch(&self, batch: &LogBatch) -> BatchOutcome {
-        let skipped = if batch.is_control_message() {
-            Some("control message")
-        } else if self.config.own_log_group.as_deref() == Some(batch.log_group.as_str()) {
-            Some("the function's own log group")
-        } else {
-            None
-        };
-        let findings = if skipped.is_some() { Vec::new() } else { self.analyzer.analyze(batch, &self.config.region) };
-        BatchOutcome { log_group: batch.log_group.clone(), events: batch.log_events.len(), skipped, findings }
-    }
-
-    /// Handles one invocation payload and returns the function's response.
+    /// Handles one invocation payload: decodes, analyses, enriches and publishes through
+    /// `publisher`, and returns the function's response with what the invocation counted,
+    /// whatever its outcome (what [`Self::write_metrics`] writes).
+    ///
+    /// With a deadline (`deadline.remaining`), it finishes or fails cleanly [`DEADLINE_MARGIN`]
+    /// before the function's timeout: the publisher is told to stop by then and answers which
+    /// findings did not go out; their claims are released, so the retried event publishes the
+    /// same finding ids again. A publisher that does not stop is abandoned soon after, all it
+    /// was given counted as not delivered; and should anything else hang (the suppression
+    /// store, enrichment), the whole invocation is stopped before the timeout.
     ///
     /// # Errors
     ///
-    /// [`HandlerError::Ingest`] for an awslogs batch that cannot be decoded;
-    /// [`HandlerError::Publish`] when findings could not be delivered.
-    pub async fn handle(&self, payload: Value, publisher: &impl Publisher) -> Result<Value, HandlerError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        self.handle_at(payload, publisher, now).await
-    }
-
-    /// [`Self::handle`], finishing or failing cleanly [`DEADLINE_MARGIN`] before `remaining`
-    /// (the time left until the function's timeout) runs out. Publishing (SNS retries
-    /// included) is what can run long; a publish cut short commits nothing to flood control,
-    /// and the retried event publishes the same finding ids again.
-    ///
-    /// # Errors
-    ///
-    /// As [`Self::handle`], and [`HandlerError::Deadline`] when the time runs out.
-    pub async fn handle_within(
-        &self,
-        payload: Value,
-        publisher: &impl Publisher,
-        remaining: Duration,
-    ) -> Result<Value, HandlerError> {
-        self.handle_measured(payload, publisher, Some(remaining)).await.result
-    }
-
-    /// [`Self::handle_within`] (or [`Self::handle`] when `remaining` is `None`: no deadline is
-    /// known), with what the invocation counted, whatever its outcome: what
-    /// [`Self::write_metrics`] writes.
-    pub async fn handle_measured(
-        &self,
-        payload: Value,
-        publisher: &impl Publisher,
-        remaining: Option<Duration>,
-    ) -> Measured {
+    /// In [`Measured::result`]: [`HandlerError::Ingest`] for an awslogs batch that cannot be
+    /// decoded; [`HandlerError::Publish`] when findings could not be delivered;
+    /// [`HandlerError::Deadline`] when the time ran out.
+    pub async fn handle(&self, payload: Value, publisher: &dyn Publisher, deadline: Deadline) -> Measured {
         let started = Instant::now();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let cut = deadline.remaining.map(|remaining| Cut::new(started, remaining));
         let mut metrics = InvocationMetrics::default();
-        let result = match remaining {
-            None => self.handle_counting(payload, publisher, now, &mut metrics).await,
-            Some(remaining) => {
-                let budget = remaining.saturating_sub(DEADLINE_MARGIN);
-                let margin_ms = u64::try_from(remaining.min(DEADLINE_MARGIN).as_millis()).unwrap_or(u64::MAX);
-                match tokio::time::timeout(budget, self.handle_counting(payload, publisher, now, &mut metrics)).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        // What was being published may or may not have gone out: release its
-                        // claims, so the retried event sends it (subscribers drop a repeat by its
-                        // finding id).
-                        let claims =
-                            std::mem::take(&mut *self.in_flight.lock().unwrap_or_else(PoisonError::into_inner));
-                        let release = self.suppression.release_all(&claims);
-                        let _ = tokio::time::timeout(remaining.min(DEADLINE_MARGIN) / 2, release).await;
-                        Err(HandlerError::Deadline { margin_ms })
-                    }
-                }
-            }
+        let run = self.run(payload, publisher, deadline.now, cut.as_ref(), &mut metrics);
+        let result = match &cut {
+            None => run.await,
+            Some(cut) => tokio::time::timeout_at(cut.net.into(), run)
+                .await
+                .unwrap_or(Err(HandlerError::Deadline { margin_ms: cut.margin_ms })),
         };
         metrics.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         Measured { result, metrics }
@@ -251,8 +182,8 @@ impl Troubleshooter {
     /// The writer's error.
     pub fn write_metrics(&self, metrics: &InvocationMetrics, out: &mut impl Write) -> std::io::Result<()> {
         let options = MetricsOptions {
-            troubleshooter: self.config.own_function_name.clone().unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned()),
-            per_function: self.config.metrics_per_function,
+            troubleshooter: self.config().own_function_name.clone().unwrap_or_else(|| LOCAL_FUNCTION_NAME.to_owned()),
+            per_function: self.config().metrics_per_function,
         };
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -260,47 +191,29 @@ impl Troubleshooter {
         metrics::write_documents(&metrics::documents(metrics, &options, now_ms), out)
     }
 
-    /// [`Self::handle`] at a given time (a [`Duration`] since the Unix epoch), so flood control
-    /// is tested without waiting.
-    ///
-    /// # Errors
-    ///
-    /// As [`Self::handle`].
-    pub async fn handle_at(
+    /// [`Self::handle`] at `now`, counting into `metrics` as it goes, so what was counted before
+    /// a failure (or before the safety net dropped this future) is kept.
+    async fn run(
         &self,
         payload: Value,
-        publisher: &impl Publisher,
+        publisher: &dyn Publisher,
         now: Duration,
-    ) -> Result<Value, HandlerError> {
-        self.handle_counting(payload, publisher, now, &mut InvocationMetrics::default()).await
-    }
-
-    /// [`Self::handle_at`], counting into `metrics` as it goes, so what was counted before a
-    /// failure (or before the deadline dropped this future) is kept.
-    async fn handle_counting(
-        &self,
-        payload: Value,
-        publisher: &impl Publisher,
-        now: Duration,
+        cut: Option<&Cut>,
         metrics: &mut InvocationMetrics,
     ) -> Result<Value, HandlerError> {
-        let decoded = ingest::decode_value(payload, self.config.max_decompressed_bytes);
+        let decoded = ingest::decode_value(payload, self.config().max_decompressed_bytes);
         if decoded.is_err() {
             metrics.batches += 1;
             metrics.decode_errors += 1;
         }
         match decoded? {
             Invocation::AwsLogs(batch) => {
-                let mut outcome = self.analyze_batch(&batch);
-                if let Some(source) = &self.context {
-                    let enricher =
-                        Enricher { analyzer: &self.analyzer, source: source.as_ref(), region: &self.config.region };
-                    outcome.findings = enricher.enrich(&batch, std::mem::take(&mut outcome.findings)).await;
-                }
+                let mut outcome = self.analysis.analyze_batch(&batch);
+                self.analysis.enrich(&batch, &mut outcome).await;
                 metrics.batches += 1;
                 metrics.log_events += outcome.events as u64;
                 self.log_outcome(&outcome);
-                let plan = self.publish(outcome.findings.clone(), publisher, now, metrics).await?;
+                let plan = self.deliver(outcome.findings.clone(), publisher, now, cut, metrics).await?;
                 Ok(response(&[outcome], &plan))
             }
             Invocation::Kinesis(records) => {
@@ -309,17 +222,10 @@ impl Troubleshooter {
                 metrics.batches += records.len() as u64;
                 // One record at a time: decode, analyse, drop; only findings are kept.
                 for record in records {
-                    match record.decode(self.config.max_decompressed_bytes) {
+                    match record.decode(self.config().max_decompressed_bytes) {
                         Ok(batch) => {
-                            let mut outcome = self.analyze_batch(&batch);
-                            if self.context.is_some() {
-                                enrich::not_enriched(
-                                    self.analyzer.platform(),
-                                    &batch,
-                                    &mut outcome.findings,
-                                    KINESIS_NOT_ENRICHED,
-                                );
-                            }
+                            let mut outcome = self.analysis.analyze_batch(&batch);
+                            self.analysis.not_enriched_from_kinesis(&batch, &mut outcome);
                             outcomes.push(outcome);
                         }
                         Err(error) => {
@@ -336,7 +242,7 @@ impl Troubleshooter {
                     metrics.log_events += outcome.events as u64;
                     self.log_outcome(outcome);
                 }
-                self.publish(findings, publisher, now, metrics).await?;
+                self.deliver(findings, publisher, now, cut, metrics).await?;
                 let mut answer = KinesisEventResponse::default();
                 answer.batch_item_failures = failures;
                 // A struct of strings always serialises; the fallback only satisfies the type.

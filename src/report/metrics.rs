@@ -37,7 +37,7 @@
 //! | `Batches` | Count | Troubleshooter | CloudWatch Logs batches received (an awslogs document or a Kinesis record), decodable or not |
 //! | `LogEvents` | Count | Troubleshooter | log events in the decoded batches |
 //! | `DecodeErrors` | Count | Troubleshooter | batches that could not be decoded (corrupt, too large, unknown) |
-//! | `PublishFailures` | Count | Troubleshooter | findings that could not be delivered (all of them when the deadline cut the publish) |
+//! | `PublishFailures` | Count | Troubleshooter | findings that could not be delivered, as the publisher answered (those the deadline stopped included) |
 //! | `SuppressedFindings` | Count | Troubleshooter | findings held back by flood control |
 //! | `MutedFindings` | Count | Troubleshooter | findings dropped by a mute |
 //! | `BatchMilliseconds` | Milliseconds | Troubleshooter | the invocation's time (decode, analysis, publishing) per batch received |

@@ -87,7 +87,7 @@ fn the_readme_example_works_as_extra_rules_file() {
     let file = TempFile::new("readme-rules.toml", &block_after(&readme(), "## Custom rules", "toml"));
     let config = Config { extra_rules_file: Some(file.0.clone()), ..Config::default() };
     let troubleshooter = Troubleshooter::new(config).unwrap_or_else(|e| panic!("{e}"));
-    assert!(troubleshooter.analyzer().catalog().rules().iter().any(|r| r.id() == "payment-provider-failing"));
+    assert!(troubleshooter.analysis().catalog().rules().iter().any(|r| r.id() == "payment-provider-failing"));
 }
 
 const GOOD: &str = r#"
@@ -224,7 +224,7 @@ fn configuration_from_the_environment_reaches_the_catalog() {
 
     let env: HashMap<&str, String> = [(DISABLED_RULES, "lambda-memory-pressure,http-5xx-response".to_owned())].into();
     let troubleshooter = Troubleshooter::new(Config::from_lookup(|name| env.get(name).cloned()).unwrap()).unwrap();
-    let ids: Vec<&str> = troubleshooter.analyzer().catalog().rules().iter().map(|r| r.id()).collect();
+    let ids: Vec<&str> = troubleshooter.analysis().catalog().rules().iter().map(|r| r.id()).collect();
     assert!(!ids.contains(&"lambda-memory-pressure") && !ids.contains(&"http-5xx-response"));
     assert!(ids.contains(&"lambda-timeout"));
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
 use lambda_troubleshooter::aws::sns::SnsPublisher;
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::handler::{DEADLINE_MARGIN, HandlerError, Troubleshooter};
+use lambda_troubleshooter::handler::{DEADLINE_MARGIN, Deadline, HandlerError, Troubleshooter};
 use serde_json::Value;
 
 /// A TCP endpoint that accepts every connection and never says a word.
@@ -43,7 +43,7 @@ async fn a_publish_that_would_pass_the_deadline_fails_cleanly_before_it() {
     let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
     let remaining = Duration::from_secs(4);
     let started = Instant::now();
-    let result = troubleshooter.handle_within(event, &publisher, remaining).await;
+    let result = troubleshooter.handle(event, &publisher, Deadline::from_clock(Some(remaining))).await.result;
     let took = started.elapsed();
     assert!(matches!(result, Err(HandlerError::Deadline { .. })), "{result:?}");
     assert!(took >= remaining - DEADLINE_MARGIN - Duration::from_millis(100), "gave up too early: {took:?}");
@@ -53,7 +53,8 @@ async fn a_publish_that_would_pass_the_deadline_fails_cleanly_before_it() {
 
     // Cut short, the finding's claim was released: Lambda's retry (SNS answering again)
     // publishes it, rather than taking it for a duplicate of a message that never went out.
-    let retried = troubleshooter.handle(event_copy, &lambda_troubleshooter::deliver::publish::StdoutPublisher).await;
+    let stdout = lambda_troubleshooter::deliver::publish::StdoutPublisher;
+    let retried = troubleshooter.handle(event_copy, &stdout, Deadline::none()).await.result;
     let response = retried.unwrap();
     assert_eq!(response["findings"][0]["delivery"], "published", "{response}");
 }

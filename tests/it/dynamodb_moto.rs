@@ -5,16 +5,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use lambda_troubleshooter::BoxFuture;
 use lambda_troubleshooter::aws::dynamodb::SuppressionTable;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::deliver::publish::{PublishError, Publisher};
 use lambda_troubleshooter::deliver::suppress::{Claim, Claimed, Key, Mute, SuppressionStore, conformance};
-use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::handler::{Deadline, Troubleshooter};
 use lambda_troubleshooter::model::finding::Finding;
 use serde_json::Value;
 
@@ -118,9 +119,9 @@ async fn mutes_are_written_listed_and_removed() {
 struct Recording(std::sync::Mutex<Vec<Finding>>);
 
 impl Publisher for Recording {
-    async fn publish(&self, findings: &[Finding]) -> Result<(), PublishError> {
+    fn publish<'a>(&'a self, findings: &'a [Finding], _: Option<Instant>) -> BoxFuture<'a, Result<(), PublishError>> {
         self.0.lock().unwrap().extend_from_slice(findings);
-        Ok(())
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -182,7 +183,7 @@ async fn a_rule_muted_from_the_command_line_sends_nothing_until_unmuted() {
     // The function honours it: out of memory is muted, the rest goes out.
     let troubleshooter = Troubleshooter::new(Config::default()).unwrap().with_store(table.clone());
     let publisher = Recording::default();
-    let response = troubleshooter.handle(mixed_batch(), &publisher).await.unwrap();
+    let response = troubleshooter.handle(mixed_batch(), &publisher, Deadline::none()).await.result.unwrap();
     let by_rule = delivered(&response);
     assert_eq!(by_rule["lambda-out-of-memory"], "muted");
     assert_eq!(by_rule["lambda-timeout"], "published");
@@ -192,7 +193,7 @@ async fn a_rule_muted_from_the_command_line_sends_nothing_until_unmuted() {
     assert_eq!((code, out.trim()), (0, "Unmuted orders-api (rule lambda-out-of-memory)"), "{err}");
     assert_eq!(cli(&moto, &name, &["mutes"]).1.trim(), "No mutes in troubleshooter-state.");
     // Unmuted, the same batch's out-of-memory finding goes out (the others were sent already).
-    let after = delivered(&troubleshooter.handle(mixed_batch(), &publisher).await.unwrap());
+    let after = delivered(&troubleshooter.handle(mixed_batch(), &publisher, Deadline::none()).await.result.unwrap());
     assert_eq!(after["lambda-out-of-memory"], "published");
     assert_eq!(after["lambda-timeout"], "duplicate");
 
@@ -221,7 +222,7 @@ async fn an_unreachable_table_fails_open() {
         .unwrap()
         .with_store(Arc::new(SuppressionTable::new(unreachable, "troubleshooter-state")));
     let publisher = Recording::default();
-    let response = troubleshooter.handle(mixed_batch(), &publisher).await.unwrap();
+    let response = troubleshooter.handle(mixed_batch(), &publisher, Deadline::none()).await.result.unwrap();
     let findings = response["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 3);
     assert!(findings.iter().all(|f| f["delivery"] == "published"), "{response}");
@@ -366,13 +367,25 @@ async fn one_fingerprint_an_hour_apart_is_published_once_and_again_as_new_after_
             .map(|f| (f["delivery"].as_str().unwrap().to_owned(), f["new_error_type"].as_bool()))
             .collect()
     };
-    let first = troubleshooter.handle_at(awslogs(&[node_error(1), node_error(2)], 1), &publisher, t0).await.unwrap();
+    let first = troubleshooter
+        .handle(awslogs(&[node_error(1), node_error(2)], 1), &publisher, Deadline { now: t0, remaining: None })
+        .await
+        .result
+        .unwrap();
     assert_eq!(verdicts(&first), [("published".to_owned(), Some(true))], "{first}");
-    let later = troubleshooter.handle_at(awslogs(&[node_error(3)], 2), &publisher, t0 + hour).await.unwrap();
+    let later = troubleshooter
+        .handle(awslogs(&[node_error(3)], 2), &publisher, Deadline { now: t0 + hour, remaining: None })
+        .await
+        .result
+        .unwrap();
     assert_eq!(verdicts(&later), [("suppressed".to_owned(), None)], "{later}");
     assert_eq!(publisher.0.lock().unwrap().len(), 1, "one message for the fingerprint");
     // 49 hours after it was last seen: new again, and it says what was held back meanwhile.
-    let again = troubleshooter.handle_at(awslogs(&[node_error(4)], 3), &publisher, t0 + hour * 50).await.unwrap();
+    let again = troubleshooter
+        .handle(awslogs(&[node_error(4)], 3), &publisher, Deadline { now: t0 + hour * 50, remaining: None })
+        .await
+        .result
+        .unwrap();
     assert_eq!(verdicts(&again), [("published".to_owned(), Some(true))], "{again}");
     let published = publisher.0.lock().unwrap();
     assert_eq!(published.len(), 2);

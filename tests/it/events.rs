@@ -2,12 +2,14 @@
 //! gives a clear error, never a panic, through the same handler the Lambda runs.
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use base64::Engine as _;
 use flate2::{Compression, write::GzEncoder};
+use lambda_troubleshooter::BoxFuture;
 use lambda_troubleshooter::config::Config;
 use lambda_troubleshooter::deliver::publish::{PublishError, Publisher};
-use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
+use lambda_troubleshooter::handler::{Deadline, HandlerError, Troubleshooter};
 use lambda_troubleshooter::model::finding::Finding;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -17,9 +19,9 @@ use std::io::Write;
 struct Recording(Mutex<Vec<Finding>>);
 
 impl Publisher for Recording {
-    async fn publish(&self, findings: &[Finding]) -> Result<(), PublishError> {
+    fn publish<'a>(&'a self, findings: &'a [Finding], _: Option<Instant>) -> BoxFuture<'a, Result<(), PublishError>> {
         self.0.lock().unwrap().extend_from_slice(findings);
-        Ok(())
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -34,7 +36,7 @@ fn event(name: &str) -> Value {
 
 async fn findings_of(name: &str) -> Vec<Finding> {
     let publisher = Recording::default();
-    troubleshooter(Config::default()).handle(event(name), &publisher).await.unwrap();
+    troubleshooter(Config::default()).handle(event(name), &publisher, Deadline::none()).await.result.unwrap();
     publisher.0.into_inner().unwrap()
 }
 
@@ -192,7 +194,11 @@ async fn links_and_arns_follow_the_partition_of_the_functions_region() {
     ] {
         let publisher = Recording::default();
         let config = Config { region: region.to_owned(), ..Config::default() };
-        troubleshooter(config).handle(event("kms-access-denied.json"), &publisher).await.unwrap();
+        troubleshooter(config)
+            .handle(event("kms-access-denied.json"), &publisher, Deadline::none())
+            .await
+            .result
+            .unwrap();
         let findings = publisher.0.into_inner().unwrap();
         let kms = findings.iter().find(|f| f.rule_id == "secrets-manager-kms-access-denied").unwrap();
         assert!(kms.console_url.starts_with(console), "{region}: {}", kms.console_url);
@@ -231,7 +237,7 @@ async fn bad_input_gives_clear_errors_and_the_diagnostic_lambda_reports() {
         (json!([1, 2, 3]), "Troubleshooter.UnknownEvent", "awslogs"),
     ];
     for (payload, error_type, mentions) in cases {
-        let error = ts.handle(payload, &publisher).await.unwrap_err();
+        let error = ts.handle(payload, &publisher, Deadline::none()).await.result.unwrap_err();
         let message = error.to_string();
         let diagnostic = lambda_runtime::Diagnostic::from(error);
         assert_eq!(diagnostic.error_type, error_type, "{message}");
@@ -249,7 +255,11 @@ async fn huge_messages_are_analysed_and_their_evidence_cut() {
     let doc = json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/big", "logStream": "s",
         "logEvents": [{"id": "1", "timestamp": 1, "message": huge}]});
     let publisher = Recording::default();
-    troubleshooter(Config::default()).handle(awslogs(doc.to_string().as_bytes()), &publisher).await.unwrap();
+    troubleshooter(Config::default())
+        .handle(awslogs(doc.to_string().as_bytes()), &publisher, Deadline::none())
+        .await
+        .result
+        .unwrap();
     let findings = publisher.0.into_inner().unwrap();
     assert_eq!(findings[0].rule_id, "lambda-import-module-error");
     assert!(findings[0].evidence[0].message.len() < 4096);
@@ -259,7 +269,8 @@ async fn huge_messages_are_analysed_and_their_evidence_cut() {
 async fn the_functions_own_log_group_is_never_analysed() {
     let config = Config { own_log_group: Some("/aws/lambda/orders-api".into()), ..Config::default() };
     let publisher = Recording::default();
-    let response = troubleshooter(config).handle(event("mixed-batch.json"), &publisher).await.unwrap();
+    let response =
+        troubleshooter(config).handle(event("mixed-batch.json"), &publisher, Deadline::none()).await.result.unwrap();
     assert!(publisher.0.lock().unwrap().is_empty());
     assert_eq!(response["batches"][0]["skipped"], "the function's own log group");
 }
@@ -272,7 +283,7 @@ async fn min_severity_and_disabled_rules_trim_the_findings() {
         ..Config::default()
     };
     let publisher = Recording::default();
-    troubleshooter(config).handle(event("mixed-batch.json"), &publisher).await.unwrap();
+    troubleshooter(config).handle(event("mixed-batch.json"), &publisher, Deadline::none()).await.result.unwrap();
     let ids: Vec<String> = publisher.0.into_inner().unwrap().into_iter().map(|f| f.rule_id).collect();
     assert_eq!(ids, vec!["secrets-manager-access-denied"]);
 }
@@ -285,7 +296,8 @@ async fn a_kinesis_record_that_cannot_be_decoded_is_a_batch_item_failure() {
     bad["kinesis"]["sequenceNumber"] = json!("49590338271490256608559692538361571095921575989136588899");
     payload["Records"].as_array_mut().unwrap().push(bad);
     let publisher = Recording::default();
-    let response = troubleshooter(Config::default()).handle(payload, &publisher).await.unwrap();
+    let response =
+        troubleshooter(Config::default()).handle(payload, &publisher, Deadline::none()).await.result.unwrap();
     assert_eq!(
         response,
         json!({"batchItemFailures": [{"itemIdentifier": "49590338271490256608559692538361571095921575989136588899"}]})
@@ -297,11 +309,15 @@ async fn a_kinesis_record_that_cannot_be_decoded_is_a_batch_item_failure() {
 async fn a_failing_publisher_fails_the_invocation() {
     struct Failing;
     impl Publisher for Failing {
-        async fn publish(&self, _: &[Finding]) -> Result<(), PublishError> {
-            Err(PublishError::Stdout(std::io::Error::other("pipe closed")))
+        fn publish<'a>(&'a self, _: &'a [Finding], _: Option<Instant>) -> BoxFuture<'a, Result<(), PublishError>> {
+            Box::pin(async { Err(PublishError::Stdout(std::io::Error::other("pipe closed"))) })
         }
     }
-    let error = troubleshooter(Config::default()).handle(event("oom-report.json"), &Failing).await.unwrap_err();
+    let error = troubleshooter(Config::default())
+        .handle(event("oom-report.json"), &Failing, Deadline::none())
+        .await
+        .result
+        .unwrap_err();
     assert!(matches!(error, HandlerError::Publish(_)));
     assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "Troubleshooter.PublishFailed");
 }

@@ -9,8 +9,8 @@ use crate::support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lambda_troubleshooter::analysis::Analysis;
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::input::{self, EventKind, Origin};
 use lambda_troubleshooter::report::render;
 use serde_json::Value;
@@ -206,14 +206,14 @@ async fn own_log_group_and_own_findings_are_never_analysed() {
     assert_eq!(response["batches"][0]["skipped"], "the function's own log group", "{response}");
 
     // Findings of this tool, as a forwarder would log them, in another log group.
-    let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
+    let analysis = Analysis::new(Config::default()).unwrap();
     let mixed = input::read_batches(
         &std::fs::read(project_file("events/mixed-batch.json")).unwrap(),
         &origin("/aws/lambda/orders-api"),
         1 << 24,
     )
     .unwrap();
-    let findings = troubleshooter.analyze_batch(&mixed[0]).findings;
+    let findings = analysis.analyze_batch(&mixed[0]).findings;
     assert_eq!(findings.len(), 3);
     let mut forwarded = Vec::new();
     for finding in &findings {

@@ -1,13 +1,15 @@
 //! The stages of `src/` use only the stages before them: the order of `src/lib.rs` (model,
-//! redact, ingest, rules, detect, report, enrich, deliver, aws, then config and handler, the
-//! composition root). Every `crate::` path outside comments, in every file of a stage, must
+//! redact, ingest, rules, detect, report, enrich, deliver, aws, then config, analysis and handler,
+//! the composition root). Every `crate::` path outside comments, in every file of a stage, must
 //! name that stage or one before it: an arrow back up fails here, with the file and line.
 
 use std::path::Path;
 
 /// The stages of `src/lib.rs`, bottom first.
-const STAGES: &[&str] =
-    &["model", "redact", "ingest", "rules", "detect", "report", "enrich", "deliver", "aws", "config", "handler"];
+const STAGES: &[&str] = &[
+    "model", "redact", "ingest", "rules", "detect", "report", "enrich", "deliver", "aws", "config", "analysis",
+    "handler",
+];
 
 fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

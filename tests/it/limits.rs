@@ -9,7 +9,7 @@ use base64::Engine as _;
 use flate2::{Compression, write::GzEncoder};
 use lambda_troubleshooter::config::{AWS_LAMBDA_FUNCTION_MEMORY_SIZE, Config};
 use lambda_troubleshooter::deliver::publish::StdoutPublisher;
-use lambda_troubleshooter::handler::Troubleshooter;
+use lambda_troubleshooter::handler::{Deadline, Troubleshooter};
 use serde_json::{Value, json};
 
 /// An awslogs event whose document inflates to at least `bytes`.
@@ -34,10 +34,12 @@ async fn a_batch_above_the_memory_derived_cap_is_refused_and_one_below_is_analys
         Config::from_lookup(|name| (name == AWS_LAMBDA_FUNCTION_MEMORY_SIZE).then(|| "128".to_owned())).unwrap();
     assert_eq!(config.max_decompressed_bytes, 32 * 1024 * 1024);
     let troubleshooter = Troubleshooter::new(config).unwrap();
-    let above = troubleshooter.handle(event_inflating_to(33 * 1024 * 1024), &StdoutPublisher).await;
+    let above =
+        troubleshooter.handle(event_inflating_to(33 * 1024 * 1024), &StdoutPublisher, Deadline::none()).await.result;
     let error = above.expect_err("a batch above the cap must be refused");
     assert_eq!(lambda_runtime::Diagnostic::from(error).error_type, "Troubleshooter.BatchTooLarge");
-    let below = troubleshooter.handle(event_inflating_to(30 * 1024 * 1024), &StdoutPublisher).await;
+    let below =
+        troubleshooter.handle(event_inflating_to(30 * 1024 * 1024), &StdoutPublisher, Deadline::none()).await.result;
     assert!(below.is_ok(), "{below:?}");
 }
 
@@ -61,7 +63,7 @@ async fn gzip_members_are_all_read() {
         [gzip(b""), gzip(document.as_bytes()), gzip(b"")].concat(),
     ] {
         let event = json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(members)}});
-        let answer = troubleshooter.handle(event, &StdoutPublisher).await.unwrap();
+        let answer = troubleshooter.handle(event, &StdoutPublisher, Deadline::none()).await.result.unwrap();
         let rules: Vec<&str> =
             answer["findings"].as_array().unwrap().iter().map(|f| f["rule_id"].as_str().unwrap()).collect();
         assert_eq!(rules, ["lambda-out-of-memory"], "{answer}");

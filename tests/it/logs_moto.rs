@@ -228,12 +228,13 @@ fn awslogs_event(group: &str, stream: &str, events: &[Value]) -> Value {
 struct Recording(std::sync::Mutex<Vec<lambda_troubleshooter::model::finding::Finding>>);
 
 impl lambda_troubleshooter::deliver::publish::Publisher for Recording {
-    async fn publish(
-        &self,
-        findings: &[lambda_troubleshooter::model::finding::Finding],
-    ) -> Result<(), lambda_troubleshooter::deliver::publish::PublishError> {
+    fn publish<'a>(
+        &'a self,
+        findings: &'a [lambda_troubleshooter::model::finding::Finding],
+        _: Option<std::time::Instant>,
+    ) -> lambda_troubleshooter::BoxFuture<'a, Result<(), lambda_troubleshooter::deliver::publish::PublishError>> {
         self.0.lock().unwrap().extend_from_slice(findings);
-        Ok(())
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -272,7 +273,11 @@ async fn the_lambda_fetches_what_a_timeout_lacks_and_still_reports_it_when_logs_
     let reader = LogsReader::from_config(&moto.sdk_config().await, Duration::from_secs(1));
     let troubleshooter = Troubleshooter::new(config.clone()).unwrap().with_context_source(Arc::new(reader));
     let publisher = Recording::default();
-    troubleshooter.handle(event.clone(), &publisher).await.unwrap();
+    troubleshooter
+        .handle(event.clone(), &publisher, lambda_troubleshooter::handler::Deadline::none())
+        .await
+        .result
+        .unwrap();
     let published = publisher.0.lock().unwrap().clone();
     assert_eq!(published.len(), 1, "{published:?}");
     let finding = &published[0];
@@ -305,7 +310,7 @@ async fn the_lambda_fetches_what_a_timeout_lacks_and_still_reports_it_when_logs_
     let troubleshooter = Troubleshooter::new(config).unwrap().with_context_source(Arc::new(reader));
     let publisher = Recording::default();
     let started = Instant::now();
-    troubleshooter.handle(event, &publisher).await.unwrap();
+    troubleshooter.handle(event, &publisher, lambda_troubleshooter::handler::Deadline::none()).await.result.unwrap();
     assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     let published = publisher.0.lock().unwrap().clone();
     assert_eq!(published[0].rule_id, "lambda-timeout");

@@ -9,8 +9,8 @@ use crate::support;
 
 use std::path::Path;
 
+use lambda_troubleshooter::analysis::Analysis;
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::{self, Invocation};
 use lambda_troubleshooter::model::finding::Finding;
 use lambda_troubleshooter::report::render;
@@ -23,7 +23,7 @@ fn finding(event: &str) -> Finding {
     let Invocation::AwsLogs(batch) = ingest::decode_invocation(&bytes, config.max_decompressed_bytes).unwrap() else {
         panic!("{event} is not an awslogs event");
     };
-    let mut findings = Troubleshooter::new(config).unwrap().analyze_batch(&batch).findings;
+    let mut findings = Analysis::new(config).unwrap().analyze_batch(&batch).findings;
     assert_eq!(findings.len(), 1, "{event} should give one finding: {findings:#?}");
     findings.remove(0)
 }

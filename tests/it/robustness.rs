@@ -9,9 +9,10 @@
 use std::path::Path;
 
 use lambda_runtime::Diagnostic;
+use lambda_troubleshooter::analysis::Analysis;
 use lambda_troubleshooter::aws::sns;
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::handler::{HandlerError, Troubleshooter};
+use lambda_troubleshooter::handler::HandlerError;
 use lambda_troubleshooter::ingest::input::{self, Origin};
 use lambda_troubleshooter::ingest::{self, Invocation, LogBatch, LogEvent};
 use lambda_troubleshooter::model::finding::Finding;
@@ -213,7 +214,7 @@ fn everything_that_leaves(finding: &Finding) -> String {
 
 #[test]
 fn mutated_batches_never_panic_break_sns_limits_or_leak_a_planted_secret() {
-    let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
+    let analysis = Analysis::new(Config::default()).unwrap();
     let batches = sample_batches();
     // ROBUSTNESS_CASES=5000 searches deeper; CI runs the default.
     let cases_per_batch: usize = std::env::var("ROBUSTNESS_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
@@ -227,7 +228,7 @@ fn mutated_batches_never_panic_break_sns_limits_or_leak_a_planted_secret() {
                 mutate(&mut batch.log_events, &mut choices);
             }
             let planted = plant_secrets(&mut batch.log_events, &mut choices);
-            let outcome = troubleshooter.analyze_batch(&batch);
+            let outcome = analysis.analyze_batch(&batch);
             for finding in &outcome.findings {
                 findings_seen += 1;
                 assert!(finding.count >= 1, "{name} seed {seed:#x}: {} has count 0", finding.rule_id);
@@ -253,7 +254,7 @@ fn mutated_batches_never_panic_break_sns_limits_or_leak_a_planted_secret() {
 /// whatever it got without a panic.
 #[test]
 fn damaged_envelopes_give_a_named_error_or_a_batch() {
-    let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
+    let analysis = Analysis::new(Config::default()).unwrap();
     let origin = origin();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/mixed-batch.json");
     let original = std::fs::read(path).unwrap();
@@ -295,7 +296,7 @@ fn damaged_envelopes_give_a_named_error_or_a_batch() {
         }
         if let Ok(batches) = input::read_batches(&bytes, &origin, 1 << 20) {
             for batch in batches {
-                troubleshooter.analyze_batch(&batch);
+                analysis.analyze_batch(&batch);
             }
         }
     }
@@ -306,7 +307,7 @@ fn damaged_envelopes_give_a_named_error_or_a_batch() {
         "+275760-09-13T00:00:00.000Z Task timed out after -0.00 seconds",
     ] {
         let batch = input::plain_text_batch(&input::unescape(text), &origin);
-        troubleshooter.analyze_batch(&batch);
+        analysis.analyze_batch(&batch);
     }
     assert!(errors > 1_000, "most damage must be caught: {errors} errors, {decoded} decoded");
 }
@@ -315,13 +316,13 @@ fn damaged_envelopes_give_a_named_error_or_a_batch() {
 /// the request id, and request ids were not redacted like the rest of the text.
 #[test]
 fn a_request_id_read_from_the_log_is_redacted_like_any_excerpt() {
-    let troubleshooter = Troubleshooter::new(Config::default()).unwrap();
+    let analysis = Analysis::new(Config::default()).unwrap();
     let lines = [
         "START RequestId: AKIAIOSFODNN7EXAMPLE Version: $LATEST",
         "[ERROR] An error occurred (AccessDeniedException) when calling the GetSecretValue operation: User: arn:aws:sts::123456789012:assumed-role/orders-api-role/orders-api is not authorized to perform: secretsmanager:GetSecretValue on resource: orders/db because no identity-based policy allows the secretsmanager:GetSecretValue action",
         "END RequestId: AKIAIOSFODNN7EXAMPLE",
     ];
-    let outcome = troubleshooter.analyze_batch(&batch("/aws/lambda/orders-api", &lines));
+    let outcome = analysis.analyze_batch(&batch("/aws/lambda/orders-api", &lines));
     let finding = outcome.findings.iter().find(|f| f.rule_id == "secrets-manager-access-denied").unwrap();
     assert_eq!(finding.request_ids, ["[REDACTED]"]);
     assert!(!everything_that_leaves(finding).contains("AKIAIOSFODNN7EXAMPLE"));

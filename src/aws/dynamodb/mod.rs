@@ -33,7 +33,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use crate::deliver::suppress::{Claim, Claimed, Key, Mute, STALE_CLAIM, StoreError, StoreFuture, SuppressionStore};
+use crate::BoxFuture;
+use crate::deliver::suppress::{Claim, Claimed, Key, Mute, STALE_CLAIM, StoreError, SuppressionStore};
 
 /// The partition of the mutes.
 const MUTE_PARTITION: &str = "mute";
@@ -327,7 +328,7 @@ fn is_condition_failure<R>(error: &SdkError<UpdateItemError, R>) -> bool {
 }
 
 impl SuppressionStore for SuppressionTable {
-    fn claim<'a>(&'a self, claim: &'a Claim) -> StoreFuture<'a, Claimed> {
+    fn claim<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Claimed, StoreError>> {
         Box::pin(async move {
             match self.claim_window(claim).await? {
                 Some(claimed) => Ok(claimed),
@@ -336,15 +337,21 @@ impl SuppressionStore for SuppressionTable {
         })
     }
 
-    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+    fn sent<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.set_state(key, finding_id, "sent"))
     }
 
-    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> StoreFuture<'a, ()> {
+    fn release<'a>(&'a self, key: &'a Key, finding_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.set_state(key, finding_id, "released"))
     }
 
-    fn hold<'a>(&'a self, key: &'a Key, occurrences: u64, now: Duration, window: Duration) -> StoreFuture<'a, ()> {
+    fn hold<'a>(
+        &'a self,
+        key: &'a Key,
+        occurrences: u64,
+        now: Duration,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.client
                 .update_item()
@@ -366,7 +373,7 @@ impl SuppressionStore for SuppressionTable {
         })
     }
 
-    fn mutes<'a>(&'a self, functions: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {
+    fn mutes<'a>(&'a self, functions: &'a [String]) -> BoxFuture<'a, Result<Vec<Mute>, StoreError>> {
         Box::pin(async move {
             let mut mutes = Vec::new();
             for function in functions {

@@ -15,7 +15,8 @@ use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata as
 use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError;
 use serde_json::json;
 
-use crate::enrich::{ContextSource, FetchError, FetchFuture};
+use crate::BoxFuture;
+use crate::enrich::{ContextSource, FetchError};
 use crate::ingest::LogEvent;
 
 /// How many attempts a call gets (the first and its retries) when CloudWatch Logs throttles or
@@ -205,7 +206,7 @@ impl ContextSource for LogsReader {
         start_ms: i64,
         end_ms: i64,
         limit: usize,
-    ) -> FetchFuture<'a> {
+    ) -> BoxFuture<'a, Result<Vec<LogEvent>, FetchError>> {
         Box::pin(async move {
             let query = Query {
                 log_group: log_group.to_owned(),

@@ -17,19 +17,21 @@
 //! those SNS says are the sender's fault, which would fail again; so is a whole request SNS
 //! throttled with a code the SDK does not retry itself (`Throttled`, `KMSThrottling`). Whatever
 //! still fails is returned as [`PublishError::Undelivered`] naming the finding ids, and the
-//! invocation fails.
+//! invocation fails. Given the invocation's deadline, no request is sent, waited for or backed
+//! off for past it: what did not go out by then is named in [`PublishError::Deadline`].
 //!
-//! Why one file of ~460 lines: the message, its size limits, the request chunking and the
-//! retry loop enforce one contract (SNS's limits) and are tested together against it.
+//! Why one file of ~560 lines: the message, its size limits, the request chunking and the
+//! retry loop within the deadline enforce one contract (SNS's limits) and are tested together
+//! against it.
 
-use std::future::Future;
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_sns::error::ProvideErrorMetadata as _;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use sha2::{Digest, Sha256};
 
+use crate::BoxFuture;
 use crate::deliver::publish::{FailedFinding, PublishError, Publisher};
 use crate::model::finding::{Finding, excerpt};
 use crate::report::render;
@@ -219,32 +221,31 @@ pub struct EntryFailure {
 }
 
 /// Sends one `PublishBatch` request: the seam between the retry logic and the SDK.
-pub trait BatchSender {
-    /// Sends the messages as one request and returns the entries that failed.
-    ///
-    /// # Errors
-    ///
-    /// The SDK's error when the whole request failed (after the SDK's own retries).
-    fn send(&self, messages: &[&Message])
-    -> impl Future<Output = Result<Vec<EntryFailure>, aws_sdk_sns::Error>> + Send;
+pub trait BatchSender: Send + Sync {
+    /// Sends the messages as one request and returns the entries that failed, or the SDK's
+    /// error when the whole request failed (after the SDK's own retries).
+    fn send<'a>(&'a self, messages: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>>;
 }
 
 /// Delivers `messages` in requests of at most 10 entries and 256 KiB, retrying failed entries
-/// with backoff. `failed` holds findings that could not even be rendered; they are reported
-/// with whatever else fails.
+/// with backoff, and stopping by `stop_by`: no request is sent, waited for or backed off for
+/// past it. `failed` holds findings that could not even be rendered; they are reported with
+/// whatever else fails.
 ///
 /// # Errors
 ///
-/// [`PublishError::Undelivered`] naming every finding that was not delivered.
+/// [`PublishError::Undelivered`] naming every finding that was not delivered;
+/// [`PublishError::Deadline`] when `stop_by` came first, naming those and the ones it stopped.
 pub async fn deliver(
     sender: &impl BatchSender,
     topic: &str,
     messages: &[Message],
-    mut failed: Vec<FailedFinding>,
+    failed: Vec<FailedFinding>,
     retry: Retry,
+    stop_by: Option<Instant>,
 ) -> Result<(), PublishError> {
     let total = messages.len() + failed.len();
-    let mut source = None;
+    let mut tally = Tally { messages, failed, source: None, stopped: Vec::new() };
     let mut pending: Vec<usize> = (0..messages.len()).collect();
     let mut backoff = retry.first_backoff;
     for attempt in 1..=retry.attempts.max(1) {
@@ -253,43 +254,19 @@ pub async fn deliver(
         let sizes: Vec<usize> = pending.iter().map(|&i| messages[i].size()).collect();
         for range in chunks(&sizes) {
             let batch: Vec<&Message> = pending[range.clone()].iter().map(|&i| &messages[i]).collect();
-            match sender.send(&batch).await {
-                Ok(failures) => {
-                    for failure in failures {
-                        let Some(&i) = pending[range.clone()].get(failure.index) else { continue };
-                        if failure.sender_fault || last {
-                            failed.push(FailedFinding {
-                                id: messages[i].finding_id.clone(),
-                                code: failure.code,
-                                message: failure.message,
-                            });
-                        } else {
-                            again.push(i);
-                        }
-                    }
-                }
-                // SNS's own throttling codes (`Throttled`, `KMSThrottling` of an encrypted
-                // topic) are not among those the SDK retries: retried here, within the
-                // attempts and the invocation's deadline.
-                Err(error) if !last && is_throttling(error.code()) => {
-                    tracing::warn!(topic, attempt, code = error.code(), "SNS throttled the request; retrying it");
-                    again.extend_from_slice(&pending[range]);
-                }
-                // The SDK has already retried transient request errors (throttling, 5xx,
-                // timeouts) with its own backoff; what reaches us (no such topic, no
-                // permission, no network) will not heal within this invocation.
-                Err(error) => {
-                    let (code, message) = describe(&error);
-                    for &i in &pending[range] {
-                        failed.push(FailedFinding {
-                            id: messages[i].finding_id.clone(),
-                            code: code.clone(),
-                            message: message.clone(),
-                        });
-                    }
-                    source.get_or_insert(error);
-                }
-            }
+            let answer = match stop_by {
+                Some(stop_by) if Instant::now() >= stop_by => None,
+                Some(stop_by) => tokio::time::timeout_at(stop_by.into(), sender.send(&batch)).await.ok(),
+                None => Some(sender.send(&batch).await),
+            };
+            let Some(answer) = answer else {
+                // The deadline: this request (which may or may not have reached SNS), those not
+                // sent yet and those waiting for a retry did not go out.
+                tally.stopped.extend_from_slice(&pending[range.start..]);
+                tally.stopped.append(&mut again);
+                return tally.finish(topic, total);
+            };
+            tally.answer(answer, &pending[range], last, &mut again, (topic, attempt));
         }
         if again.is_empty() {
             break;
@@ -301,14 +278,93 @@ pub async fn deliver(
             backoff_ms = backoff.as_millis() as u64,
             "SNS did not accept some entries; retrying them"
         );
+        if stop_by.is_some_and(|stop_by| Instant::now() + backoff >= stop_by) {
+            tally.stopped = again;
+            break;
+        }
         tokio::time::sleep(backoff).await;
         backoff = backoff.saturating_mul(2);
         pending = again;
     }
-    if failed.is_empty() {
-        return Ok(());
+    tally.finish(topic, total)
+}
+
+/// What a delivery has not delivered so far.
+struct Tally<'m> {
+    messages: &'m [Message],
+    /// Failed for good.
+    failed: Vec<FailedFinding>,
+    /// The SDK's error of the first whole request that failed.
+    source: Option<aws_sdk_sns::Error>,
+    /// The messages the deadline stopped.
+    stopped: Vec<usize>,
+}
+
+impl Tally<'_> {
+    /// SNS's answer to a request of the messages `sent`: each failed entry is retried (into
+    /// `again`) or failed for good. `at` is the topic and the attempt, for the log.
+    fn answer(
+        &mut self,
+        answer: Result<Vec<EntryFailure>, aws_sdk_sns::Error>,
+        sent: &[usize],
+        last: bool,
+        again: &mut Vec<usize>,
+        (topic, attempt): (&str, u32),
+    ) {
+        match answer {
+            Ok(failures) => {
+                for failure in failures {
+                    let Some(&i) = sent.get(failure.index) else { continue };
+                    if failure.sender_fault || last {
+                        self.failed.push(FailedFinding {
+                            id: self.messages[i].finding_id.clone(),
+                            code: failure.code,
+                            message: failure.message,
+                        });
+                    } else {
+                        again.push(i);
+                    }
+                }
+            }
+            // SNS's own throttling codes (`Throttled`, `KMSThrottling` of an encrypted topic)
+            // are not among those the SDK retries: retried here, within the attempts and the
+            // invocation's deadline.
+            Err(error) if !last && is_throttling(error.code()) => {
+                tracing::warn!(topic, attempt, code = error.code(), "SNS throttled the request; retrying it");
+                again.extend_from_slice(sent);
+            }
+            // The SDK has already retried transient request errors (throttling, 5xx, timeouts)
+            // with its own backoff; what reaches us (no such topic, no permission, no network)
+            // will not heal within this invocation.
+            Err(error) => {
+                let (code, message) = describe(&error);
+                for &i in sent {
+                    self.failed.push(FailedFinding {
+                        id: self.messages[i].finding_id.clone(),
+                        code: code.clone(),
+                        message: message.clone(),
+                    });
+                }
+                self.source.get_or_insert(error);
+            }
+        }
     }
-    Err(PublishError::Undelivered { topic: topic.to_owned(), total, failed, source: source.map(|e| Box::new(e) as _) })
+
+    fn finish(mut self, topic: &str, total: usize) -> Result<(), PublishError> {
+        if !self.stopped.is_empty() {
+            self.failed.extend(self.stopped.iter().map(|&i| FailedFinding {
+                id: self.messages[i].finding_id.clone(),
+                code: "Deadline".into(),
+                message: "not delivered before the invocation's deadline".into(),
+            }));
+            return Err(PublishError::Deadline { total, undelivered: self.failed });
+        }
+        if self.failed.is_empty() {
+            return Ok(());
+        }
+        let source = self.source.map(|e| Box::new(e) as _);
+        Err(PublishError::Undelivered { topic: topic.to_owned(), total, failed: self.failed, source })
+    }
 }
 
 /// The region of a topic ARN (`arn:aws:sns:REGION:ACCOUNT:NAME`).
@@ -349,64 +405,68 @@ impl SdkSender {
 }
 
 impl BatchSender for SdkSender {
-    async fn send(&self, messages: &[&Message]) -> Result<Vec<EntryFailure>, aws_sdk_sns::Error> {
-        let mut failures = Vec::new();
-        let mut entries = Vec::new();
-        let mut sent = Vec::new();
-        for (index, message) in messages.iter().enumerate() {
-            match Self::entry(index, message) {
-                Ok(entry) => {
-                    entries.push(entry);
-                    sent.push(index);
+    fn send<'a>(&'a self, messages: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>> {
+        Box::pin(async move {
+            let mut failures = Vec::new();
+            let mut entries = Vec::new();
+            let mut sent = Vec::new();
+            for (index, message) in messages.iter().enumerate() {
+                match Self::entry(index, message) {
+                    Ok(entry) => {
+                        entries.push(entry);
+                        sent.push(index);
+                    }
+                    Err(error) => failures.push(EntryFailure {
+                        index,
+                        code: "InvalidEntry".into(),
+                        message: error.to_string(),
+                        sender_fault: true,
+                    }),
                 }
-                Err(error) => failures.push(EntryFailure {
-                    index,
-                    code: "InvalidEntry".into(),
-                    message: error.to_string(),
-                    sender_fault: true,
-                }),
             }
-        }
-        if entries.is_empty() {
-            return Ok(failures);
-        }
-        // Boxed: the SDK's future is deep enough to overflow the compiler's layout query depth
-        // once nested in the handler's and the runtime's futures.
-        let output = Box::pin(
-            self.client
-                .publish_batch()
-                .topic_arn(&self.topic_arn)
-                .set_publish_batch_request_entries(Some(entries))
-                .send(),
-        )
-        .await?;
-        let mut answered = vec![false; messages.len()];
-        for success in output.successful() {
-            if let Some(index) = success.id().and_then(|id| id.parse::<usize>().ok()).filter(|i| *i < answered.len()) {
-                answered[index] = true;
+            if entries.is_empty() {
+                return Ok(failures);
             }
-        }
-        for failure in output.failed() {
-            if let Some(index) = failure.id().parse::<usize>().ok().filter(|i| *i < answered.len()) {
-                answered[index] = true;
+            // Boxed: the SDK's future is deep enough to overflow the compiler's layout query depth
+            // once nested in the handler's and the runtime's futures.
+            let output = Box::pin(
+                self.client
+                    .publish_batch()
+                    .topic_arn(&self.topic_arn)
+                    .set_publish_batch_request_entries(Some(entries))
+                    .send(),
+            )
+            .await?;
+            let mut answered = vec![false; messages.len()];
+            for success in output.successful() {
+                if let Some(index) =
+                    success.id().and_then(|id| id.parse::<usize>().ok()).filter(|i| *i < answered.len())
+                {
+                    answered[index] = true;
+                }
+            }
+            for failure in output.failed() {
+                if let Some(index) = failure.id().parse::<usize>().ok().filter(|i| *i < answered.len()) {
+                    answered[index] = true;
+                    failures.push(EntryFailure {
+                        index,
+                        code: failure.code().to_owned(),
+                        message: failure.message().unwrap_or_default().to_owned(),
+                        sender_fault: failure.sender_fault(),
+                    });
+                }
+            }
+            // An entry SNS neither accepted nor rejected was not delivered; try it again.
+            for index in sent.into_iter().filter(|i| !answered[*i]) {
                 failures.push(EntryFailure {
                     index,
-                    code: failure.code().to_owned(),
-                    message: failure.message().unwrap_or_default().to_owned(),
-                    sender_fault: failure.sender_fault(),
+                    code: "NoResult".into(),
+                    message: "PublishBatch returned no result for this entry".into(),
+                    sender_fault: false,
                 });
             }
-        }
-        // An entry SNS neither accepted nor rejected was not delivered; try it again.
-        for index in sent.into_iter().filter(|i| !answered[*i]) {
-            failures.push(EntryFailure {
-                index,
-                code: "NoResult".into(),
-                message: "PublishBatch returned no result for this entry".into(),
-                sender_fault: false,
-            });
-        }
-        Ok(failures)
+            Ok(failures)
+        })
     }
 }
 
@@ -480,20 +540,26 @@ impl SnsPublisher {
 }
 
 impl Publisher for SnsPublisher {
-    async fn publish(&self, findings: &[Finding]) -> Result<(), PublishError> {
-        let mut messages = Vec::with_capacity(findings.len());
-        let mut failed = Vec::new();
-        for finding in findings {
-            match Message::render(finding, self.fifo) {
-                Ok(message) => messages.push(message),
-                Err(failure) => failed.push(failure),
+    fn publish<'a>(
+        &'a self,
+        findings: &'a [Finding],
+        stop_by: Option<Instant>,
+    ) -> BoxFuture<'a, Result<(), PublishError>> {
+        Box::pin(async move {
+            let mut messages = Vec::with_capacity(findings.len());
+            let mut failed = Vec::new();
+            for finding in findings {
+                match Message::render(finding, self.fifo) {
+                    Ok(message) => messages.push(message),
+                    Err(failure) => failed.push(failure),
+                }
             }
-        }
-        deliver(&self.sender, &self.sender.topic_arn, &messages, failed, self.retry).await?;
-        if !findings.is_empty() {
-            tracing::info!(topic = %self.sender.topic_arn, findings = findings.len(), "findings published");
-        }
-        Ok(())
+            deliver(&self.sender, &self.sender.topic_arn, &messages, failed, self.retry, stop_by).await?;
+            if !findings.is_empty() {
+                tracing::info!(topic = %self.sender.topic_arn, findings = findings.len(), "findings published");
+            }
+            Ok(())
+        })
     }
 }
 

@@ -85,13 +85,13 @@ struct Flaky {
 }
 
 impl BatchSender for Flaky {
-    async fn send(&self, messages: &[&Message]) -> Result<Vec<EntryFailure>, aws_sdk_sns::Error> {
+    fn send<'a>(&'a self, messages: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>> {
         let attempt = {
             let mut requests = self.requests.lock().unwrap();
             requests.push(messages.iter().map(|m| m.finding_id.clone()).collect());
             requests.len() as u32
         };
-        Ok(messages
+        let failures = messages
             .iter()
             .enumerate()
             .filter_map(|(index, m)| {
@@ -103,7 +103,8 @@ impl BatchSender for Flaky {
                     sender_fault: *sender_fault,
                 })
             })
-            .collect())
+            .collect();
+        Box::pin(async move { Ok(failures) })
     }
 }
 
@@ -116,14 +117,14 @@ const QUICK: Retry = Retry { attempts: 3, first_backoff: Duration::ZERO };
 #[tokio::test]
 async fn failed_entries_are_retried_alone_until_they_succeed() {
     let sender = Flaky { fail: vec![("b", 2, false)], requests: Mutex::default() };
-    deliver(&sender, "topic", &messages(&["a", "b", "c"]), Vec::new(), QUICK).await.unwrap();
+    deliver(&sender, "topic", &messages(&["a", "b", "c"]), Vec::new(), QUICK, None).await.unwrap();
     assert_eq!(*sender.requests.lock().unwrap(), vec![vec!["a", "b", "c"], vec!["b"], vec!["b"]]);
 }
 
 #[tokio::test]
 async fn what_still_fails_is_named_in_the_error() {
     let sender = Flaky { fail: vec![("b", 9, false), ("c", 9, true)], requests: Mutex::default() };
-    let error = deliver(&sender, "arn:topic", &messages(&["a", "b", "c"]), Vec::new(), QUICK).await.unwrap_err();
+    let error = deliver(&sender, "arn:topic", &messages(&["a", "b", "c"]), Vec::new(), QUICK, None).await.unwrap_err();
     let PublishError::Undelivered { topic, total, failed, .. } = &error else { panic!("{error:?}") };
     assert_eq!((topic.as_str(), *total), ("arn:topic", 3));
     let ids: Vec<&str> = failed.iter().map(|f| f.id.as_str()).collect();
@@ -140,7 +141,7 @@ async fn eleven_findings_are_delivered_in_two_requests() {
     let sender = Flaky { fail: vec![], requests: Mutex::default() };
     let ids: Vec<String> = (0..11).map(|n| format!("f{n}")).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    deliver(&sender, "topic", &messages(&ids), Vec::new(), QUICK).await.unwrap();
+    deliver(&sender, "topic", &messages(&ids), Vec::new(), QUICK, None).await.unwrap();
     let sizes: Vec<usize> = sender.requests.lock().unwrap().iter().map(Vec::len).collect();
     assert_eq!(sizes, [10, 1]);
 }
@@ -150,7 +151,7 @@ async fn retries_back_off() {
     let sender = Flaky { fail: vec![("a", 2, false)], requests: Mutex::default() };
     let started = std::time::Instant::now();
     let retry = Retry { attempts: 3, first_backoff: Duration::from_millis(40) };
-    deliver(&sender, "topic", &messages(&["a"]), Vec::new(), retry).await.unwrap();
+    deliver(&sender, "topic", &messages(&["a"]), Vec::new(), retry, None).await.unwrap();
     // 40 ms, then 80 ms.
     assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
 }
@@ -163,17 +164,19 @@ struct Throttling {
 }
 
 impl BatchSender for Throttling {
-    async fn send(&self, _: &[&Message]) -> Result<Vec<EntryFailure>, aws_sdk_sns::Error> {
+    fn send<'a>(&'a self, _: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>> {
         let attempt = {
             let mut requests = self.requests.lock().unwrap();
             *requests += 1;
             *requests
         };
-        if attempt > self.times {
-            return Ok(Vec::new());
-        }
-        let meta = aws_sdk_sns::error::ErrorMetadata::builder().code(self.code).message("Rate exceeded").build();
-        Err(aws_sdk_sns::operation::publish_batch::PublishBatchError::generic(meta).into())
+        let answer = if attempt > self.times {
+            Ok(Vec::new())
+        } else {
+            let meta = aws_sdk_sns::error::ErrorMetadata::builder().code(self.code).message("Rate exceeded").build();
+            Err(aws_sdk_sns::operation::publish_batch::PublishBatchError::generic(meta).into())
+        };
+        Box::pin(async move { answer })
     }
 }
 
@@ -183,16 +186,79 @@ impl BatchSender for Throttling {
 async fn a_throttled_request_is_retried_and_other_request_errors_are_not() {
     for code in ["Throttled", "KMSThrottling", "Throttling", "TooManyRequestsException"] {
         let sender = Throttling { code, times: 2, requests: Mutex::default() };
-        deliver(&sender, "topic", &messages(&["a", "b"]), Vec::new(), QUICK).await.unwrap();
+        deliver(&sender, "topic", &messages(&["a", "b"]), Vec::new(), QUICK, None).await.unwrap();
         assert_eq!(*sender.requests.lock().unwrap(), 3, "{code}");
     }
     let sender = Throttling { code: "AuthorizationError", times: 2, requests: Mutex::default() };
-    let error = deliver(&sender, "topic", &messages(&["a"]), Vec::new(), QUICK).await.unwrap_err();
+    let error = deliver(&sender, "topic", &messages(&["a"]), Vec::new(), QUICK, None).await.unwrap_err();
     assert_eq!(*sender.requests.lock().unwrap(), 1);
     assert!(error.to_string().contains("a (AuthorizationError: "), "{error}");
     // Throttled on every attempt: undelivered after the last, not retried forever.
     let sender = Throttling { code: "Throttled", times: 9, requests: Mutex::default() };
-    let error = deliver(&sender, "topic", &messages(&["a"]), Vec::new(), QUICK).await.unwrap_err();
+    let error = deliver(&sender, "topic", &messages(&["a"]), Vec::new(), QUICK, None).await.unwrap_err();
     assert_eq!(*sender.requests.lock().unwrap(), 3);
     assert!(error.to_string().contains("a (Throttled: "), "{error}");
+}
+
+/// Answers the first request and never the ones after it (an SNS that stops answering).
+#[derive(Default)]
+struct Hangs {
+    requests: Mutex<Vec<Vec<String>>>,
+}
+
+impl BatchSender for Hangs {
+    fn send<'a>(&'a self, messages: &'a [&'a Message]) -> BoxFuture<'a, Result<Vec<EntryFailure>, aws_sdk_sns::Error>> {
+        let request = {
+            let mut requests = self.requests.lock().unwrap();
+            requests.push(messages.iter().map(|m| m.finding_id.clone()).collect());
+            requests.len()
+        };
+        Box::pin(async move {
+            if request > 1 {
+                std::future::pending::<()>().await;
+            }
+            Ok(Vec::new())
+        })
+    }
+}
+
+fn undelivered(error: &PublishError) -> Vec<(&str, &str)> {
+    let PublishError::Deadline { undelivered, .. } = error else { panic!("{error:?}") };
+    undelivered.iter().map(|f| (f.id.as_str(), f.code.as_str())).collect()
+}
+
+#[tokio::test]
+async fn the_deadline_stops_a_request_sns_does_not_answer_and_names_what_did_not_go_out() {
+    let sender = Hangs::default();
+    let ids: Vec<String> = (0..15).map(|n| format!("f{n:02}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let started = std::time::Instant::now();
+    let stop_by = started + Duration::from_millis(100);
+    let error = deliver(&sender, "topic", &messages(&ids), Vec::new(), QUICK, Some(stop_by)).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(1), "{took:?}");
+    // The first request of ten went out; the second, of five, was cut.
+    let cut: Vec<(&str, &str)> = ids[10..].iter().map(|id| (*id, "Deadline")).collect();
+    assert_eq!(undelivered(&error), cut);
+    assert!(error.to_string().starts_with("stopped at the deadline with 5 of 15 findings not delivered"), "{error}");
+    assert_eq!(error.not_delivered(&ids.iter().map(|id| finding(id)).collect::<Vec<_>>()).len(), 5);
+}
+
+#[tokio::test]
+async fn no_request_or_backoff_runs_past_the_deadline() {
+    // A backoff longer than the time left: what waits for it is cut, with what failed for good.
+    let sender = Flaky { fail: vec![("b", 9, false), ("c", 9, true)], requests: Mutex::default() };
+    let retry = Retry { attempts: 3, first_backoff: Duration::from_secs(10) };
+    let started = std::time::Instant::now();
+    let stop_by = Some(started + Duration::from_millis(200));
+    let error = deliver(&sender, "topic", &messages(&["a", "b", "c"]), Vec::new(), retry, stop_by).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(undelivered(&error), [("c", "InvalidParameter"), ("b", "Deadline")]);
+    assert_eq!(*sender.requests.lock().unwrap(), vec![vec!["a", "b", "c"]]);
+
+    // A deadline already past: nothing is sent.
+    let sender = Flaky { fail: vec![], requests: Mutex::default() };
+    let error = deliver(&sender, "topic", &messages(&["a"]), Vec::new(), QUICK, Some(started)).await.unwrap_err();
+    assert_eq!(undelivered(&error), [("a", "Deadline")]);
+    assert!(sender.requests.lock().unwrap().is_empty());
 }

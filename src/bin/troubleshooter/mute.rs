@@ -4,10 +4,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use lambda_troubleshooter::analysis::Analysis;
 use lambda_troubleshooter::aws::dynamodb::SuppressionTable;
 use lambda_troubleshooter::config::{self, Config};
 use lambda_troubleshooter::deliver::suppress::Mute;
-use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::model::finding::rfc3339_millis;
 
 use crate::aws::{runtime, sdk_config};
@@ -76,13 +76,13 @@ pub fn mute(args: MuteArgs, where_: TableArgs) -> Result<(), CliError> {
                 args.duration
             ))
         })?;
-    if let Some(rule) = &args.rule {
-        let catalog = Troubleshooter::new(Config::from_env()?)?;
-        if catalog.analyzer().catalog().rules().iter().all(|r| r.id() != rule) {
-            eprintln!(
-                "troubleshooter: note: no rule {rule} in this catalog (`troubleshooter rules` lists them); muting it anyway"
-            );
-        }
+    // The catalog this configuration loads, only to warn of a rule id it does not have.
+    if let Some(rule) = &args.rule
+        && !Analysis::new(Config::from_env()?)?.has_rule(rule)
+    {
+        eprintln!(
+            "troubleshooter: note: no rule {rule} in this catalog (`troubleshooter rules` lists them); muting it anyway"
+        );
     }
     let created = now();
     let mute = Mute {

@@ -13,9 +13,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lambda_troubleshooter::analysis::Analysis;
 use lambda_troubleshooter::aws::logs::{LogsError, LogsReader, Query};
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::input::{Origin, batches_by_stream};
 use lambda_troubleshooter::ingest::{EventText, LogEvent};
 use lambda_troubleshooter::model::finding::rfc3339_millis;
@@ -116,15 +116,15 @@ pub fn run(args: PullArgs) -> Result<(), CliError> {
         if !reader.region().is_empty() {
             config.region = reader.region().to_owned();
         }
-        let troubleshooter = Troubleshooter::new(config)?;
-        Pull { args: &args, reader, troubleshooter, start_ms, end_ms, log_groups }.run().await
+        let analysis = Analysis::new(config)?;
+        Pull { args: &args, reader, analysis, start_ms, end_ms, log_groups }.run().await
     })
 }
 
 struct Pull<'a> {
     args: &'a PullArgs,
     reader: LogsReader,
-    troubleshooter: Troubleshooter,
+    analysis: Analysis,
     start_ms: i64,
     end_ms: Option<i64>,
     log_groups: Vec<String>,
@@ -201,7 +201,7 @@ impl Pull<'_> {
             }
             last_ms = read.events.iter().map(|(_, e)| e.timestamp).fold(last_ms, i64::max);
             for batch in batches_by_stream(read.events, &origin(log_group)) {
-                let outcome = self.troubleshooter.analyze_batch(&batch);
+                let outcome = self.analysis.analyze_batch(&batch);
                 summary.add(&batch, &outcome.findings);
                 for finding in &outcome.findings {
                     printed.insert(&finding.id);
@@ -259,7 +259,7 @@ impl Pull<'_> {
                     let fresh = batch.log_events.len();
                     events.extend(batch.log_events);
                     let whole = lambda_troubleshooter::ingest::LogBatch { log_events: events, ..batch };
-                    let outcome = self.troubleshooter.analyze_batch(&whole);
+                    let outcome = self.analysis.analyze_batch(&whole);
                     let findings: Vec<_> = outcome.findings.into_iter().filter(|f| printed.insert(&f.id)).collect();
                     let counted = lambda_troubleshooter::ingest::LogBatch {
                         log_events: whole.log_events[whole.log_events.len() - fresh..].to_vec(),

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use lambda_troubleshooter::analysis::Analysis;
 use lambda_troubleshooter::config::Config;
-use lambda_troubleshooter::handler::Troubleshooter;
 use lambda_troubleshooter::ingest::LogBatch;
 use lambda_troubleshooter::ingest::input::{self, Origin};
 use lambda_troubleshooter::model::{Finding, Severity};
@@ -63,22 +63,22 @@ pub fn run(args: ScanArgs) -> Result<(), CliError> {
     // redaction (a run without findings ends without them; should compiling them panic, the
     // panic is printed and the first redaction compiles them again).
     std::thread::spawn(Redactor::prepare);
-    let (troubleshooter, input) = std::thread::scope(|scope| {
-        let init = scope.spawn(|| Troubleshooter::new(config));
+    let (analysis, input) = std::thread::scope(|scope| {
+        let init = scope.spawn(|| Analysis::new(config));
         let input = source::open(args.file.as_ref(), limit).and_then(|source| match source {
             Source::Whole(bytes) => {
                 input::read_batches(&bytes, &origin, limit).map(Input::Batches).map_err(CliError::from)
             }
             Source::Lines(lines) => Ok(Input::Lines(lines)),
         });
-        let troubleshooter = init.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (troubleshooter, input)
+        let analysis = init.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (analysis, input)
     });
-    let troubleshooter = troubleshooter?;
+    let analysis = analysis?;
     let mut out = std::io::stdout().lock();
     let mut summary = Summary::default();
     let mut analyse = |batch: &LogBatch, out: &mut std::io::StdoutLock<'_>| -> Result<(), CliError> {
-        let outcome = troubleshooter.analyze_batch(batch);
+        let outcome = analysis.analyze_batch(batch);
         summary.add(batch, &outcome.findings);
         print_findings(&outcome.findings, args.format, out)
     };

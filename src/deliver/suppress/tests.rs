@@ -86,21 +86,21 @@ fn keys_use_the_rules_key_fields() {
 struct Broken(Vec<Mute>);
 
 impl SuppressionStore for Broken {
-    fn claim<'a>(&'a self, _: &'a Claim) -> StoreFuture<'a, Claimed> {
+    fn claim<'a>(&'a self, _: &'a Claim) -> BoxFuture<'a, Result<Claimed, StoreError>> {
         Box::pin(async {
             Err(StoreError { table: "t".into(), operation: "UpdateItem", message: "unreachable".into() })
         })
     }
-    fn sent<'a>(&'a self, _: &'a Key, _: &'a str) -> StoreFuture<'a, ()> {
+    fn sent<'a>(&'a self, _: &'a Key, _: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
-    fn release<'a>(&'a self, _: &'a Key, _: &'a str) -> StoreFuture<'a, ()> {
+    fn release<'a>(&'a self, _: &'a Key, _: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
-    fn hold<'a>(&'a self, _: &'a Key, _: u64, _: Duration, _: Duration) -> StoreFuture<'a, ()> {
+    fn hold<'a>(&'a self, _: &'a Key, _: u64, _: Duration, _: Duration) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
-    fn mutes<'a>(&'a self, _: &'a [String]) -> StoreFuture<'a, Vec<Mute>> {
+    fn mutes<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Vec<Mute>, StoreError>> {
         let mutes = self.0.clone();
         Box::pin(async move { Ok(mutes) })
     }
