@@ -2,16 +2,18 @@
 //! installed `troubleshooter` scans a saved event by that name alone.
 //!
 //! The install builds the scanner's features (`--no-default-features --features cli`, no AWS
-//! SDK) in the debug profile, into this build's own target folder, so it reuses what the
-//! test build compiled; the root it installs into is a temporary folder, and it adds nothing
-//! to the user's `~/.cargo`.
+//! SDK) in the debug profile, in a target folder of its own beside this build's (`cargo
+//! install` copies its binary into `<target>/debug/`: in this build's own folder it would
+//! replace the `troubleshooter` the other tests run with one without `pull`); the root it
+//! installs into is a temporary folder, and it adds nothing to the user's `~/.cargo`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// This build's target folder: the binary under test lives in `<target>/debug/`.
+/// A target folder for the install, beside this build's (`<target>/debug/` holds the binary
+/// under test).
 fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_troubleshooter")).parent().and_then(Path::parent).unwrap().to_path_buf()
+    Path::new(env!("CARGO_BIN_EXE_troubleshooter")).parent().and_then(Path::parent).unwrap().join("install-check")
 }
 
 #[test]

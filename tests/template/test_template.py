@@ -1023,5 +1023,101 @@ class Samconfig(unittest.TestCase):
         self.assertIs(config["validate"]["parameters"]["lint"], True)
 
 
+# What the person deploying needs to create each kind of resource the template declares
+# (docs/deployer-policy.json). A resource type missing here fails the test: a new kind of
+# resource needs its actions in the policy before anyone can deploy it.
+CREATE_ACTIONS = {
+    "AWS::Logs::LogGroup": ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup"],
+    "AWS::SQS::Queue": ["sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"],
+    "AWS::DynamoDB::Table": ["dynamodb:CreateTable", "dynamodb:UpdateTimeToLive", "dynamodb:DeleteTable"],
+    "AWS::IAM::Role": ["iam:CreateRole", "iam:PutRolePolicy", "iam:PassRole", "iam:DeleteRole"],
+    "AWS::Serverless::Function": [
+        "lambda:CreateFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:PutFunctionEventInvokeConfig",
+        "lambda:DeleteFunction",
+        "s3:PutObject",
+    ],
+    "AWS::KMS::Key": ["kms:CreateKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion"],
+    "AWS::KMS::Alias": ["kms:CreateAlias", "kms:DeleteAlias"],
+    "AWS::SNS::Topic": ["sns:CreateTopic", "sns:SetTopicAttributes", "sns:DeleteTopic"],
+    "AWS::SNS::Subscription": ["sns:Subscribe", "sns:Unsubscribe"],
+    "AWS::Lambda::Permission": ["lambda:AddPermission", "lambda:RemovePermission"],
+    "AWS::Logs::SubscriptionFilter": ["logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"],
+    "AWS::Logs::AccountPolicy": ["logs:PutAccountPolicy", "logs:DeleteAccountPolicy"],
+    "AWS::Kinesis::Stream": ["kinesis:CreateStream", "kinesis:DeleteStream"],
+    "AWS::Logs::Destination": ["logs:PutDestination", "logs:PutDestinationPolicy", "logs:DeleteDestination"],
+    "AWS::Lambda::EventSourceMapping": ["lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+    "AWS::CloudWatch::Alarm": ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
+    "AWS::CloudWatch::Dashboard": ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"],
+}
+
+
+def declared_types(resources: dict[str, Any]) -> set[str]:
+    """Every resource type the template declares, those inside Fn::ForEach loops included."""
+    types: set[str] = set()
+    for name, body in resources.items():
+        if name.startswith("Fn::ForEach::"):
+            types |= declared_types(body[2])
+        elif isinstance(body, dict) and "Type" in body:
+            types.add(body["Type"])
+    return types
+
+
+class DeployerPolicy(unittest.TestCase):
+    """docs/deployer-policy.json: the least privilege the person running `sam deploy` needs."""
+
+    POLICY = json.loads((ROOT / "docs" / "deployer-policy.json").read_text())
+
+    def allowed(self) -> dict[str, list[str]]:
+        actions: dict[str, list[str]] = {}
+        for statement in self.POLICY["Statement"]:
+            self.assertEqual(statement["Effect"], "Allow")
+            listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in listed:
+                actions.setdefault(action, []).extend(resources)
+        return actions
+
+    def test_every_resource_type_of_the_template_can_be_created_and_deleted(self) -> None:
+        allowed = self.allowed()
+        for resource_type in sorted(declared_types(TEMPLATE["Resources"])):
+            self.assertIn(resource_type, CREATE_ACTIONS, f"{resource_type}: which actions does deploying it need?")
+            for action in CREATE_ACTIONS[resource_type]:
+                self.assertIn(action, allowed, f"{resource_type} needs {action}")
+        for action in ["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DeleteStack"]:
+            self.assertIn(action, allowed)
+
+    def test_no_wildcard_action_and_named_resources_where_the_service_allows(self) -> None:
+        for action, resources in self.allowed().items():
+            self.assertNotIn("*", action, f"{action}: a wildcard action")
+            if "*" in resources:
+                # Only actions that cannot name a resource before it exists, or at all.
+                self.assertIn(
+                    action,
+                    {
+                        "cloudformation:ValidateTemplate",
+                        "cloudformation:ListStacks",
+                        "kms:CreateKey",
+                        "kms:ListAliases",
+                        "logs:PutAccountPolicy",
+                        "logs:DeleteAccountPolicy",
+                        "logs:DescribeAccountPolicies",
+                        "lambda:CreateEventSourceMapping",
+                        "lambda:UpdateEventSourceMapping",
+                        "lambda:DeleteEventSourceMapping",
+                        "lambda:GetEventSourceMapping",
+                    },
+                    f"{action} on every resource",
+                )
+
+    def test_roles_are_passed_only_to_their_services_and_only_the_stacks(self) -> None:
+        passing = [s for s in self.POLICY["Statement"] if s["Action"] == "iam:PassRole"]
+        self.assertEqual(len(passing), 1)
+        self.assertTrue(passing[0]["Resource"].endswith(":role/${Stack}-*"))
+        services = passing[0]["Condition"]["StringEquals"]["iam:PassedToService"]
+        self.assertEqual(sorted(services), ["lambda.amazonaws.com", "logs.amazonaws.com"])
+
+
 if __name__ == "__main__":
     sys.exit(unittest.main())
