@@ -1,6 +1,7 @@
 //! Adapters to AWS services, behind the ports of [`crate::deliver`]: [`sns`] publishes findings;
 //! [`dynamodb`] keeps the suppression state and mutes every instance shares; [`logs`] reads
-//! CloudWatch Logs (`troubleshooter pull`).
+//! CloudWatch Logs (`troubleshooter pull`); [`lambda`] invokes a deployed function
+//! (`troubleshooter check`).
 
 //!
 //! The SDK configuration is loaded once per process ([`sdk_config`]); each adapter builds its
@@ -8,8 +9,24 @@
 //! resolved once.
 
 pub mod dynamodb;
+pub mod lambda;
 pub mod logs;
 pub mod sns;
+
+/// The longest part of an SDK error's chain a person is shown.
+const MAX_CAUSE_CHARS: usize = 200;
+
+/// The readable part of an SDK error's chain, without the debug dump of its source the SDK
+/// appends in parentheses (`dispatch failure: other: the credential provider was not enabled:
+/// no providers in chain provided credentials (DispatchFailure(…`): the sentences before it,
+/// at most [`MAX_CAUSE_CHARS`].
+pub fn first_cause(chain: &str) -> String {
+    let readable = chain.split(" (").next().unwrap_or(chain).trim();
+    match readable.char_indices().nth(MAX_CAUSE_CHARS) {
+        Some((at, _)) => format!("{}…", &readable[..at]),
+        None => readable.to_owned(),
+    }
+}
 
 /// The SDK configuration of the standard chain (environment, profile, SSO, instance role, and
 /// `AWS_ENDPOINT_URL` for a local endpoint), with the region and profile given, if any. Makes

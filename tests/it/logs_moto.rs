@@ -166,6 +166,14 @@ async fn pull_names_what_is_wrong() {
     let (code, _, err) = run(command.args(["pull", "--function", "orders-api"]));
     assert_eq!(code, 77, "{err}");
     assert!(err.contains("no AWS credentials"), "{err}");
+    // One sentence a person reads, not the SDK's debug dump of its connector.
+    assert!(err.len() < 600 && !err.contains("DispatchFailure"), "{} bytes: {err}", err.len());
+    // No region anywhere in the chain: what to give, before any call.
+    let mut command = troubleshooter(&moto);
+    command.env_remove("AWS_REGION").env_remove("AWS_DEFAULT_REGION").env("AWS_CONFIG_FILE", "/nonexistent/config");
+    let (code, _, err) = run(command.args(["pull", "--function", "orders-api"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no AWS region: pass --region (e.g. --region us-east-1), export AWS_REGION"), "{err}");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 
 mod blind;
 mod cli;
+mod check;
 mod custom_rules;
 mod deadline;
 mod docs;

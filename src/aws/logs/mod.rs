@@ -180,7 +180,7 @@ impl LogsReader {
         if matches!(error, SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_))
             && full.to_ascii_lowercase().contains("credentials")
         {
-            return LogsError::NoCredentials { message: full };
+            return LogsError::NoCredentials { message: super::first_cause(&full) };
         }
         LogsError::Failed { log_group: log_group.to_owned(), message: full }
     }

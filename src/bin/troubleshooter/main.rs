@@ -1,12 +1,14 @@
 //! `troubleshooter`: scan log files and saved events, and make test events, from a terminal.
 //!
-//! One file per command (`rules`, `scan`, `encode`, and `mute` for `mute`, `mutes` and
-//! `unmute`; `pull` and the `mute` commands only with the `aws` feature, which brings the AWS
+//! One file per command (`rules`, `scan`, `encode`, `check`, and `mute` for `mute`, `mutes` and
+//! `unmute`; `pull`, `check` and the `mute` commands only with the `aws` feature, which brings the AWS
 //! SDK), and `summary` for the table `scan` ends with; every failure is a [`CliError`] with a
 //! sentence on stderr and an exit code that says what kind of failure it was.
 
 #[cfg(feature = "aws")]
 mod aws;
+#[cfg(feature = "aws")]
+mod check;
 mod encode;
 mod error;
 #[cfg(feature = "aws")]
@@ -109,6 +111,20 @@ enum Command {
     /// (AWS credentials and region from the standard configuration chain).
     #[cfg(feature = "aws")]
     Pull(pull::PullArgs),
+    /// After a deploy: send one test finding through the deployed function and its topic, and
+    /// say whether it was published (every subscriber then receives it).
+    #[cfg(feature = "aws")]
+    Check {
+        /// The deployed function (the stack's FunctionName output).
+        #[arg(long)]
+        function: String,
+        /// The function's region (default: the AWS configuration chain).
+        #[arg(long)]
+        region: Option<String>,
+        /// The AWS profile (default: the AWS configuration chain).
+        #[arg(long)]
+        profile: Option<String>,
+    },
     /// Mute a function's findings (one rule, or all) for a while: the deployed function drops
     /// them until the mute expires. Needs the stack's suppression table.
     #[cfg(feature = "aws")]
@@ -193,6 +209,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         #[cfg(feature = "aws")]
         Command::Pull(args) => pull::run(args),
+        #[cfg(feature = "aws")]
+        Command::Check { function, region, profile } => check::run(check::CheckArgs { function, region, profile }),
         #[cfg(feature = "aws")]
         Command::Mute { function, rule, duration, reason, table } => {
             mute::mute(mute::MuteArgs { function, rule, duration, reason }, table.into())

@@ -56,7 +56,7 @@ async fn table(args: TableArgs) -> Result<SuppressionTable, CliError> {
             ))
         },
     )?;
-    let config = sdk_config(args.region.as_deref(), args.profile.as_deref()).await;
+    let config = sdk_config(args.region.as_deref(), args.profile.as_deref()).await?;
     Ok(SuppressionTable::new(aws_sdk_dynamodb::Client::new(&config), name))
 }
 

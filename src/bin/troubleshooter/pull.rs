@@ -110,7 +110,7 @@ pub fn run(args: PullArgs) -> Result<(), CliError> {
         return Err(CliError::Usage("--until is before --since".into()));
     }
     crate::aws::runtime()?.block_on(async {
-        let config = crate::aws::sdk_config(args.region.as_deref(), args.profile.as_deref()).await;
+        let config = crate::aws::sdk_config(args.region.as_deref(), args.profile.as_deref()).await?;
         let reader = LogsReader::from_config(&config, Duration::from_secs(10));
         let mut config = Config::from_env()?;
         if !reader.region().is_empty() {
