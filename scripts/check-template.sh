@@ -14,8 +14,8 @@
 #
 # `--lint-only` stops after step 4 (seconds instead of minutes, for work on the template).
 # SAM_BUILD_ARCH=arm64|x86_64 picks the architecture of step 5 (default arm64, as deployed).
-# arm64 needs the rustup target aarch64-unknown-linux-gnu; when it is missing and cannot be
-# added (no network), the build falls back to x86_64 and says so.
+# arm64 needs the rustup target aarch64-unknown-linux-gnu; when it is missing, the script asks
+# before adding it to your toolchain (at a terminal), or builds x86_64 and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(scripts/setup-tools.sh):$PATH" SAM_CLI_TELEMETRY=0
@@ -63,10 +63,15 @@ if [[ "${1:-}" == --lint-only ]]; then
 fi
 
 arch="${SAM_BUILD_ARCH:-arm64}"
+# The Rust target is the user's toolchain's, not this project's: it is added only when a person
+# at a terminal says yes; otherwise (CI, a pipe) the x86_64 variant is built and checked instead.
 if [[ "$arch" == arm64 ]] && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  echo "rustup target aarch64-unknown-linux-gnu is missing; adding it"
-  if ! rustup target add aarch64-unknown-linux-gnu; then
-    echo "WARNING: cannot add aarch64-unknown-linux-gnu (offline?); building the x86_64 variant instead" >&2
+  answer=n
+  if [[ -t 0 ]]; then
+    read -r -p "sam build for arm64 needs the Rust target aarch64-unknown-linux-gnu in your toolchain. Add it now with rustup? [y/N] " answer
+  fi
+  if [[ "$answer" != [yY]* ]] || ! rustup target add aarch64-unknown-linux-gnu; then
+    echo "building the x86_64 variant instead; for the deployed arm64 one: rustup target add aarch64-unknown-linux-gnu" >&2
     arch=x86_64
   fi
 fi

@@ -36,7 +36,7 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" && -x "$BIN/cargo-lambda" && -
   && -x "$BIN/checkov" ]]; then
   log "tools up to date in $VENV"
 else
-  log "installing pinned tools into $VENV (about a minute)"
+  log "installing pinned tools into $VENV: cargo-lambda (with zig), moto, cfn-lint, AWS SAM CLI, checkov; about 1.2 GB, 5 to 10 minutes on a 2-core machine (once: later runs reuse them)"
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
   "$BIN/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$REQS" >&2
