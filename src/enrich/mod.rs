@@ -191,13 +191,7 @@ impl Enricher<'_> {
         };
         budget.lines = budget.lines.saturating_sub(fetched.len());
         let fetched_count = fetched.len();
-        // The batch's events and the fetched ones, in time order, each once.
-        let mut events: BTreeMap<(i64, EventText), LogEvent> = BTreeMap::new();
-        for event in batch.log_events.iter().cloned().chain(fetched) {
-            let key = (event.timestamp, if event.id.is_empty() { event.message.clone() } else { event.id.clone() });
-            events.entry(key).or_insert(event);
-        }
-        let events: Vec<LogEvent> = events.into_values().collect();
+        let events = merged(batch, fetched);
         let failure_id = &batch.log_events[failure].id;
         let Some(failure) = events.iter().position(|e| &e.id == failure_id && e.timestamp == at) else {
             note(&mut finding, "context fetched, but the failure line was not among it".to_owned());
@@ -206,7 +200,24 @@ impl Enricher<'_> {
         let lines = request_lines(self.analyzer.platform(), &events, failure, request_id);
         let request = LogBatch { log_events: lines.iter().map(|&i| events[i].clone()).collect(), ..batch.clone() };
         let context = context_lines(self.analyzer, &request, failure_in(&lines, failure));
-        let again = self.analyzer.analyze(&request, self.region);
+        let mut enriched = self.reread(&request, finding, request_id);
+        if !context.is_empty() {
+            enriched.details.context = context;
+        }
+        let told = enriched.details.enrichment.take();
+        let fetched_note = format!(
+            "{fetched_count} line(s) of log stream {} fetched from CloudWatch Logs around the failure; request {request_id} read from them",
+            batch.log_stream
+        );
+        enriched.details.enrichment = Some(told.map_or(fetched_note.clone(), |told| format!("{fetched_note}; {told}")));
+        enriched
+    }
+
+    /// `finding` as the request's own lines tell it: analysed again, the finding of the same
+    /// rule (or of the failure that ended the invocation) about this request replaces a finding
+    /// of one invocation, or lends its details to one of several.
+    fn reread(&self, request: &LogBatch, mut finding: Finding, request_id: &str) -> Finding {
+        let again = self.analyzer.analyze(request, self.region);
         let better = again
             .into_iter()
             .filter(|g| g.request_ids.iter().any(|id| id == request_id))
@@ -215,7 +226,7 @@ impl Enricher<'_> {
                     || (g.category.ends_the_invocation() && finding.category.ends_the_invocation())
             })
             .max_by_key(|g| (g.severity, g.rule_id == finding.rule_id));
-        let mut enriched = match better {
+        match better {
             // One invocation: the request's own lines tell its story best.
             Some(better) if finding.requests == Some(1) => better,
             Some(better) => {
@@ -228,18 +239,18 @@ impl Enricher<'_> {
                 finding
             }
             None => finding,
-        };
-        if !context.is_empty() {
-            enriched.details.context = context;
         }
-        let told = enriched.details.enrichment.take();
-        let fetched_note = format!(
-            "{fetched_count} line(s) of log stream {} fetched from CloudWatch Logs around the failure; request {request_id} read from them",
-            batch.log_stream
-        );
-        enriched.details.enrichment = Some(told.map_or(fetched_note.clone(), |told| format!("{fetched_note}; {told}")));
-        enriched
     }
+}
+
+/// The batch's events and the fetched ones, in time order, each once.
+fn merged(batch: &LogBatch, fetched: Vec<LogEvent>) -> Vec<LogEvent> {
+    let mut events: BTreeMap<(i64, EventText), LogEvent> = BTreeMap::new();
+    for event in batch.log_events.iter().cloned().chain(fetched) {
+        let key = (event.timestamp, if event.id.is_empty() { event.message.clone() } else { event.id.clone() });
+        events.entry(key).or_insert(event);
+    }
+    events.into_values().collect()
 }
 
 /// The failure's position among the request's lines.
