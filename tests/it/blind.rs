@@ -5,6 +5,13 @@
 //! category and holds what the batches give now: recall by category at least 0.90 and at most
 //! 2% of the negatives firing anything.
 //!
+//! A positive counts as found when a finding has its category, with one allowance: a positive
+//! labelled `application_error` is also found by an `unhandled_error` finding. Both name the
+//! application's own failure (`unhandled_error` is the catalog's catch-all for an error no rule
+//! names), and the collectors of batches 3 and 4 were given a category list without
+//! `unhandled_error`, so they labelled an application's own exception (a NameError, an
+//! Unhandled Promise Rejection) `application_error`.
+//!
 //! `cargo test --test it blind -- --nocapture` prints the report (also
 //! `target/blind-report.md`); `BLIND_ONLY=batch-2.toml` scores one batch alone.
 
@@ -55,7 +62,7 @@ pub fn score(name: &str) -> Score {
         let found = analyzer.analyze(&batch("/aws/lambda/blind-fn", &case.lines()), "us-east-1");
         let entry = score.by_category.entry(category.clone()).or_default();
         entry.0 += 1;
-        if found.iter().any(|f| f.category.as_str() == category) {
+        if found.iter().any(|f| counts_as(f.category.as_str(), &category)) {
             entry.1 += 1;
         } else {
             let got: Vec<&str> = found.iter().map(|f| f.category.as_str()).collect();
@@ -72,6 +79,12 @@ pub fn score(name: &str) -> Score {
         }
     }
     score
+}
+
+/// Whether a finding of category `found` finds a positive labelled `label`: the same category,
+/// or an `unhandled_error` for an `application_error` (see the module's documentation).
+fn counts_as(found: &str, label: &str) -> bool {
+    found == label || (label == "application_error" && found == "unhandled_error")
 }
 
 fn report(name: &str, score: &Score) -> String {
