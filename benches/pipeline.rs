@@ -6,8 +6,8 @@
 //! worst case without failures. Setup happens outside the timing. Each batch's event is written
 //! to `target/bench-<group>-event.json` (the worst case also to `target/worst-case-event.json`)
 //! so that `scripts/bench_table.py` runs the naive Python pipeline on the same bytes.
-//! DESIGN.md's targets: the whole pipeline at ≥ 50% of gunzip-alone throughput, a worst-case
-//! envelope in ≤ 15 ms, init (config + catalog) ≤ 15 ms.
+//! The targets: the whole pipeline at ≥ 50% of gunzip-alone throughput (docs/performance.md), a
+//! worst-case envelope in ≤ 15 ms, init (config + catalog) ≤ 15 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;

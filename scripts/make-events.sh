@@ -2,7 +2,7 @@
 # Makes events/NAME.json from the readable source events/src/NAME.log with `troubleshooter
 # encode`. A source's leading `# key: value` lines set the log group, owner, message type and
 # Kinesis wrapping; other `# ` lines are notes; each remaining line is one log event, written
-# with `\t` and `\n` escapes as LOG-FORMATS.md shows them.
+# with `\t` and `\n` escapes as CloudWatch shows them.
 #   scripts/make-events.sh          regenerate every event
 #   scripts/make-events.sh --check  fail if an event is out of date with its source
 set -euo pipefail

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Peak memory of the Lambda binary on the worst-case batch (README: `make rss`).
 
-DESIGN.md's target is a peak RSS of at most 32 MB, so that a 128 MB function has room to
-spare. This runs the release build of the Lambda (`target/release/lambda-troubleshooter`)
+The target (docs/performance.md) is a peak RSS of at most 32 MiB, so that a 128 MB function has
+room to spare. This runs the release build of the Lambda (`target/release/lambda-troubleshooter`)
 as Lambda runs it: against a Runtime API (the few routes of
 https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html that lambda_runtime uses,
 served here on 127.0.0.1), with TOPIC_ARN and AWS_ENDPOINT_URL pointing at moto server, so

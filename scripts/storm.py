@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A log storm from one function, as CloudWatch Logs delivers it: an awslogs Lambda event of
-10,000 error lines of five kinds (2,000 each, interleaved), the batch issue 10 describes:
+10,000 error lines of five kinds (2,000 each, interleaved), a storm that must come out as one
+message per problem:
 
 - a database refusing connections on a pool of 200 addresses (`connect ECONNREFUSED
   10.0.x.y:5432`);

@@ -1,7 +1,7 @@
 //! Configuration: the function's environment, read and validated once, at init.
 //!
 //! A bad value stops the function at init with a [`ConfigError`] that names the variable and
-//! the values it accepts, rather than failing on the first batch (DESIGN.md, Configuration).
+//! the values it accepts, rather than failing on the first batch (docs/configuration.md).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

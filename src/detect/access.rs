@@ -1,10 +1,10 @@
 //! AccessDenied messages, parsed into who was denied what, by which policy, and the fix.
 //!
-//! IAM denials follow one grammar (LOG-FORMATS.md 6.1, the IAM User Guide's
-//! "Troubleshoot access denied error messages"): `User: <principal> is not authorized to
-//! perform: <action>[ on resource: <resource>] <cause>`, where the cause is `because no <type>
-//! allows the <action> action` (implicit deny) or `with an explicit deny in a(n) <type>[:
-//! <policy ARN>]`. Every SDK wraps it differently (boto3, Go, Java), and the text may be
+//! IAM denials follow one grammar (the IAM User Guide's "Troubleshoot access denied error
+//! messages", <https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html>):
+//! `User: <principal> is not authorized to perform: <action>[ on resource: <resource>] <cause>`,
+//! where the cause is `because no <type> allows the <action> action` (implicit deny) or `with an
+//! explicit deny in a(n) <type>[: <policy ARN>]`. Every SDK wraps it differently (boto3, Go, Java), and the text may be
 //! broken across lines, so whitespace is folded before parsing. The fix depends on the policy
 //! type: an implicit identity-based deny is fixed with the exact IAM statement built here;
 //! an explicit deny is fixed in the policy that denies, never by adding an Allow.

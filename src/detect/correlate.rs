@@ -158,7 +158,9 @@ fn correlate_phase(failure: &PhaseFailure, found: &mut Found<'_>) {
 
 /// A denial (implicit, parsed) followed in the batch by a successful invocation of the
 /// same function is reported as propagation delay, not as a missing permission
-/// (LOG-FORMATS.md section 7). Explicit denies and KMS denials stay as they are.
+/// (IAM is eventually consistent:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency>).
+/// Explicit denies and KMS denials stay as they are.
 fn reclassify_recovered_denials(catalog: &Catalog, scan: &mut Scan, batch: &LogBatch) {
     let Some(target) = catalog.detector_rule(Detector::DenialThenSuccess) else { return };
     let denied_requests: HashSet<Subject> = scan
@@ -215,11 +217,13 @@ fn reclassify_recovered_denials(catalog: &Catalog, scan: &mut Scan, batch: &LogB
     }
 }
 
-/// On-demand init is limited to 10 s (LOG-FORMATS.md 2.4); an init that ran this long hit it.
+/// On-demand init is limited to 10 s (Lambda's lifecycle page,
+/// <https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>); an init that
+/// ran this long hit it.
 const INIT_LIMIT_MS: f64 = 9_500.0;
 
 /// What happened to an init phase, in words, from its phase, status and duration against the
-/// 10 s limit (LOG-FORMATS.md 2.4: `Phase: invoke` is a suppressed init, re-run inside the
+/// 10 s limit (Lambda's lifecycle page: `Phase: invoke` is a suppressed init, re-run inside the
 /// invocation under the function timeout after the first init failed or timed out).
 fn init_outcome(failure: &PhaseFailure) -> String {
     let at_limit = failure.duration_ms.is_some_and(|ms| ms >= INIT_LIMIT_MS);

@@ -130,16 +130,18 @@ impl Invocation {
     /// The runtime was killed (SIGKILL), not exited on its own.
     ///
     /// `Process exited before completing request`, the older wording, is not a kill: runtimes
-    /// printed it for a crash, an exit and an out-of-memory stop alike (LOG-FORMATS.md 2.5 and
-    /// 5), so it is a crash unless memory says otherwise, a REPORT at the limit (issue 26).
+    /// printed it for a crash, an exit and an out-of-memory stop alike
+    /// (<https://dashbird.io/docs/best-practices-and-common-use-cases/lambda-errors-runtime-agnostic/>),
+    /// so it is a crash unless memory says otherwise, a REPORT at the limit.
     fn killed(&self) -> bool {
         self.exited.as_ref().is_some_and(|at| is_kill(&at.said))
     }
 
     /// Out of memory: a runtime's own text; `Runtime.OutOfMemory`; a REPORT at the limit
-    /// whatever its status (AWS's curated query `@maxMemoryUsed=@memorySize`, LOG-FORMATS.md 5),
+    /// whatever its status (AWS's curated query `@maxMemoryUsed=@memorySize`,
+    /// <https://serverlessland.com/content/service/lambda/guides/aws-lambda-operator-guide/useful-queries>),
     /// or within 2% of it for a failed invocation; a kill of the runtime unless the REPORT shows
-    /// memory well below the limit (2.5, 5).
+    /// memory well below the limit (`signal: killed`, or exit 137 as in aws/aws-lambda-dotnet#480).
     fn out_of_memory(&self, context: Context) -> bool {
         let report = self.report();
         let well_below = report.and_then(Report::memory_ratio).is_some_and(|r| r < KILLED_WELL_BELOW_RATIO);
@@ -290,11 +292,11 @@ mod tests {
         type Case<'a> = (&'a [&'a str], Context, Option<Detector>, Option<&'a str>);
         #[rustfmt::skip]
         let table: &[Case] = &[
-            // New style (LOG-FORMATS.md 2.3): Runtime.OutOfMemory, at the limit.
+            // New style (nasa-gcn/gcn.nasa.gov#3628): Runtime.OutOfMemory, at the limit.
             (&["REPORT RequestId: 1c2d\tDuration: 812.40 ms\tBilled Duration: 813 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB\tStatus: error\tError Type: Runtime.OutOfMemory"], none, Some(OutOfMemory), Some("error")),
-            // Runtime.OutOfMemory below the limit (section 4: 125 of 128 MB).
+            // Runtime.OutOfMemory below the limit (a real JSON report: 125 of 128 MB).
             (&[r#"{"time":"2024-12-30T23:20:29.823Z","type":"platform.report","record":{"requestId":"671dc475","metrics":{"durationMs":32973.233,"billedDurationMs":32974,"memorySizeMB":128,"maxMemoryUsedMB":125},"status":"error","errorType":"Runtime.OutOfMemory"}}"#], none, Some(OutOfMemory), Some("error")),
-            // An OOM reported only as a timeout, at the limit (#1237).
+            // An OOM reported only as a timeout, at the limit (DataDog/datadog-lambda-extension#1237).
             (&["REPORT RequestId: 514789fd\nDuration: 180000.00 ms\nBilled Duration: 180000 ms\nMemory Size: 192 MB\nMax Memory Used: 192 MB\nStatus: timeout"], none, Some(OutOfMemory), Some("timeout")),
             // signal: killed with no REPORT, and with a REPORT at the limit.
             (&["RequestId: 2ea49a23 Error: Runtime exited with error: signal: killed\nRuntime.ExitError"], none, Some(OutOfMemory), Some("runtime exit")),
@@ -303,7 +305,7 @@ mod tests {
             (&["RequestId: 2ea49a23 Error: Runtime exited with error: signal: killed", "REPORT RequestId: 2ea49a23\tDuration: 3012.11 ms\tBilled Duration: 3013 ms\tMemory Size: 512 MB\tMax Memory Used: 40 MB"], none, Some(RuntimeExit), None),
             // A REPORT at the limit with no failure status (AWS's curated OOM query).
             (&["REPORT RequestId: 6234bffe\tDuration: 46.84 ms\tBilled Duration: 47 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB"], none, Some(OutOfMemory), Some("no error status")),
-            // A timeout within 2% of the limit (#1237, a REPORT pasted without its head).
+            // A timeout within 2% of the limit (DataDog/datadog-lambda-extension#1237, a REPORT pasted without its head).
             (&["Memory Size: 128 MB\nMax Memory Used: 127 MB\nStatus: timeout"], none, Some(OutOfMemory), Some("timeout")),
             // A success near the limit is pressure, not a kill.
             (&["REPORT RequestId: 6234bffe\tDuration: 46.84 ms\tBilled Duration: 47 ms\tMemory Size: 128 MB\tMax Memory Used: 127 MB"], none, Some(MemoryPressure), None),
@@ -315,8 +317,8 @@ mod tests {
             (&[r#"{"time":"2026-07-09T06:05:50.562Z","type":"platform.runtimeDone","record":{"requestId":"aec7a529","status":"timeout","metrics":{"durationMs":5001.182}}}"#], none, Some(Timeout), None),
             // A timeout the suppressed init inside it already explains.
             (&["REPORT RequestId: 527cb862 Duration: 3016.78 ms Billed Duration: 3101 ms Memory Size: 128 MB Max Memory Used: 31 MB Status: timeout"], Context { suppressed_init_timed_out: true, ..none }, None, None),
-            // `Process exited before completing request`: a crash unless memory says otherwise
-            // (issue 26). Alone, or with a REPORT well below or between, a crash; with a REPORT
+            // `Process exited before completing request`: a crash unless memory says otherwise.
+            // Alone, or with a REPORT well below or between, a crash; with a REPORT
             // at the limit (or within 2% of it), out of memory.
             (&["RequestId: 0f83acda-87fa-4d37-92e7-2208f799fb33 Process exited before completing request"], none, Some(RuntimeExit), None),
             (&["REPORT RequestId: 18fea243\tDuration: 99.90 ms\tBilled Duration: 100 ms \tMemory Size: 128 MB\tMax Memory Used: 33 MB\t", "RequestId: 18fea243 Process exited before completing request"], none, Some(RuntimeExit), None),

@@ -332,7 +332,8 @@ pub enum EventKind {
     Kinesis,
 }
 
-/// Replaces the escapes `\t`, `\n` and `\\` in a line written as LOG-FORMATS.md shows it.
+/// Replaces the escapes `\t`, `\n` and `\\` in a line written the way AWS's documentation and bug
+/// reports show CloudWatch messages.
 pub fn unescape(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();

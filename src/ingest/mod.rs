@@ -8,7 +8,7 @@
 //! JSON. Every step has its own [`IngestError`] variant saying what is wrong with the batch.
 //!
 //! Wire format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html>
-//! and LOG-FORMATS.md section 1.
+//! and <https://docs.aws.amazon.com/lambda/latest/dg/services-cloudwatchlogs.html>.
 
 mod document;
 mod event_text;
@@ -22,7 +22,7 @@ use base64::Engine as _;
 use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
 
-/// The default cap on the inflated size of one batch (64 MiB, DESIGN.md).
+/// The default cap on the inflated size of one batch outside Lambda (64 MiB, docs/configuration.md).
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 
 /// Bytes as a person compares them with a format's magic number: `68 65 6c 6c`, or `nothing`.

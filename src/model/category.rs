@@ -1,5 +1,5 @@
 //! How urgent a finding is and what kind of problem it is: the two enums every stage and
-//! every rendering shares (DESIGN.md, "categories").
+//! every rendering shares (docs/finding.md, `severity` and `category`).
 
 use std::fmt;
 
@@ -45,8 +45,8 @@ impl fmt::Display for Severity {
     }
 }
 
-/// The fixed category vocabulary of DESIGN.md: rules are many, categories are few.
-/// Ordered as DESIGN.md lists them (metrics and summaries sort by it).
+/// The fixed category vocabulary: rules are many, categories are few.
+/// Ordered as the README and docs/finding.md list them (metrics and summaries sort by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
@@ -72,7 +72,7 @@ pub enum Category {
 }
 
 impl Category {
-    /// Every category, in DESIGN.md's order.
+    /// Every category, in the order above.
     pub const ALL: [Category; 18] = [
         Self::OutOfMemory,
         Self::MemoryPressure,
@@ -94,7 +94,7 @@ impl Category {
         Self::UnhandledError,
     ];
 
-    /// What the category means (DESIGN.md's vocabulary table).
+    /// What the category means, in one line (RULES.md's table of categories shows it).
     pub fn meaning(self) -> &'static str {
         match self {
             Self::OutOfMemory => "the function or process ran out of memory",

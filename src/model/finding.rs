@@ -1,4 +1,4 @@
-//! The finding: the JSON contract every output carries (DESIGN.md, schema version 1).
+//! The finding: the JSON contract every output carries (docs/finding.md, schema version 1).
 //!
 //! Fields may be added; none may be renamed or dropped without a new `schema` version, so
 //! subscribers can parse findings from the CLI, stdout and SNS alike.

@@ -1,5 +1,5 @@
-//! The contracts every stage speaks, at the bottom of the crate: the finding (DESIGN.md's
-//! finding JSON), its severity and category, the detail keys stages share, and the AWS
+//! The contracts every stage speaks, at the bottom of the crate: the finding (the finding
+//! JSON of docs/finding.md), its severity and category, the detail keys stages share, and the AWS
 //! partition of a region (for every ARN and console link). Nothing here depends on any other
 //! module.
 

@@ -9,7 +9,7 @@
 //! `password=`/`token=`-style pairs in env dumps, query strings (also `?pass=`), URL-encoded
 //! bodies and YAML; JSON values of secret-looking keys, also escaped once or twice inside a JSON
 //! string or with the key written in `\u` escapes; Authorization headers, cookies and JWTs.
-//! `tests/redaction/corpus.toml` measures it (issues 13 and 24): every form with its source,
+//! `tests/redaction/corpus.toml` measures it: every form with its source,
 //! and a non-secret twin that must survive unchanged. The patterns live in
 //! `redact/patterns.rs` as a table, the checks that spare a near miss in `redact/guard.rs`;
 //! they are compiled once, on the first redaction (only a batch with findings needs them, so
@@ -172,7 +172,7 @@ mod tests {
         );
     }
 
-    /// Issue 13: the key id was redacted, the unlabelled secret beside it was not.
+    /// The unlabelled secret beside a key id goes too (once only the key id was redacted).
     #[test]
     fn an_aws_secret_beside_its_key_id_is_removed() {
         let out = redact("creds AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
@@ -230,7 +230,7 @@ mod tests {
             assert_eq!(redact(line), line);
         }
     }
-    /// Issue 24: the encoded and hostile forms of `tests/redaction/corpus.toml`, each beside
+    /// The encoded and hostile forms of `tests/redaction/corpus.toml`, each beside
     /// the near misses a corpus case has no room for.
     #[test]
     fn command_line_passwords_are_removed_where_the_option_is_a_password() {

@@ -1,6 +1,6 @@
 //! The redaction patterns as a table: what each secret form looks like and what of a match is
 //! kept. Kept apart from [`super::Redactor`] so the forms can be read (and extended) as one
-//! list; `tests/redaction/corpus.toml` measures them (issue 13).
+//! list; `tests/redaction/corpus.toml` measures them.
 //!
 //! Every part of a match outside the groups named `keep…` is the secret and becomes
 //! `[REDACTED]`: `(?P<keep_name>password=)hunter2` gives `password=[REDACTED]`. A [`Guard`]

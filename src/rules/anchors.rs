@@ -7,8 +7,8 @@
 //! speed of that load's latency. A batch is walked four messages at a time instead, four
 //! independent chains of loads that the CPU overlaps ([`Anchors::find_each`]).
 //!
-//! Measured on the worst-case batch of `make bench` (scratch programs kept with issue 14's
-//! note, old and new builds alternating, min of 21 to 100 runs each):
+//! Measured on the worst-case batch of `make bench` (scratch programs outside the
+//! repository, old and new builds alternating, min of 21 to 100 runs each):
 //! - the anchor pass alone, over the messages the scan reads: daachorse's double array, one
 //!   message at a time on a lowered copy, 6.5–8.5 ms; this DFA one message at a time, 7.7–9.5
 //!   ms; four messages at a time, 4.2–5.1 ms;

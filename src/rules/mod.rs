@@ -228,7 +228,7 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         format!("ECONNREFUSED (?:{})", (0..n).map(|i| format!("E{i}x")).collect::<Vec<_>>().join("|"))
     }
 
-    /// Issue 24: a rule of one's own whose regex is over the size limit once compiled parsed,
+    /// A rule of one's own whose regex is over the size limit once compiled parsed,
     /// loaded, and was dropped at its first use with a log line; it is refused at load, naming
     /// the file, the rule and the limit. Its near misses load and match.
     #[test]
@@ -266,7 +266,7 @@ regex = 'ECONNREFUSED (?P<host>[\d.]+)(?::(?P<port>\d+))?'
         assert_eq!(Catalog::load_files(&files, &[], &[]).unwrap().regexes_that_do_not_compile().len(), 1);
     }
 
-    /// Issue 24: a group, `key` or `values` named after a detail that later stages write would
+    /// A group, `key` or `values` named after a detail that later stages write would
     /// be overwritten without a word; the rule is refused at load instead.
     #[test]
     fn reserved_detail_names_are_refused_at_load_naming_file_rule_and_name() {

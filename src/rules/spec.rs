@@ -92,7 +92,8 @@ impl Detector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Parser {
-    /// The IAM "User: … is not authorized to perform: …" grammar (LOG-FORMATS.md 6.1).
+    /// The IAM "User: … is not authorized to perform: …" grammar
+    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html>).
     AccessDenied,
 }
 
@@ -115,7 +116,7 @@ pub const CONTEXT_NAMES: &[&str] = &["function", "log_group", "account", "region
 pub struct RuleSpec {
     /// Stable kebab-case id, e.g. `lambda-out-of-memory`.
     pub id: String,
-    /// One of DESIGN.md's categories.
+    /// One of the fixed categories.
     pub category: Category,
     /// How urgent a finding of this rule is.
     pub severity: Severity,
@@ -130,7 +131,8 @@ pub struct RuleSpec {
     /// Documentation links.
     #[serde(default)]
     pub docs: Vec<String>,
-    /// Where the recognised formats come from (LOG-FORMATS.md sections, guides, docs).
+    /// Where the recognised formats come from (AWS documentation, public issues and fixtures,
+    /// runtimes' source, users' guides).
     #[serde(default)]
     pub sources: Vec<String>,
     /// Detail names whose values need a different fix (another secret, another IAM action):

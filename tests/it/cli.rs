@@ -113,7 +113,7 @@ fn unreadable_input_fails_with_a_clear_message() {
     }
 }
 
-/// Issue 13: input a person gives by hand that is not whole (half an event, a cut gzip, a
+/// Input a person gives by hand that is not whole (half an event, a cut gzip, a
 /// Kinesis event with one record that is no CloudWatch Logs document, an empty file) is an
 /// error naming what is wrong, exit 65, and no finding is printed as if the input were whole.
 #[test]

@@ -136,7 +136,7 @@ fn a_broken_extra_rules_file_stops_init_naming_the_file_and_the_rule() {
     }
 }
 
-/// Issue 24: a rule of one's own whose group, `key` or `values` is named after a detail the
+/// A rule of one's own whose group, `key` or `values` is named after a detail the
 /// troubleshooter writes itself (`context`, `values`, …) or that marks an unhandled error
 /// (`fingerprint`, …) was loaded, and its value silently overwritten or taken for an error's.
 /// It stops init naming the file, the rule and the name.
@@ -180,7 +180,7 @@ fn rules_command(file: &Path) -> std::process::Output {
         .unwrap()
 }
 
-/// Issue 24: a regex over the size limit once compiled passed `troubleshooter rules` and was
+/// A regex over the size limit once compiled passed `troubleshooter rules` and was
 /// dropped at its first use, so the rule never matched. Each of the three shapes that grow
 /// past the limit now stops `rules` (and init) naming the file, the rule and the limit.
 #[test]

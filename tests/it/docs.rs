@@ -2,7 +2,8 @@
 //! tests/rules/blind/README.md. A relative link or a backticked repository path must exist, no
 //! document sends the reader to a design or log-format document the repository does not hold,
 //! no document cites an issue by number (the reader cannot follow it), and the README stays
-//! short enough to read in five minutes.
+//! short enough to read in five minutes. The sources, scripts and sample events are held to the
+//! same two rules: no design, log-format or seed document the repository lacks, no issue number.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,31 @@ const README_MAX_BYTES: usize = 25_600;
 
 /// Names that went stale: documents and folders the repository does not have.
 const MISSING: &[&str] = &["DESIGN.md", "LOG-FORMATS.md", "seeds/", "src/sns.rs", "tests/events.rs"];
+
+/// What a source file must not name: documents and folders that live outside the repository.
+const MISSING_FROM_SOURCES: &[&str] = &["DESIGN.md", "LOG-FORMATS.md", "seeds/0"];
+
+/// Folders whose sources are read for [`MISSING_FROM_SOURCES`] and issue numbers, with the
+/// extensions read in each (the sample events' sources are log lines with `# ` notes).
+const SOURCE_FOLDERS: &[(&str, &[&str])] = &[
+    ("src", &["rs"]),
+    ("tests", &["rs", "py", "sh", "toml"]),
+    ("benches", &["rs"]),
+    ("scripts", &["rs", "py", "sh", "toml"]),
+    ("events/src", &["log"]),
+];
+
+/// Single files read the same way.
+const SOURCE_FILES: &[&str] = &["Makefile", "events/README.md"];
+
+/// Left out of the source check for now: the rule files, their test corpus and the catalog made
+/// from them still cite those documents and issue numbers, and are being swept in a change of
+/// their own; once it lands, they are read too. This file is left out because it names them as
+/// the checks' own data.
+const NOT_SWEPT_YET: &[&str] = &["rules", "tests/rules", "RULES.md", "tests/it/docs.rs"];
+
+/// An issue cited by number in a source: `issue 13`, `Issue 24:`, `issues 23 and 24`, `issue #4`.
+const SOURCE_ISSUE: &str = r"(?i)\bissues?\s+#?\d";
 
 /// Top-level entries that are build output or local tools, not the repository's files.
 const NOT_IN_REPOSITORY: &[&str] = &["target", ".venv", ".git"];
@@ -31,6 +57,43 @@ fn documents() -> Vec<PathBuf> {
     docs.insert(0, PathBuf::from("README.md"));
     docs.push(PathBuf::from("tests/rules/blind/README.md"));
     docs
+}
+
+/// Every source file [`SOURCE_FOLDERS`] and [`SOURCE_FILES`] name, relative to the root and
+/// written with `/`, less [`NOT_SWEPT_YET`]; hidden folders and caches are not walked.
+fn sources() -> Vec<String> {
+    fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && !["target", "__pycache__", "node_modules"].contains(&name.as_str()) {
+                    walk(&path, extensions, out);
+                }
+            } else if path.extension().is_some_and(|ext| extensions.iter().any(|e| ext == *e)) {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    for (folder, extensions) in SOURCE_FOLDERS {
+        walk(&root().join(folder), extensions, &mut paths);
+    }
+    paths.extend(SOURCE_FILES.iter().map(|file| root().join(file)));
+    let mut sources: Vec<String> = paths
+        .iter()
+        .map(|path| {
+            path.strip_prefix(root())
+                .unwrap()
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .filter(|path| !NOT_SWEPT_YET.iter().any(|left| path == left || path.starts_with(&format!("{left}/"))))
+        .collect();
+    sources.sort();
+    sources
 }
 
 fn read(document: &Path) -> String {
@@ -198,6 +261,30 @@ fn no_document_names_a_missing_document_or_an_issue_number() {
 }
 
 #[test]
+fn no_source_names_a_missing_document_or_an_issue_number() {
+    let issue = Regex::new(SOURCE_ISSUE).unwrap();
+    let mut found = Vec::new();
+    for source in sources() {
+        let text = read(Path::new(&source));
+        for (number, line) in text.lines().enumerate() {
+            for name in MISSING_FROM_SOURCES.iter().filter(|name| line.contains(*name)) {
+                found.push(format!("{source}:{}: names {name}", number + 1));
+            }
+            if let Some(m) = issue.find(line) {
+                found.push(format!("{source}:{}: cites an issue ({})", number + 1, m.as_str().trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "sources name what a reader of the repository cannot follow; cite the public source instead \
+         (an AWS page, a public issue as owner/repo#N, a runtime's file), the repository's own docs/ \
+         page, or state the fact:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
 fn the_checks_catch_what_they_are_for() {
     let top_level = vec!["src".to_owned(), "tests".to_owned()];
     assert_eq!(repository_path("src/aws/", &top_level).as_deref(), Some("src/aws/"));
@@ -216,5 +303,26 @@ fn the_checks_catch_what_they_are_for() {
     }
     for plain in ["#logsV2:log-groups", "&#39;", "a#1b", "configuration.html#memory-config"] {
         assert!(!issue.is_match(plain), "{plain}");
+    }
+    let source_issue = Regex::new(SOURCE_ISSUE).unwrap();
+    for cited in
+        ["/// Issue 13: input", "(issues 13 and 24)", "blind batch 2 of issue 26", "issue #4", "Issue 10's storm"]
+    {
+        assert!(source_issue.is_match(cited), "{cited}");
+    }
+    for plain in ["DataDog/datadog-lambda-extension#1237", "like an issue list", "tissue 3", "issues: 4"] {
+        assert!(!source_issue.is_match(plain), "{plain}");
+    }
+    let sources = sources();
+    for file in
+        ["src/lib.rs", "tests/redaction/corpus.toml", "tests/template/test_template.py", "scripts/make-events.sh"]
+    {
+        assert!(sources.iter().any(|s| s == file), "{file} is not read");
+    }
+    for file in ["benches/", "events/src/", "Makefile", "events/README.md"] {
+        assert!(sources.iter().any(|s| s.starts_with(file)), "{file} is not read");
+    }
+    for left in ["rules/", "tests/rules/", "tests/it/docs.rs"] {
+        assert!(!sources.iter().any(|s| s.starts_with(left)), "{left} is read");
     }
 }

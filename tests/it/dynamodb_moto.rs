@@ -1,4 +1,4 @@
-//! Suppression shared by every instance (issue 10), against moto server's DynamoDB with the
+//! Suppression shared by every instance, against moto server's DynamoDB with the
 //! real SDK: the claim rules on the table, one winner among concurrent claims, mutes, failing
 //! open, and a storm sent as 20 concurrent invocations to 20 instances of the Lambda (`cargo
 //! lambda watch --concurrency 20`) that publishes each problem once.

@@ -184,7 +184,7 @@ async fn the_secret_finding_names_the_role_and_the_statement_to_add() {
 }
 
 /// A function in China or GovCloud gets links to its own partition's console and ARNs of its
-/// own partition (issue 24); a commercial region's links are as before.
+/// own partition; a commercial region's links are as before.
 #[tokio::test]
 async fn links_and_arns_follow_the_partition_of_the_functions_region() {
     for (region, partition, console) in [

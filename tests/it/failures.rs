@@ -1,4 +1,4 @@
-//! Failure injection (issue 13): the outside world failing while the Lambda runs under
+//! Failure injection: the outside world failing while the Lambda runs under
 //! `cargo lambda watch`, with the real SNS client, moto server as SNS, and a fault proxy
 //! ([`support::fault_proxy`]) between them. Each case is a row of the failure table in docs/operations.md:
 //! SNS throttling then recovering, SNS unreachable, SNS slow, a poison record in a Kinesis

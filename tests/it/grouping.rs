@@ -1,4 +1,4 @@
-//! One message per problem, with honest numbers (issue 10): within a batch, one finding per
+//! One message per problem, with honest numbers: within a batch, one finding per
 //! rule and function unless the rule's `key` names a value that needs a different fix; values
 //! that merely vary are listed inside; `count` is the number of occurrences.
 

@@ -1,4 +1,4 @@
-//! `troubleshooter pull` against moto server's CloudWatch Logs with the real SDK (issue 11):
+//! `troubleshooter pull` against moto server's CloudWatch Logs with the real SDK:
 //! log groups and streams created, events put, the findings read across pages equal to what
 //! `scan` finds in the same events, `--follow` picking up an event put after it started, and
 //! clear errors.

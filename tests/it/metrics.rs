@@ -1,4 +1,4 @@
-//! Issue 12: what one invocation measures, written as Embedded Metric Format documents, checked
+//! What one invocation measures, written as Embedded Metric Format documents, checked
 //! against the specification's JSON schema; counted whatever the outcome (a corrupt batch, a
 //! failed publish, the deadline), and never carrying log text.
 //!

@@ -1,4 +1,4 @@
-//! Redaction measured like detection (issue 13): `tests/redaction/corpus.toml` holds secret
+//! Redaction measured like detection: `tests/redaction/corpus.toml` holds secret
 //! forms as data, each in a realistic log line with its source (a gitleaks rule, a Datadog
 //! scrubber replacer, or the page documenting the format) and a twin, a line of the same
 //! family that holds no secret.
@@ -43,7 +43,7 @@ const FORMS: &[&str] = &[
     "bearer-auth",
     "cookie",
     "jwt",
-    // Issue 24: encoded and hostile forms.
+    // Encoded and hostile forms.
     "url-encoded",
     "command-line",
     "query-pass",
@@ -52,7 +52,7 @@ const FORMS: &[&str] = &[
     "userinfo-no-scheme",
 ];
 
-/// Forms that occur both in plain text and inside a JSON log line (issue 24): the corpus must
+/// Forms that occur both in plain text and inside a JSON log line: the corpus must
 /// hold each at least once as a line that parses as JSON and once as one that does not.
 const PLAIN_AND_JSON: &[&str] = &["url-encoded", "command-line", "query-pass", "userinfo-no-scheme"];
 

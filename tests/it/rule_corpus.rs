@@ -1,5 +1,6 @@
 //! Rule tests as data: for every rule file `rules/X.toml`, `tests/rules/X.toml` lists real
-//! lines (from LOG-FORMATS.md and the guides) that must fire and near misses that must not.
+//! lines (from AWS documentation, public issues and users' guides) that must fire and near
+//! misses that must not.
 //!
 //! ```toml
 //! [[rule]]
@@ -197,7 +198,7 @@ fn real_files() -> Vec<(String, RealFile)> {
     corpus::files("tests/rules/real", |_| true)
 }
 
-/// Recall issue 9 asks for in every category with at least [`MEASURED_AT`] lines; below it
+/// The recall required in every category with at least [`MEASURED_AT`] lines; below it
 /// the test fails.
 const TARGET_RECALL: f64 = 0.97;
 const MEASURED_AT: usize = 10;
@@ -342,10 +343,10 @@ fn recall_per_category_and_false_positives_over_the_whole_corpus() {
     );
 }
 
-/// The five lines issue 9 quotes as giving no finding: each now gives the finding a user
-/// expects, with no other.
+/// Five lines once reported as giving no finding: each now gives the finding a user expects,
+/// with no other.
 #[test]
-fn the_lines_issue_9_quoted_give_the_expected_finding() {
+fn five_lines_that_once_gave_no_finding_give_the_expected_one() {
     let analyzer = analyzer();
     let quoted = [
         ("Task timed out after 12.34 seconds", "lambda-timeout"),

@@ -1,4 +1,4 @@
-//! A warm instance over time (issue 13): 10,000 invocations of one function process through
+//! A warm instance over time: 10,000 invocations of one function process through
 //! the Runtime API ([`support::runtime_api`]), publishing to moto SNS, with storms, repeats,
 //! corrupt batches, Kinesis batches with a poison record and control messages mixed in.
 //!

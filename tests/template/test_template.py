@@ -1,4 +1,4 @@
-"""Invariants of template.yaml (issue 4), checked offline.
+"""Invariants of template.yaml, checked offline.
 
 cfn-lint and `sam validate --lint` check that the template is well formed; these tests check
 what it must mean. The template is read with cfn-lint's own YAML loader (it understands the
@@ -778,7 +778,7 @@ class FunctionAndTopic(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------------
-# Metrics and dashboard (issue 12): the names in the template are the names the code emits
+# Metrics and dashboard: the names in the template are the names the code emits
 # --------------------------------------------------------------------------------------------
 
 METRICS_RS = ROOT / "src" / "report" / "metrics.rs"
@@ -939,7 +939,7 @@ class MetricsAndDashboard(unittest.TestCase):
 
 
 # --------------------------------------------------------------------------------------------
-# The static security scan (issue 13): checkov runs in scripts/check-template.sh; what it
+# The static security scan: checkov runs in scripts/check-template.sh; what it
 # reports and is not fixed is skipped on the resource, with the reason
 # --------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 //! The SNS adapter: publishes findings to a topic with `PublishBatch`, one message per finding,
-//! inside SNS's limits, retrying what fails (DESIGN.md, "SNS message").
+//! inside SNS's limits, retrying what fails (docs/publishing.md).
 //!
 //! Each finding becomes a [`Message`]: `MessageStructure=json` with the `default` finding JSON,
 //! the `email` text and the `https` AWS Chatbot notification ([`render::sns_message`]), the

@@ -97,7 +97,7 @@ enum Command {
         #[arg(long)]
         timestamp: Option<String>,
         /// Read `\t`, `\n` and `\\` in the lines as tab, newline and backslash (the way
-        /// LOG-FORMATS.md and many bug reports write CloudWatch messages).
+        /// AWS's documentation and many bug reports write CloudWatch messages).
         #[arg(long)]
         unescape: bool,
         /// Make a Kinesis event (a CloudWatch Logs destination stream) instead of an awslogs one.

@@ -3,8 +3,8 @@
 //! unhandled errors grouped by fingerprint across every batch read, like an issue list: count,
 //! first and last seen, and one sample.
 //!
-//! Built batch by batch ([`Summary::add`]), so `pull` (DESIGN.md, not written yet) can feed it
-//! the batches it reads the same way. `--format json` prints no summary: its output is one
+//! Built batch by batch ([`Summary::add`]), so `pull` feeds it the batches it reads the same
+//! way. `--format json` prints no summary: its output is one
 //! finding per line for programs (which count with `jq` what they need), and stderr stays for
 //! errors, so a script can tell a failure from chatter.
 
@@ -162,7 +162,7 @@ impl Summary {
 
         let mut kinds: Vec<(Category, Severity, Tally)> =
             self.counts.by_kind.iter().map(|(&(category, severity), &tally)| (category, severity, tally)).collect();
-        // Most urgent first, then the most frequent; the map's order (DESIGN.md's) breaks ties.
+        // Most urgent first, then the most frequent; the map's order (as `Category` lists them) breaks ties.
         kinds.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.findings.cmp(&a.2.findings)));
         let _ = writeln!(out, "\nFindings by category and severity:");
         let rows: Vec<[String; 2]> =

@@ -8,7 +8,7 @@
 //! matching text, so every format variant is handled once, here.
 //!
 //! Text fields are recognised by key name in any order, separated by tabs, newlines or runs
-//! of spaces (LOG-FORMATS.md 2.1–2.5); JSON records follow the telemetry schema
+//! of spaces (CloudWatch writes tabs, copies of its lines spaces); JSON records follow the telemetry schema
 //! (<https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html>).
 //!
 //! Layout: the record types here; [`PlatformParser`] and the text lines in `text`; the

@@ -23,7 +23,7 @@ pub(super) enum Phrase {
     SandboxTimedOut,
 }
 
-/// Platform phrases recognised after a prefix (LOG-FORMATS.md 2.1-2.5), in the order of
+/// Platform phrases recognised after a prefix, in the order of
 /// [`PLATFORM_PHRASES`](crate::rules::PLATFORM_PHRASES), which the catalog's anchor pass looks for (a test keeps them equal).
 pub(super) const PHRASES: &[(&str, Phrase)] = &[
     ("Task timed out after ", Phrase::TaskTimedOut),

@@ -1,4 +1,5 @@
-//! Tests of the platform parser on the samples of LOG-FORMATS.md and their variants.
+//! Tests of the platform parser on real platform lines (AWS's documentation, public issues and
+//! fixtures) and their variants.
 //!
 //! Over 400 lines: the table of real platform records in every format (text, JSON, behind
 //! prefixes, copied without their head) and the applications' lines that quote them and must

@@ -58,7 +58,7 @@ fn documents_plain_text_and_errors() {
     assert!(err.to_string().contains("gzip"), "{err}");
 }
 
-/// Issue 13: half an event is an error that says where it broke, never "no problems".
+/// Half an event is an error that says where it broke, never "no problems".
 #[test]
 fn json_cut_short_is_an_error_saying_where() {
     for cut in [

@@ -19,11 +19,12 @@ use crate::model::details::{self, Held, SUPPRESS_WINDOW_SECONDS, SUPPRESSED_FIND
 use crate::model::finding::Finding;
 
 /// The longest subject, in characters. The Publish API reference says subjects must be "less
-/// than 100 characters long" (DESIGN.md says at most 100): 99 satisfies both.
+/// than 100 characters long": 99 satisfies it.
 pub const MAX_SUBJECT_CHARS: usize = 99;
 /// The longest Chatbot `content.description`, in characters: Slack holds 3,000 characters in
 /// one text block, and AWS Chatbot drops a notification it cannot render without telling anyone
-/// (LOG-FORMATS.md section 9), so the description stays well inside that.
+/// (<https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html>), so the
+/// description stays well inside that.
 pub const MAX_CHATBOT_DESCRIPTION_CHARS: usize = 2_800;
 /// Chatbot evidence lines are cut to this many characters; the email carries them whole.
 const CHATBOT_EVIDENCE_CHARS: usize = 500;
