@@ -2,9 +2,11 @@
 //! `troubleshooter check` (a test batch through the function and its topic), and says what
 //! came back: the function's answer, the error it failed with, or why it could not be invoked.
 
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata as _, SdkError};
+use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
+
+use super::CallFailure;
 
 /// What an invocation gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,20 +108,12 @@ impl FunctionInvoker {
         E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let code = error.code().unwrap_or_default().to_owned();
-        let message = error.message().unwrap_or_default().to_owned();
-        if code == "ResourceNotFoundException" {
-            return InvokeError::NoFunction { function: function.to_owned(), region: self.region.clone() };
+        let function = function.to_owned();
+        match CallFailure::of(&error) {
+            CallFailure::NotFound => InvokeError::NoFunction { function, region: self.region.clone() },
+            CallFailure::Denied(message) => InvokeError::AccessDenied { function, message },
+            CallFailure::NoCredentials(message) => InvokeError::NoCredentials { message },
+            CallFailure::Other(full) => InvokeError::Failed { function, message: super::first_cause(&full) },
         }
-        if code == "AccessDeniedException" || code == "AccessDenied" {
-            return InvokeError::AccessDenied { function: function.to_owned(), message };
-        }
-        let full = DisplayErrorContext(&error).to_string();
-        if matches!(error, SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_))
-            && full.to_ascii_lowercase().contains("credentials")
-        {
-            return InvokeError::NoCredentials { message: super::first_cause(&full) };
-        }
-        InvokeError::Failed { function: function.to_owned(), message: super::first_cause(&full) }
     }
 }

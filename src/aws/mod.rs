@@ -13,6 +13,47 @@ pub mod lambda;
 pub mod logs;
 pub mod sns;
 
+/// What a failed SDK call comes to, for a person: the service answered that the resource is
+/// not there or that the caller may not, the call was never sent for lack of credentials, or
+/// something else (its first cause).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallFailure {
+    /// `ResourceNotFoundException`.
+    NotFound,
+    /// `AccessDeniedException` or `AccessDenied`, with the service's message.
+    Denied(String),
+    /// No credentials anywhere in the chain.
+    NoCredentials(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl CallFailure {
+    /// Reads an SDK error of any service's operation (every SDK crate re-exports the same
+    /// smithy `SdkError` and `ProvideErrorMetadata`; the Lambda crate's names are used).
+    pub fn of<E, R>(error: &aws_sdk_lambda::error::SdkError<E, R>) -> Self
+    where
+        E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata as _, SdkError};
+        match error.code().unwrap_or_default() {
+            "ResourceNotFoundException" => return Self::NotFound,
+            "AccessDeniedException" | "AccessDenied" => {
+                return Self::Denied(error.message().unwrap_or_default().to_owned());
+            }
+            _ => {}
+        }
+        let full = DisplayErrorContext(error).to_string();
+        if matches!(error, SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_))
+            && full.to_ascii_lowercase().contains("credentials")
+        {
+            return Self::NoCredentials(first_cause(&full));
+        }
+        Self::Other(full)
+    }
+}
+
 /// The longest part of an SDK error's chain a person is shown.
 const MAX_CAUSE_CHARS: usize = 200;
 

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata as _, SdkError};
+use aws_sdk_cloudwatchlogs::error::SdkError;
 use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError;
 use serde_json::json;
 
@@ -167,22 +167,16 @@ impl LogsReader {
     where
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let code = error.code().unwrap_or_default().to_owned();
-        let message = error.message().unwrap_or_default().to_owned();
-        if code == "ResourceNotFoundException" {
-            return LogsError::NoLogGroup { log_group: log_group.to_owned(), region: self.region.clone() };
+        let log_group = log_group.to_owned();
+        match crate::aws::CallFailure::of(&error) {
+            crate::aws::CallFailure::NotFound => LogsError::NoLogGroup { log_group, region: self.region.clone() },
+            crate::aws::CallFailure::Denied(message) => {
+                let statement = read_statement(&self.region, &log_group);
+                LogsError::AccessDenied { log_group, message, statement }
+            }
+            crate::aws::CallFailure::NoCredentials(message) => LogsError::NoCredentials { message },
+            crate::aws::CallFailure::Other(message) => LogsError::Failed { log_group, message },
         }
-        if code == "AccessDeniedException" || code == "AccessDenied" {
-            let statement = read_statement(&self.region, log_group);
-            return LogsError::AccessDenied { log_group: log_group.to_owned(), message, statement };
-        }
-        let full = DisplayErrorContext(&error).to_string();
-        if matches!(error, SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_))
-            && full.to_ascii_lowercase().contains("credentials")
-        {
-            return LogsError::NoCredentials { message: super::first_cause(&full) };
-        }
-        LogsError::Failed { log_group: log_group.to_owned(), message: full }
     }
 }
 
