@@ -22,7 +22,7 @@ storm:
 	python3 scripts/storm.py > target/storm.json
 	cargo run --no-default-features --features cli --bin troubleshooter -- scan target/storm.json
 
-## Install the command line (`troubleshooter`: scan, pull, mute, encode, rules) into ~/.cargo/bin.
+## Install the command line (`troubleshooter`: scan, pull, check, mute, encode, rules) into ~/.cargo/bin.
 install:
 	cargo install --locked --path . --bin troubleshooter
 

@@ -60,7 +60,7 @@ const MAX_CAUSE_CHARS: usize = 200;
 /// The readable part of an SDK error's chain, without the debug dump of its source the SDK
 /// appends in parentheses (`dispatch failure: other: the credential provider was not enabled:
 /// no providers in chain provided credentials (DispatchFailure(…`): the sentences before it,
-/// at most [`MAX_CAUSE_CHARS`].
+/// at most 200 characters.
 pub fn first_cause(chain: &str) -> String {
     let readable = chain.split(" (").next().unwrap_or(chain).trim();
     match readable.char_indices().nth(MAX_CAUSE_CHARS) {

@@ -5,8 +5,8 @@
 //! (account, log group, rule and the rule's key values) is *claimed* before it is sent: the
 //! first claim in a window wins and the finding is published; a finding of a key claimed
 //! within its window is *held back* and counted; the next finding after the window wins the
-//! claim and carries the count of what was held back ([`details::SUPPRESSED_FINDINGS`] and
-//! friends), so its message says how many repeats there were.
+//! claim and carries the count of what was held back ([`crate::model::details::Held`]),
+//! so its message says how many repeats there were.
 //!
 //! **Where the state lives.** A [`SuppressionStore`] holds it: [`MemoryStore`] in the memory of
 //! one instance (local runs, `cargo lambda watch`, no SUPPRESS_TABLE), or a DynamoDB table

@@ -1,3 +1,6 @@
+//! Tests of enrichment: what a finding gains from the lines fetched around its failure, and
+//! what it says when the fetch fails or the budget is spent.
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -274,6 +274,16 @@ fn a_bare_scan_on_a_terminal_says_what_it_wants() {
     // Piped input is read as before, terminal or not.
     let out = troubleshooter(&["scan"], Some(b"INFO all good\n"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let typed = on_terminal(&format!("printf 'INFO all good\\n' | {bin} scan -"));
-    assert!(typed.status.success(), "{}", String::from_utf8_lossy(&typed.stdout));
+    // `-` on a terminal reads what is typed there, after saying how to end it: a line, then
+    // Ctrl-D, typed into the terminal `script` gives it.
+    let typed = Command::new("sh")
+        .arg("-c")
+        .arg(format!("(sleep 1; printf 'INFO all good\\n\\004') | timeout 20 script -qec '{bin} scan -' /dev/null"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&typed.stdout);
+    assert!(typed.status.success(), "{said}");
+    assert!(said.contains("troubleshooter: reading log lines from the terminal; end with Ctrl-D"), "{said}");
+    assert!(said.contains("No problems found in 1 log event."), "{said}");
 }

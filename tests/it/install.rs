@@ -1,5 +1,6 @@
-//! The command line installs the way the README says (`cargo install --path .`), and the
-//! installed `troubleshooter` scans a saved event by that name alone.
+//! The command line installs the way the README says (`cargo install --path .`, here the
+//! scanner's variant the README gives beside `make install`), and the installed
+//! `troubleshooter` scans a saved event by that name alone.
 //!
 //! The install builds the scanner's features (`--no-default-features --features cli`, no AWS
 //! SDK) in the debug profile, in a target folder of its own beside this build's (`cargo

@@ -72,6 +72,31 @@ fn detect_steps(detect: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The modules a path names right after its prefix: `scan::Scan` names `scan`, a group
+/// `{correlate, scan::{self, Readers}}` names `correlate` and `scan`.
+fn named_modules(rest: &str) -> Vec<String> {
+    let word = |text: &str| text.trim_start().chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+    let Some(group) = rest.strip_prefix('{') else { return vec![word(rest)] };
+    // Top-level items of the group: split on commas outside nested braces.
+    let (mut depth, mut start, mut names) = (0, 0, Vec::new());
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                names.push(word(&group[start..at]));
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                names.push(word(&group[start..at]));
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
 /// Detection's steps (`src/detect/mod.rs`: normalize, platform, access, errors, invocation,
 /// observation, scan, unhandled, correlate, aggregate, analyzer) use only those before them:
 /// every `super::` path of a step's own file and every `crate::detect::` path in the folder
@@ -100,17 +125,17 @@ fn every_detection_step_uses_only_the_steps_before_it() {
             let prefixes: &[&str] = if top_level { &["crate::detect::", "super::"] } else { &["crate::detect::"] };
             for prefix in prefixes {
                 for (at, _) in code.match_indices(prefix) {
-                    let target: String =
-                        code[at + prefix.len()..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-                    if let Some(to) = steps.iter().position(|s| *s == target)
-                        && to > position
-                    {
-                        wrong.push(format!(
-                            "{}:{}: {step} uses {target}: {}",
-                            relative.display(),
-                            number + 1,
-                            code.trim()
-                        ));
+                    for target in named_modules(&code[at + prefix.len()..]) {
+                        if let Some(to) = steps.iter().position(|s| *s == target)
+                            && to > position
+                        {
+                            wrong.push(format!(
+                                "{}:{}: {step} uses {target}: {}",
+                                relative.display(),
+                                number + 1,
+                                code.trim()
+                            ));
+                        }
                     }
                 }
             }

@@ -1036,6 +1036,7 @@ CREATE_ACTIONS = {
         "lambda:UpdateFunctionCode",
         "lambda:PutFunctionEventInvokeConfig",
         "lambda:DeleteFunction",
+        "lambda:GetPolicy",
         "s3:PutObject",
     ],
     "AWS::KMS::Key": ["kms:CreateKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion"],
@@ -1087,6 +1088,16 @@ class DeployerPolicy(unittest.TestCase):
                 self.assertIn(action, allowed, f"{resource_type} needs {action}")
         for action in ["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DeleteStack"]:
             self.assertIn(action, allowed)
+
+    def test_the_functions_properties_can_be_set(self) -> None:
+        # Properties of the function that CloudFormation sets with actions of their own.
+        allowed = self.allowed()
+        function = TEMPLATE["Resources"]["Function"]["Properties"]
+        needs = {"ReservedConcurrentExecutions": ["lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"]}
+        for name, actions in needs.items():
+            self.assertIn(name, function, f"the template no longer sets {name}: update this test")
+            for action in actions:
+                self.assertIn(action, allowed, f"{name} needs {action}")
 
     def test_no_wildcard_action_and_named_resources_where_the_service_allows(self) -> None:
         for action, resources in self.allowed().items():

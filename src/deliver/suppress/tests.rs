@@ -1,3 +1,5 @@
+//! Tests of flood control and mutes against the in-memory store and stores that fail.
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
