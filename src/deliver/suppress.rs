@@ -340,15 +340,6 @@ impl Suppression {
         }
     }
 
-    /// The plan's publish failed: release its claims, so Lambda's retry sends the same findings.
-    pub async fn undelivered(&self, plan: &Plan) {
-        for (key, finding, _) in plan.findings.iter().filter(|(_, _, v)| *v == Verdict::Publish) {
-            if let Err(error) = self.store.release(key, &finding.id).await {
-                tracing::warn!(finding = %finding.id, %error, "claim not released; the retry may take it for a duplicate until it is stale");
-            }
-        }
-    }
-
     /// The plan's publish went out in part (it failed, or the deadline stopped it): the claims
     /// of the findings `not_delivered` names are released, so Lambda's retry sends them; the
     /// others are sent, so the retry drops them as duplicates. Held-back repeats are not

@@ -3,6 +3,8 @@
 //! whose error type is new each time, and reads the function's answer: `published` means every
 //! subscriber gets a message.
 
+use std::io::Write as _;
+
 use lambda_troubleshooter::aws::lambda::{FunctionInvoker, InvokeError, Invoked};
 use lambda_troubleshooter::ingest::input::{self, EventKind};
 use lambda_troubleshooter::ingest::{DATA_MESSAGE, LogBatch, LogEvent};
@@ -38,31 +40,31 @@ pub fn run(args: CheckArgs) -> Result<(), CliError> {
         let config = crate::aws::sdk_config(args.region.as_deref(), args.profile.as_deref()).await?;
         FunctionInvoker::from_config(&config).invoke(&args.function, payload).await.map_err(invoke_error)
     })?;
+    let said = report(&args.function, &marker, invoked)?;
+    writeln!(std::io::stdout(), "{said}")?;
+    Ok(())
+}
+
+/// What the function's answer to the test batch means: the sentence to print when the test
+/// finding was published, else the error that says what held it back.
+fn report(function: &str, marker: &str, invoked: Invoked) -> Result<String, CliError> {
     let answer = match invoked {
         Invoked::Answered(answer) => answer,
         Invoked::Failed { kind, payload } => {
             return Err(CliError::Aws(format!(
-                "{} ran and failed ({kind}): {payload}. Its log group, /aws/lambda/{}, says why: most often a publish it may not make (its role and TOPIC_ARN, the topic's KMS key)",
-                args.function, args.function
+                "{function} ran and failed ({kind}): {payload}. Its log group, /aws/lambda/{function}, says why: most often a publish it may not make (its role and TOPIC_ARN, the topic's KMS key)"
             )));
         }
     };
-    let delivery = delivery_of(&answer, &marker);
-    match delivery.as_deref() {
-        Some("published") => {
-            println!(
-                "{}: the test finding was published. Every subscriber of its topic receives a message titled \"{CHECK_ERROR_TYPE}: …\" ({marker}) within a minute.",
-                args.function
-            );
-            Ok(())
-        }
+    match delivery_of(&answer, marker).as_deref() {
+        Some("published") => Ok(format!(
+            "{function}: the test finding was published. Every subscriber of its topic receives a message titled \"{CHECK_ERROR_TYPE}: …\" ({marker}) within a minute."
+        )),
         Some(other) => Err(CliError::Aws(format!(
-            "{}: the test finding was analysed but not published ({other}): a mute of {CHECK_LOG_GROUP} or flood control held it back; the answer was {answer}",
-            args.function
+            "{function}: the test finding was analysed but not published ({other}): a mute of {CHECK_LOG_GROUP} or flood control held it back; the answer was {answer}"
         ))),
         None => Err(CliError::Aws(format!(
-            "{}: the function analysed the test batch but reported no finding for it: MIN_SEVERITY above high, or DISABLED_RULES holds unhandled-error; the answer was {answer}",
-            args.function
+            "{function}: the function analysed the test batch but reported no finding for it: MIN_SEVERITY above high, or DISABLED_RULES holds unhandled-error; the answer was {answer}"
         ))),
     }
 }
@@ -134,6 +136,42 @@ fn invoke_error(error: InvokeError) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(delivery: &str) -> Invoked {
+        Invoked::Answered(serde_json::json!({"findings": [
+            {"rule_id": "unhandled-error", "title": "TroubleshooterDeployCheck: a test failure sent by troubleshooter check (qwrtzk)", "delivery": delivery}
+        ]}))
+    }
+
+    #[test]
+    fn each_answer_says_what_happened_to_the_test_finding() {
+        let said = report("fn", "qwrtzk", answer("published")).unwrap();
+        assert!(said.starts_with("fn: the test finding was published."), "{said}");
+        for (invoked, expected) in [
+            (answer("muted"), "not published (muted): a mute of /aws/lambda/troubleshooter-deploy-check"),
+            (answer("suppressed"), "not published (suppressed)"),
+            (
+                Invoked::Answered(serde_json::json!({"findings": []})),
+                "reported no finding for it: MIN_SEVERITY above high",
+            ),
+            (
+                Invoked::Failed {
+                    kind: "Unhandled".into(),
+                    payload: r#"{"errorType":"Troubleshooter.PublishFailed"}"#.into(),
+                },
+                "fn ran and failed (Unhandled): {\"errorType\":\"Troubleshooter.PublishFailed\"}",
+            ),
+        ] {
+            let error = report("fn", "qwrtzk", invoked).unwrap_err();
+            assert!(matches!(error, CliError::Aws(_)), "{error:?}");
+            assert!(error.to_string().contains(expected), "{error}");
+        }
+        // Another finding of the batch is not the test finding.
+        let other = Invoked::Answered(
+            serde_json::json!({"findings": [{"title": "Lambda timed out", "delivery": "published"}]}),
+        );
+        assert!(report("fn", "qwrtzk", other).is_err());
+    }
 
     #[test]
     fn markers_are_letters_no_masking_replaces() {
