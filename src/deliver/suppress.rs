@@ -16,7 +16,7 @@
 //!
 //! **Nothing lost, nothing twice.** A claim is *sending* until the publish succeeded
 //! ([`Suppression::delivered`] marks it sent and only then counts what was held back). When the
-//! publish fails for a finding ([`Suppression::undelivered`], [`Suppression::partly_delivered`])
+//! publish fails for a finding ([`Suppression::partly_delivered`])
 //! its claim is released: Lambda's retry of the batch gives the same finding ids, and a released (or stale, [`STALE_CLAIM`]) claim of the
 //! same finding id is claimed again, with the held-back count it carried. A finding id already
 //! sent, or being sent by another instance right now, is a [`Verdict::Duplicate`]: a
