@@ -102,10 +102,39 @@ pub(super) fn correlate(catalog: &Catalog, mut scan: Scan, batch: &LogBatch, log
         correlate_phase(failure, &mut found);
     }
     scan.observations.extend(found.new);
+    drop_explained_class_hits(catalog, &mut scan.observations);
     reclassify_recovered_denials(catalog, &mut scan, batch);
     let unexplained = unhandled::observe(catalog, &scan, function_name(&batch.log_group), logged_errors);
     scan.observations.extend(unexplained);
     scan.observations
+}
+
+/// A class rule's hit ([`RuleSpec::fallback`](crate::rules::RuleSpec)) is another
+/// observation's when that one holds its line as evidence or sits on the line next to it (a
+/// message wrapped over two lines), explains its invocation, or already reports its category
+/// for the function in this batch: one failure, one finding, the more specific one.
+fn drop_explained_class_hits(catalog: &Catalog, observations: &mut Vec<Observation>) {
+    let class = |o: &Observation| catalog.rules()[o.rule].spec.fallback;
+    if !observations.iter().any(class) {
+        return;
+    }
+    let mut events = HashSet::new();
+    let mut requests = HashSet::new();
+    let mut categories = HashSet::new();
+    for o in observations.iter().filter(|o| !class(o)) {
+        events.extend([o.event.saturating_sub(1), o.event, o.event + 1]);
+        events.extend(o.related.iter().copied());
+        categories.insert(o.category(catalog));
+        if matches!(o.subject, Subject::Request(_)) {
+            requests.insert(o.subject.clone());
+        }
+    }
+    observations.retain(|o| {
+        !class(o)
+            || !(events.contains(&o.event)
+                || requests.contains(&o.subject)
+                || categories.contains(&o.category(catalog)))
+    });
 }
 
 /// A failed init or restore, or a suppressed init, unless a more specific finding (an

@@ -180,6 +180,7 @@ impl Reading {
         }
         catalog.scan_found(message, anchors, &mut self.scratch, &mut self.hits);
         let error = if self.scratch.error_signal() { errors::extract(message) } else { None };
+        let platform_phrase = self.scratch.platform_phrase();
         // Platform phrases ride in the anchor pass: only a message that holds one is searched
         // for a platform record behind a prefix.
         let printed_first = record.is_some();
@@ -216,10 +217,12 @@ impl Reading {
             self.hits.clear();
             return None;
         }
-        if !self.hits.is_empty()
-            && let Some(level) = errors::stated_level(message)
-        {
-            self.hits.retain(|hit| !handled(catalog.rules()[hit.rule].spec.category, level, message));
+        if !self.hits.is_empty() {
+            let level = errors::stated_level(message);
+            if let Some(level) = level {
+                self.hits.retain(|hit| !handled(catalog.rules()[hit.rule].spec.category, level, message));
+            }
+            keep_class_rules_last(catalog, &mut self.hits, message, record.is_some() || platform_phrase, level);
         }
         Some(Read { record, error })
     }
@@ -292,6 +295,107 @@ fn observe_record(
     Some(pair(scan, cursor, subject, index))
 }
 
+/// Class rules ([`RuleSpec::fallback`](crate::rules::RuleSpec)) speak last: only for a message
+/// no other rule matched, that holds no platform record or phrase (the platform parser reads or
+/// refuses those: `x Task timed out after` is no timeout), that states no
+/// level below ERROR and that says something failed ([`FAILURE_WORDS`]): a vocabulary is
+/// evidence of a failure only where the line says so; and, but for a throttle, not when it says
+/// the operation is retried. Of several, the first in the catalog (the more specific class).
+fn keep_class_rules_last(
+    catalog: &Catalog,
+    hits: &mut Vec<Hit>,
+    message: &str,
+    record: bool,
+    level: Option<StatedLevel>,
+) {
+    let class = |hit: &Hit| catalog.rules()[hit.rule].spec.fallback;
+    if hits.iter().any(|hit| !class(hit)) {
+        hits.retain(|hit| !class(hit));
+        return;
+    }
+    let Some(first) = hits.iter().map(|hit| hit.rule).min() else { return };
+    let retried = catalog.rules()[first].spec.category != Category::Throttling && says_it_will_retry(message);
+    if record || level.is_some_and(|level| level != StatedLevel::Error) || retried || !says_it_failed(message) {
+        hits.clear();
+    } else {
+        hits.retain(|hit| hit.rule == first);
+    }
+}
+
+/// Words that say something failed; a class rule's vocabulary counts only beside one of them.
+const FAILURE_WORDS: &[&str] = &[
+    "error",
+    "exception",
+    "fail",
+    "fatal",
+    "cannot",
+    "can't",
+    "could not",
+    "couldn't",
+    "unable",
+    "refused",
+    "denied",
+    "timed out",
+    "timedout",
+    "exceeded",
+    "killed",
+    "crashed",
+    "abort",
+    "panic",
+    "not found",
+    "missing",
+    "invalid",
+    "unhandled",
+    "uncaught",
+    "forbidden",
+    "not authorized",
+    "segmentation",
+    "too many",
+    "too large",
+    "no such",
+    "not installed",
+    "no space",
+    "out of memory",
+    "throttled",
+    "rejected",
+    "reset",
+    "unreachable",
+    "expired",
+    "terminated",
+    "exited",
+    "not set",
+    "malformed",
+    "lost",
+    "broken pipe",
+    "hang up",
+    "sigsegv",
+    "sigabrt",
+    "cannot be",
+    "not executable",
+    "handshake timeout",
+    "timeout awaiting",
+    "timeout waiting",
+    "timeout while",
+    "gateway timeout",
+    "gateway_timeout",
+    "invocation_timeout",
+    "timeout occurred",
+    "canceled",
+    "cancelled",
+    "bad ",
+];
+
+/// The message says something failed (one of [`FAILURE_WORDS`], in any case), and is more
+/// than a quoted name (`"Lambda.TooManyRequestsException",` in a retry configuration).
+fn says_it_failed(message: &str) -> bool {
+    let trimmed = message.trim().trim_end_matches(',');
+    if trimmed.starts_with('"') && trimmed.ends_with('"') && !trimmed.contains(' ') {
+        return false;
+    }
+    let lower = message.to_ascii_lowercase();
+    FAILURE_WORDS.iter().any(|word| lower.contains(word))
+}
+
 /// Whether a rule's hit on a message is a failure the application handled, by the level the
 /// line states: a DEBUG or TRACE line is diagnostics; a connection or database error below
 /// ERROR that says it will retry was retried (a throttle is reported all the same: retried
@@ -317,6 +421,14 @@ fn says_it_retries(message: &str) -> bool {
     ["retry ", "retry.", "retrying", "retries", "will retry", "trying again", "try again"]
         .iter()
         .any(|word| lower.contains(word))
+}
+
+/// The message says the operation goes on and is tried again (`retrying`, `will retry`,
+/// `Recoverable error occurred …, sleeping for 5 seconds`); AWS's advice to "try again" in an
+/// error message is not that.
+fn says_it_will_retry(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    ["retrying", "will retry", "will be retried", "recoverable error", "trying again"].iter().any(|w| lower.contains(w))
 }
 
 /// The most of one message the scan reads: CloudWatch Logs refuses events over 256 KiB, so a

@@ -275,6 +275,9 @@ fn compile_rule(file: &str, spec: RuleSpec, depth: RegexCheck) -> Result<Rule, R
     if spec.matcher.is_none() && spec.detector.is_none() {
         return Err(error("a rule needs a [rule.match] with anchors, or a detector".into()));
     }
+    if spec.fallback && (spec.matcher.is_none() || spec.detector.is_some()) {
+        return Err(error("a fallback (class) rule matches text: it needs a [rule.match] and no detector".into()));
+    }
     if spec.fix.is_empty() {
         return Err(error("a rule needs at least one fix step".into()));
     }

@@ -154,6 +154,13 @@ pub struct RuleSpec {
     /// The text match.
     #[serde(default, rename = "match")]
     pub matcher: Option<MatchSpec>,
+    /// A class rule: the vocabulary of a category rather than one error's words. It speaks only
+    /// for a message that no other rule matched, that is no platform record, and that states no
+    /// level below ERROR; of several class rules on one message the first in the catalog wins;
+    /// and a failure another observation already explains (its line, or its invocation) is
+    /// that observation's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback: bool,
 }
 
 /// How a rule matches message text.

@@ -16,6 +16,11 @@
 //! A positive must fire its rule and no other, unless that other rule is listed in `also`:
 //! one failure, one finding (several rules on one line would report it twice).
 //!
+//! A class rule (`fallback = true`, `rules/classes.toml`) may also list `vocabulary`: real lines
+//! a rule of its category owns. With every other rule switched off, the class
+//! rule must fire on each (its vocabulary recognises the class on its own); with the whole
+//! catalog it must not (the specific rule speaks, once). They count towards its two positives.
+//!
 //! `tests/rules/ordinary-lines.toml` holds everyday INFO/DEBUG lines that fire no rule at all.
 
 use std::collections::BTreeMap;
@@ -64,6 +69,9 @@ struct RuleCorpus {
     also: Vec<String>,
     #[serde(default)]
     detail: Vec<DetailCase>,
+    /// A class rule's lines that a specific rule owns (see the module's documentation).
+    #[serde(default)]
+    vocabulary: Vec<Case>,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +158,45 @@ fn every_rule_fires_on_its_real_lines_and_not_on_its_near_misses() {
     assert!(failures.is_empty(), "{} corpus failures:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// Each class rule's `vocabulary`: alone (every other rule switched off, the detectors' too) it
+/// fires on them; beside the specific rules it stays quiet.
+#[test]
+fn class_rules_recognise_their_vocabulary_alone_and_yield_to_specific_rules() {
+    let full = analyzer();
+    let catalog = Catalog::load(&[], &[]).unwrap();
+    let specific: Vec<String> =
+        catalog.rules().iter().filter(|r| !r.spec.fallback).map(|r| r.id().to_owned()).collect();
+    let classes_alone = Analyzer::new(Catalog::load(&[], &specific).unwrap(), Severity::Low);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (file, corpus) in corpus_files() {
+        for rule in &corpus.rule {
+            for case in &rule.vocabulary {
+                checked += 1;
+                let alone: Vec<String> =
+                    findings(&classes_alone, &case.lines()).into_iter().map(|f| f.rule_id).collect();
+                if !alone.contains(&rule.id) {
+                    failures.push(format!(
+                        "{file}: {} alone did not fire on {:?} (got {alone:?})",
+                        rule.id,
+                        case.lines()
+                    ));
+                }
+                let beside: Vec<String> = findings(&full, &case.lines()).into_iter().map(|f| f.rule_id).collect();
+                if beside.contains(&rule.id) || beside.is_empty() {
+                    failures.push(format!(
+                        "{file}: with the whole catalog {:?} gave {beside:?}: the specific rule, not {}",
+                        case.lines(),
+                        rule.id
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked} vocabulary lines");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn every_shipped_rule_has_two_positives_and_one_negative() {
     let catalog = Catalog::load(&[], &[]).unwrap();
@@ -159,12 +206,15 @@ fn every_shipped_rule_has_two_positives_and_one_negative() {
         let corpus = corpora.iter().flat_map(|(_, c)| &c.rule).find(|c| c.id == rule.id());
         match corpus {
             None => missing.push(format!("{}: no corpus entry", rule.id())),
-            Some(c) if c.positive.len() < 2 || c.negative.is_empty() => missing.push(format!(
+            Some(c) if c.positive.len() + c.vocabulary.len() < 2 || c.negative.is_empty() => missing.push(format!(
                 "{}: {} positives, {} negatives (need 2 and 1)",
                 rule.id(),
-                c.positive.len(),
+                c.positive.len() + c.vocabulary.len(),
                 c.negative.len()
             )),
+            Some(c) if !c.vocabulary.is_empty() && !rule.spec.fallback => {
+                missing.push(format!("{}: `vocabulary` is for class rules (fallback = true)", rule.id()))
+            }
             Some(_) => {}
         }
     }

@@ -137,9 +137,42 @@ pub fn stated_level(message: &str) -> Option<StatedLevel> {
     } else {
         // Numbers are levels only in a JSON field (pino's 30); in text they are anything.
         let mut words = message.split(['\t', ' ']).filter(|w| !w.is_empty()).take(4);
-        words.find(|word| Level::of_word(word).is_some())?.to_owned()
+        match words.find(|word| Level::of_word(word).is_some()) {
+            Some(word) => word.to_owned(),
+            None => return named_level(message),
+        }
     };
     level_of_word(&word)
+}
+
+/// How far into a line [`named_level`] looks for its level.
+const NAMED_LEVEL_BYTES: usize = 256;
+
+/// A level named further into a line's head: logfmt's `level=warning` (logrus, Lambda's
+/// runtime interface emulator, Go services), a bracketed level after a longer time, or a
+/// field between separators (Python logging's `<time> - <logger> - DEBUG -`, an extension's
+/// `UTC | DD_EXTENSION | WARN |`).
+fn named_level(message: &str) -> Option<StatedLevel> {
+    let mut end = message.len().min(NAMED_LEVEL_BYTES);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &message[..end];
+    let logfmt = head.split([' ', '\t']).find_map(|field| field.strip_prefix("level=").or(field.strip_prefix("lvl=")));
+    if let Some(value) = logfmt {
+        return level_of_word(value);
+    }
+    // A bracketed level after a longer time (`08 Nov 2023 15:45:15,570 [WARNING] (rapid) …`).
+    let bracketed = head.split([' ', '\t']).filter(|w| w.len() > 2 && w.starts_with('[') && w.ends_with(']'));
+    if let Some(level) = bracketed.take(3).find_map(level_of_word) {
+        return Some(level);
+    }
+    [" - ", " | "].iter().find_map(|separator| {
+        head.split(separator)
+            .skip(1)
+            .take(4)
+            .find_map(|part| level_of_word(part.trim()).filter(|_| !part.trim().is_empty()))
+    })
 }
 
 /// The one vocabulary of level words (and pino's and bunyan's numbers) every reading of a
@@ -279,9 +312,12 @@ fn text(rest: &str, head: &Head<'_>) -> Option<ErrorSignal> {
     }
     // Without a level, a traceback or a typed stack is an exception printed to stderr, and so
     // is a Java exception named by its qualified class; at INFO or WARN it was handled.
+    // So is a line that opens with an error type and its message (`AxiosError: Request failed
+    // with status code 404`, `Error: …`), as a runtime or a console prints an error it throws.
     let qualified = typed.is_some_and(|t| t.qualified);
-    let unlevelled_exception =
-        head.level.is_none() && (traceback || (typed.is_some() && (!frames.is_empty() || qualified)));
+    let opens_with_type = typed.is_some_and(|t| t.first && !t.message.is_empty());
+    let unlevelled_exception = head.level.is_none()
+        && (traceback || (typed.is_some() && (!frames.is_empty() || qualified)) || opens_with_type);
     if !at_error && !unlevelled_exception {
         return None;
     }

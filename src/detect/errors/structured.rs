@@ -184,12 +184,14 @@ fn read_error_object(inner: &Map<String, Value>, report: &mut ErrorReport, stack
 
 /// An error document's fields read as text, for a document that does not parse (cut short by
 /// a shipper or a copy, or spread one field per event): `"errorType": "…"` and
-/// `"errorMessage": "…"`. Needs the type, or the message beside a stack.
+/// `"errorMessage": "…"`. Needs the type, or the message beside a stack or printed as a field
+/// of its own (a pretty-printed invoke response, one field per line).
 pub(super) fn quoted_fields(text: &str) -> Option<ErrorReport> {
     let error_type = quoted_field(text, "\"errorType\"");
     let message = quoted_field(text, "\"errorMessage\"");
     let stack = text.contains("\"stackTrace\"") || text.contains("\"stack\"");
-    if error_type.is_none() && !(message.is_some() && stack) {
+    let field_alone = text.trim_start().starts_with("\"errorMessage\"");
+    if error_type.is_none() && !(message.is_some() && (stack || field_alone)) {
         return None;
     }
     let frames = stack::frames(&text.replace("\\n", "\n").replace("\",", "\n"));
