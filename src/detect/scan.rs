@@ -383,6 +383,9 @@ const FAILURE_WORDS: &[&str] = &[
     "canceled",
     "cancelled",
     "bad ",
+    "went wrong",
+    "read-only file system",
+    "erofs",
 ];
 
 /// The message says something failed (one of [`FAILURE_WORDS`], in any case), and is more

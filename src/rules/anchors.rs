@@ -81,6 +81,13 @@ pub const ERROR_SIGNALS: &[&str] = &[
     "\"level\": \"error\"",
     "\"level\":\"fatal\"",
     "\"level\": \"fatal\"",
+    "error :",
+    "error (",
+    "level=error",
+    "level=fatal",
+    " - error ",
+    "| error |",
+    "lambda_warning: unhandled exception",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).

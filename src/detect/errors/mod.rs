@@ -109,9 +109,59 @@ pub fn extract(message: &str) -> Option<ErrorSignal> {
     {
         return Some(ErrorSignal { kind: ErrorKind::Logged, report });
     }
-    let mut signal = text(rest, &head)?;
+    let Some(mut signal) = text(rest, &head) else {
+        return logged_line(message, rest, &head);
+    };
     signal.report.request_id = head.request_id.map(str::to_owned);
     Some(signal)
+}
+
+/// Words of a line at ERROR that says the application went on without the failed step.
+const RECOVERED: &[&str] =
+    &["falling back", "fall back", "fallback", "retrying", "will retry", "ignoring", "skipping", "continuing"];
+
+/// The fewest letters a line at ERROR needs, past its level, to be an error in its own words.
+const MIN_LOGGED_LETTERS: usize = 8;
+
+/// A line without an exception type or stack that still reports an error: its logger wrote it
+/// at ERROR or FATAL (`[ERROR]\t<time>\t<id>\tlist indices must be integers …`, `ERROR : Error
+/// stopping rds instance …`, `level=error msg=…`), or it is Python runtime's `LAMBDA_WARNING:
+/// Unhandled exception.`, which follows an error the handler did not catch. An error the
+/// application logged, in its own words (the correlation step makes it a failed invocation's).
+fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal> {
+    let logged = |error_type: Option<&str>, text: &str| {
+        let report = ErrorReport {
+            error_type: error_type.map(str::to_owned),
+            message: Some(text.to_owned()),
+            frames: Vec::new(),
+            request_id: head.request_id.map(str::to_owned),
+        };
+        Some(ErrorSignal { kind: ErrorKind::Logged, report })
+    };
+    if let Some(at) = message.find("LAMBDA_WARNING: Unhandled exception") {
+        return logged(Some("Runtime.Unhandled"), message[at + "LAMBDA_WARNING: ".len()..].lines().next()?.trim());
+    }
+    // The level as a logger writes it (`ERROR`, `FATAL`, `CRITICAL`, `level=error`), not an error
+    // message that opens with `Error:`; and not a runtime's warning printed to stderr.
+    let logger_level = ["ERROR", "FATAL", "CRITICAL", "level=error", "level=fatal"].iter().any(|w| message.contains(w));
+    if !logger_level || stated_level(message) != Some(StatedLevel::Error) || message.contains("Warning:") {
+        return None;
+    }
+    // A line that says the application went on (`falling back`, `retrying`) handled what it logged.
+    let lower = message.to_ascii_lowercase();
+    if RECOVERED.iter().any(|word| lower.contains(word)) {
+        return None;
+    }
+    // What the line says past a level word and its punctuation (`ERROR : `, `[ERROR] `).
+    let said = rest.lines().next().unwrap_or("").trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+    let word = said.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    let said = match level_of_word(word) {
+        Some(_) => said[word.len()..].trim_start_matches(|c: char| !c.is_ascii_alphanumeric()),
+        None => said,
+    }
+    .trim();
+    (said.chars().filter(char::is_ascii_alphabetic).count() >= MIN_LOGGED_LETTERS).then_some(())?;
+    logged(None, said)
 }
 
 /// The level a line states for itself, by its logger's level word or JSON level field.
@@ -168,10 +218,7 @@ fn named_level(message: &str) -> Option<StatedLevel> {
         return Some(level);
     }
     [" - ", " | "].iter().find_map(|separator| {
-        head.split(separator)
-            .skip(1)
-            .take(4)
-            .find_map(|part| level_of_word(part.trim()).filter(|_| !part.trim().is_empty()))
+        head.split(separator).skip(1).take(4).find_map(|part| level_of_word(part.split_whitespace().next()?))
     })
 }
 
