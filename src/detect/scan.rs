@@ -180,7 +180,8 @@ impl Reading {
         }
         catalog.scan_found(message, anchors, &mut self.scratch, &mut self.hits);
         let error = if self.scratch.error_signal() { errors::extract(message) } else { None };
-        let platform_phrase = self.scratch.platform_phrase();
+        let (platform_phrase, failure_word) = (self.scratch.platform_phrase(), self.scratch.failure_word());
+        let mut unfolded = false;
         // Platform phrases ride in the anchor pass: only a message that holds one is searched
         // for a platform record behind a prefix.
         let printed_first = record.is_some();
@@ -195,6 +196,7 @@ impl Reading {
         {
             self.unfolded.clear();
             if normalize::unfold(message, &mut self.unfolded).any {
+                unfolded = true;
                 // Whatever level a shipper gave it (apex/up logs REPORT and `Task timed out` at
                 // "info"): the prefix rules keep applications' own words out.
                 if record.is_none() {
@@ -218,13 +220,30 @@ impl Reading {
             return None;
         }
         if !self.hits.is_empty() {
-            let level = errors::stated_level(message);
-            if let Some(level) = level {
+            if let Some(level) = errors::stated_level(message) {
                 self.hits.retain(|hit| !handled(catalog.rules()[hit.rule].spec.category, level, message));
             }
-            keep_class_rules_last(catalog, &mut self.hits, message, record.is_some() || platform_phrase, level);
+        } else if failure_word && record.is_none() && !platform_phrase {
+            self.class_hits(catalog, message, unfolded);
+            if !self.hits.is_empty() && is_own_output(message) {
+                self.hits.clear();
+                return None;
+            }
         }
         Some(Read { record, error })
+    }
+
+    /// The class rules' hit on a message no other rule matched, that says something failed and
+    /// holds no platform record or phrase (the platform parser reads or refuses those: `x Task
+    /// timed out after` is no timeout), as printed or else unfolded ([`keep_first_class_hit`]).
+    fn class_hits(&mut self, catalog: &Catalog, message: &str, unfolded: bool) {
+        catalog.scan_classes(message, &mut self.scratch, &mut self.hits);
+        if self.hits.is_empty() && unfolded {
+            catalog.scan_classes(&self.unfolded, &mut self.scratch, &mut self.hits);
+        }
+        if !self.hits.is_empty() {
+            keep_first_class_hit(catalog, &mut self.hits, message);
+        }
     }
 }
 
@@ -295,108 +314,22 @@ fn observe_record(
     Some(pair(scan, cursor, subject, index))
 }
 
-/// Class rules ([`RuleSpec::fallback`](crate::rules::RuleSpec)) speak last: only for a message
-/// no other rule matched, that holds no platform record or phrase (the platform parser reads or
-/// refuses those: `x Task timed out after` is no timeout), that states no
-/// level below ERROR and that says something failed ([`FAILURE_WORDS`]): a vocabulary is
-/// evidence of a failure only where the line says so; and, but for a throttle, not when it says
-/// the operation is retried. Of several, the first in the catalog (the more specific class).
-fn keep_class_rules_last(
-    catalog: &Catalog,
-    hits: &mut Vec<Hit>,
-    message: &str,
-    record: bool,
-    level: Option<StatedLevel>,
-) {
-    let class = |hit: &Hit| catalog.rules()[hit.rule].spec.fallback;
-    if hits.iter().any(|hit| !class(hit)) {
-        hits.retain(|hit| !class(hit));
-        return;
-    }
+/// Class rules ([`RuleSpec::fallback`](crate::rules::RuleSpec)) speak last, for a message that
+/// states no level below ERROR (a vocabulary is evidence of a failure only where the line says
+/// it failed, or says nothing), that is more than a quoted name (`"Lambda.TooManyRequestsException",`
+/// in a retry configuration) and, but for a throttle, that does not say the operation is
+/// retried. Of several, the first in the catalog (the more specific class).
+fn keep_first_class_hit(catalog: &Catalog, hits: &mut Vec<Hit>, message: &str) {
     let Some(first) = hits.iter().map(|hit| hit.rule).min() else { return };
+    let level = errors::stated_level(message);
     let retried = catalog.rules()[first].spec.category != Category::Throttling && says_it_will_retry(message);
-    if record || level.is_some_and(|level| level != StatedLevel::Error) || retried || !says_it_failed(message) {
+    let trimmed = message.trim().trim_end_matches(',');
+    let quoted_name = trimmed.starts_with('"') && trimmed.ends_with('"') && !trimmed.contains(' ');
+    if level.is_some_and(|level| level != StatedLevel::Error) || retried || quoted_name {
         hits.clear();
     } else {
         hits.retain(|hit| hit.rule == first);
     }
-}
-
-/// Words that say something failed; a class rule's vocabulary counts only beside one of them.
-const FAILURE_WORDS: &[&str] = &[
-    "error",
-    "exception",
-    "fail",
-    "fatal",
-    "cannot",
-    "can't",
-    "could not",
-    "couldn't",
-    "unable",
-    "refused",
-    "denied",
-    "timed out",
-    "timedout",
-    "exceeded",
-    "killed",
-    "crashed",
-    "abort",
-    "panic",
-    "not found",
-    "missing",
-    "invalid",
-    "unhandled",
-    "uncaught",
-    "forbidden",
-    "not authorized",
-    "segmentation",
-    "too many",
-    "too large",
-    "no such",
-    "not installed",
-    "no space",
-    "out of memory",
-    "throttled",
-    "rejected",
-    "reset",
-    "unreachable",
-    "expired",
-    "terminated",
-    "exited",
-    "not set",
-    "malformed",
-    "lost",
-    "broken pipe",
-    "hang up",
-    "sigsegv",
-    "sigabrt",
-    "cannot be",
-    "not executable",
-    "handshake timeout",
-    "timeout awaiting",
-    "timeout waiting",
-    "timeout while",
-    "gateway timeout",
-    "gateway_timeout",
-    "invocation_timeout",
-    "timeout occurred",
-    "canceled",
-    "cancelled",
-    "bad ",
-    "went wrong",
-    "read-only file system",
-    "erofs",
-];
-
-/// The message says something failed (one of [`FAILURE_WORDS`], in any case), and is more
-/// than a quoted name (`"Lambda.TooManyRequestsException",` in a retry configuration).
-fn says_it_failed(message: &str) -> bool {
-    let trimmed = message.trim().trim_end_matches(',');
-    if trimmed.starts_with('"') && trimmed.ends_with('"') && !trimmed.contains(' ') {
-        return false;
-    }
-    let lower = message.to_ascii_lowercase();
-    FAILURE_WORDS.iter().any(|word| lower.contains(word))
 }
 
 /// Whether a rule's hit on a message is a failure the application handled, by the level the

@@ -90,6 +90,73 @@ pub const ERROR_SIGNALS: &[&str] = &[
     "lambda_warning: unhandled exception",
 ];
 
+/// Words that say something failed: in the anchor pass as a kind only (no rule owns them), so
+/// that a class rule (`fallback = true`) is tried only on a message that holds one.
+pub const FAILURE_WORDS: &[&str] = &[
+    "error",
+    "exception",
+    "fail",
+    "fatal",
+    "cannot",
+    "can't",
+    "could not",
+    "couldn't",
+    "unable",
+    "refused",
+    "denied",
+    "timed out",
+    "timedout",
+    "exceeded",
+    "killed",
+    "crashed",
+    "abort",
+    "panic",
+    "not found",
+    "missing",
+    "invalid",
+    "unhandled",
+    "uncaught",
+    "forbidden",
+    "not authorized",
+    "segmentation",
+    "too many",
+    "too large",
+    "no such",
+    "not installed",
+    "no space",
+    "out of memory",
+    "throttled",
+    "rejected",
+    "reset",
+    "unreachable",
+    "expired",
+    "terminated",
+    "exited",
+    "not set",
+    "malformed",
+    "lost",
+    "broken pipe",
+    "hang up",
+    "sigsegv",
+    "sigabrt",
+    "cannot be",
+    "not executable",
+    "handshake timeout",
+    "timeout awaiting",
+    "timeout waiting",
+    "timeout while",
+    "gateway timeout",
+    "gateway_timeout",
+    "invocation_timeout",
+    "timeout occurred",
+    "canceled",
+    "cancelled",
+    "bad ",
+    "went wrong",
+    "read-only file system",
+    "erofs",
+];
+
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).
 pub(super) const PLATFORM_PHRASE: u8 = 1;
 /// An anchor with a letter in it. Numeric anchors (`429`, `:5432`) also occur in ids and
@@ -103,6 +170,8 @@ pub(super) const WORDED: u8 = 2;
 pub(super) const WHOLE_NUMBER: u8 = 4;
 /// An anchor that is one of [`ERROR_SIGNALS`].
 pub(super) const ERROR_SIGNAL: u8 = 8;
+/// An anchor that is one of [`FAILURE_WORDS`].
+pub(super) const FAILURE_WORD: u8 = 16;
 
 /// How many messages the scan's anchor pass reads ahead at a time
 /// ([`Catalog::find_anchors`](super::Catalog::find_anchors)): several walked at once are
@@ -344,12 +413,14 @@ impl AnchorTable {
             .map(|anchor| {
                 let platform = PLATFORM_PHRASES.iter().any(|p| p.eq_ignore_ascii_case(anchor));
                 let signal = ERROR_SIGNALS.iter().any(|p| p.eq_ignore_ascii_case(anchor));
+                let failure = FAILURE_WORDS.iter().any(|p| p.eq_ignore_ascii_case(anchor));
                 let worded = anchor.bytes().any(|b| b.is_ascii_alphabetic());
                 let number = !worded && anchor.bytes().any(|b| b.is_ascii_digit());
                 (u8::from(platform) * PLATFORM_PHRASE)
                     | (u8::from(worded) * WORDED)
                     | (u8::from(number) * WHOLE_NUMBER)
                     | (u8::from(signal) * ERROR_SIGNAL)
+                    | (u8::from(failure) * FAILURE_WORD)
             })
             .collect();
         let error = |problem: String| RuleError { file: "(catalog)".into(), rule: None, problem };

@@ -7,8 +7,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use super::BUILTIN_RULE_FILES;
 use super::anchors::{
-    AnchorAt, AnchorTable, Anchors, BatchAnchors, ERROR_SIGNAL, ERROR_SIGNALS, PLATFORM_PHRASE, PLATFORM_PHRASES,
-    WHOLE_NUMBER, WORDED,
+    AnchorAt, AnchorTable, Anchors, BatchAnchors, ERROR_SIGNAL, ERROR_SIGNALS, FAILURE_WORD, FAILURE_WORDS,
+    PLATFORM_PHRASE, PLATFORM_PHRASES, WHOLE_NUMBER, WORDED,
 };
 use super::rule_regex::{RegexCheck, RuleRegex};
 use super::spec::{CONTEXT_NAMES, Detector, RuleError, RuleSpec, is_kebab_case, parse_rule_file, reserved_name};
@@ -48,6 +48,10 @@ pub struct Hit {
 pub struct Catalog {
     rules: Vec<Rule>,
     anchors: Anchors,
+    /// The class rules' anchors (`fallback = true`), apart: they are walked only for a message
+    /// no other rule matched that says something failed ([`Catalog::scan_classes`]), so their
+    /// common words cost the anchor pass nothing.
+    class_anchors: Anchors,
 }
 
 /// Reusable buffers for [`Catalog::scan`] and [`Catalog::scan_found`], so scanning a batch
@@ -55,6 +59,7 @@ pub struct Catalog {
 #[derive(Debug, Default)]
 pub struct ScanScratch {
     found: Vec<AnchorAt>,
+    class_found: Vec<AnchorAt>,
     candidates: Vec<usize>,
     /// The kinds of the anchors of the last message, or-ed.
     kinds: u8,
@@ -78,6 +83,12 @@ impl ScanScratch {
     pub fn error_signal(&self) -> bool {
         self.kinds & ERROR_SIGNAL != 0
     }
+
+    /// Whether the last message read holds one of [`FAILURE_WORDS`] (in any case): it says
+    /// something failed, and a class rule may speak for it.
+    pub fn failure_word(&self) -> bool {
+        self.kinds & FAILURE_WORD != 0
+    }
 }
 
 impl Catalog {
@@ -97,22 +108,24 @@ impl Catalog {
         let mut seen = HashSet::new();
         let mut rules = Vec::with_capacity(specs.len());
         let mut table = AnchorTable::default();
+        let mut class_table = AnchorTable::default();
         for (file, spec, depth) in specs {
             if !seen.insert(spec.id.clone()) {
                 return Err(RuleError { file, rule: Some(spec.id), problem: "duplicate rule id".into() });
             }
             let rule = compile_rule(&file, spec, depth)?;
             if let Some(matcher) = &rule.spec.matcher {
+                let table = if rule.spec.fallback { &mut class_table } else { &mut table };
                 for anchor in &matcher.anchors {
                     table.add(anchor, Some((rules.len(), (!matcher.case_insensitive).then(|| anchor.clone()))));
                 }
             }
             rules.push(rule);
         }
-        for phrase in PLATFORM_PHRASES.iter().chain(ERROR_SIGNALS) {
+        for phrase in PLATFORM_PHRASES.iter().chain(ERROR_SIGNALS).chain(FAILURE_WORDS) {
             table.add(phrase, None);
         }
-        Ok(Self { rules, anchors: table.build()? })
+        Ok(Self { rules, anchors: table.build()?, class_anchors: class_table.build()? })
     }
 
     /// One rules file's text, parsed and compiled as by [`Catalog::compile`], without the
@@ -214,19 +227,37 @@ impl Catalog {
     }
 
     /// [`Catalog::scan`] of a message whose anchors were already found
-    /// ([`Catalog::find_anchors`]).
+    /// ([`Catalog::find_anchors`]). Class rules are not among them: [`Catalog::scan_classes`].
     pub fn scan_found(&self, message: &str, found: &[AnchorAt], scratch: &mut ScanScratch, hits: &mut Vec<Hit>) {
         let ScanScratch { candidates, kinds, .. } = scratch;
+        *kinds = self.candidates(&self.anchors, message, found, candidates);
+        self.run_candidates(message, candidates, hits);
+    }
+
+    /// The class rules' hits on `message` (`fallback = true`, kept apart from the anchor pass):
+    /// the scan asks for them only for a message no other rule matched that says something
+    /// failed. The kinds of the message read last stay as they were.
+    pub fn scan_classes(&self, message: &str, scratch: &mut ScanScratch, hits: &mut Vec<Hit>) {
+        let ScanScratch { class_found, candidates, .. } = scratch;
+        class_found.clear();
+        self.class_anchors.find(message.as_bytes(), class_found);
+        self.candidates(&self.class_anchors, message, class_found, candidates);
+        self.run_candidates(message, candidates, hits);
+    }
+
+    /// The rules whose anchors of `anchors` occur in `found` (into `candidates`, sorted and
+    /// without repeats); returns the kinds of the anchors found, or-ed.
+    fn candidates(&self, anchors: &Anchors, message: &str, found: &[AnchorAt], candidates: &mut Vec<usize>) -> u8 {
         candidates.clear();
-        *kinds = 0;
+        let mut kinds = 0;
         let bytes = message.as_bytes();
         for at in found {
-            let kind = self.anchors.kinds.get(at.anchor).copied().unwrap_or(0);
+            let kind = anchors.kinds.get(at.anchor).copied().unwrap_or(0);
             if kind & WHOLE_NUMBER != 0 && inside_a_number(bytes, at.start, at.end) {
                 continue;
             }
-            *kinds |= kind;
-            for (rule, exact) in self.anchors.owners.get(at.anchor).map_or(&[][..], Vec::as_slice) {
+            kinds |= kind;
+            for (rule, exact) in anchors.owners.get(at.anchor).map_or(&[][..], Vec::as_slice) {
                 if exact.as_ref().is_none_or(|anchor| bytes.get(at.start..at.end) == Some(anchor.as_bytes())) {
                     candidates.push(*rule);
                 }
@@ -234,7 +265,12 @@ impl Catalog {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        for &index in &*candidates {
+        kinds
+    }
+
+    /// Runs the regex of every candidate rule not vetoed by its exclusions; appends the hits.
+    fn run_candidates(&self, message: &str, candidates: &[usize], hits: &mut Vec<Hit>) {
+        for &index in candidates {
             let rule = &self.rules[index];
             if rule.exclude.as_ref().is_some_and(|veto| veto.is_match(message)) {
                 continue;

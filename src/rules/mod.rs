@@ -33,7 +33,9 @@ mod rule_regex;
 mod spec;
 mod template;
 
-pub use anchors::{ANCHOR_WINDOW, ANCHOR_WINDOW_BYTES, AnchorAt, BatchAnchors, ERROR_SIGNALS, PLATFORM_PHRASES};
+pub use anchors::{
+    ANCHOR_WINDOW, ANCHOR_WINDOW_BYTES, AnchorAt, BatchAnchors, ERROR_SIGNALS, FAILURE_WORDS, PLATFORM_PHRASES,
+};
 pub use catalog::{Catalog, Hit, Rule, ScanScratch};
 pub use spec::{CONTEXT_NAMES, Detector, MatchSpec, Parser, RuleError, RuleSpec, parse_rule_file};
 pub use template::Template;

@@ -208,16 +208,22 @@ fn named_level(message: &str) -> Option<StatedLevel> {
         end -= 1;
     }
     let head = &message[..end];
-    let logfmt = head.split([' ', '\t']).find_map(|field| field.strip_prefix("level=").or(field.strip_prefix("lvl=")));
-    if let Some(value) = logfmt {
-        return level_of_word(value);
+    // Each form is looked for only where its mark occurs (this runs for many messages).
+    if head.contains("level=") || head.contains("lvl=") {
+        let logfmt =
+            head.split([' ', '\t']).find_map(|field| field.strip_prefix("level=").or(field.strip_prefix("lvl=")));
+        if let Some(value) = logfmt {
+            return level_of_word(value);
+        }
     }
     // A bracketed level after a longer time (`08 Nov 2023 15:45:15,570 [WARNING] (rapid) …`).
-    let bracketed = head.split([' ', '\t']).filter(|w| w.len() > 2 && w.starts_with('[') && w.ends_with(']'));
-    if let Some(level) = bracketed.take(3).find_map(level_of_word) {
-        return Some(level);
+    if head.contains('[') {
+        let bracketed = head.split([' ', '\t']).filter(|w| w.len() > 2 && w.starts_with('[') && w.ends_with(']'));
+        if let Some(level) = bracketed.take(3).find_map(level_of_word) {
+            return Some(level);
+        }
     }
-    [" - ", " | "].iter().find_map(|separator| {
+    [" - ", " | "].iter().filter(|separator| head.contains(**separator)).find_map(|separator| {
         head.split(separator).skip(1).take(4).find_map(|part| level_of_word(part.split_whitespace().next()?))
     })
 }
@@ -225,16 +231,38 @@ fn named_level(message: &str) -> Option<StatedLevel> {
 /// The one vocabulary of level words (and pino's and bunyan's numbers) every reading of a
 /// line's level uses.
 pub(crate) fn level_of_word(word: &str) -> Option<StatedLevel> {
+    use StatedLevel::{Diagnostic, Error, Info, Warning};
+    const LEVELS: &[(&str, StatedLevel)] = &[
+        ("debug", Diagnostic),
+        ("dbug", Diagnostic),
+        ("trace", Diagnostic),
+        ("trce", Diagnostic),
+        ("verbose", Diagnostic),
+        ("10", Diagnostic),
+        ("20", Diagnostic),
+        ("info", Info),
+        ("information", Info),
+        ("notice", Info),
+        ("30", Info),
+        ("warn", Warning),
+        ("warning", Warning),
+        ("40", Warning),
+        ("error", Error),
+        ("err", Error),
+        ("fatal", Error),
+        ("critical", Error),
+        ("crit", Error),
+        ("emerg", Error),
+        ("emergency", Error),
+        ("alert", Error),
+        ("fail", Error),
+        ("50", Error),
+        ("60", Error),
+    ];
     let word = word.trim_matches(|c: char| matches!(c, '[' | ']' | ':' | '"' | '(' | ')'));
-    Some(match word.to_ascii_lowercase().as_str() {
-        "debug" | "dbug" | "trace" | "trce" | "verbose" | "10" | "20" => StatedLevel::Diagnostic,
-        "info" | "information" | "notice" | "30" => StatedLevel::Info,
-        "warn" | "warning" | "40" => StatedLevel::Warning,
-        "error" | "err" | "fatal" | "critical" | "crit" | "emerg" | "emergency" | "alert" | "fail" | "50" | "60" => {
-            StatedLevel::Error
-        }
-        _ => return None,
-    })
+    // Compared in place, without a lower-cased copy: this runs for the first words of every
+    // message a rule matched.
+    LEVELS.iter().find(|(name, _)| name.eq_ignore_ascii_case(word)).map(|&(_, level)| level)
 }
 
 /// A level a line was written at, as far as errors go.
