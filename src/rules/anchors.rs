@@ -155,6 +155,8 @@ pub const FAILURE_WORDS: &[&str] = &[
     "went wrong",
     "read-only file system",
     "erofs",
+    "max allowed",
+    "maximum allowed",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).
