@@ -44,6 +44,12 @@ impl<'a> Explained<'a> {
         for o in observations.iter().filter(|o| o.category(catalog) != Category::MemoryPressure) {
             explained.events.insert(o.event);
             explained.events.extend(o.related.iter().copied());
+            // A class rule's hit (a category's vocabulary on one line) explains its line and its
+            // invocation, never a whole execution environment: in a batch without START lines
+            // every line is the init's, and one such line must not hide every other error.
+            if catalog.rules()[o.rule].spec.fallback && !matches!(o.subject, Subject::Request(_)) {
+                continue;
+            }
             explained.subjects.insert(&o.subject);
             if let Subject::Init(epoch) = o.subject
                 && o.category(catalog).ends_the_invocation()
