@@ -353,18 +353,17 @@ fn handled(category: Category, level: StatedLevel, message: &str) -> bool {
 /// The message says the operation is retried (`retrying`, `will retry`, `Retry 1/3`, `try
 /// again`).
 fn says_it_retries(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    ["retry ", "retry.", "retrying", "retries", "will retry", "trying again", "try again"]
-        .iter()
-        .any(|word| lower.contains(word))
+    errors::mentions_any(
+        message,
+        &["retry ", "retry.", "retrying", "retries", "will retry", "trying again", "try again"],
+    )
 }
 
 /// The message says the operation goes on and is tried again (`retrying`, `will retry`,
 /// `Recoverable error occurred …, sleeping for 5 seconds`); AWS's advice to "try again" in an
 /// error message is not that.
 fn says_it_will_retry(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    ["retrying", "will retry", "will be retried", "recoverable error", "trying again"].iter().any(|w| lower.contains(w))
+    errors::mentions_any(message, &["retrying", "will retry", "will be retried", "recoverable error", "trying again"])
 }
 
 /// The most of one message the scan reads: CloudWatch Logs refuses events over 256 KiB, so a

@@ -116,6 +116,17 @@ pub fn extract(message: &str) -> Option<ErrorSignal> {
     Some(signal)
 }
 
+/// Whether `text` holds any of `words` (lower-case ASCII) in any ASCII case, without a
+/// lower-cased copy of the text (a message may be 256 KiB): linear in the text for a fixed
+/// list of short words.
+pub(crate) fn mentions_any(text: &str, words: &[&str]) -> bool {
+    let bytes = text.as_bytes();
+    words.iter().any(|word| {
+        let word = word.as_bytes();
+        !word.is_empty() && bytes.windows(word.len()).any(|window| window.eq_ignore_ascii_case(word))
+    })
+}
+
 /// Words of a line at ERROR that says the application went on without the failed step.
 const RECOVERED: &[&str] =
     &["falling back", "fall back", "fallback", "retrying", "will retry", "ignoring", "skipping", "continuing"];
@@ -148,8 +159,7 @@ fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal
         return None;
     }
     // A line that says the application went on (`falling back`, `retrying`) handled what it logged.
-    let lower = message.to_ascii_lowercase();
-    if RECOVERED.iter().any(|word| lower.contains(word)) {
+    if mentions_any(message, RECOVERED) {
         return None;
     }
     // What the line says past a level word and its punctuation (`ERROR : `, `[ERROR] `).
