@@ -179,8 +179,10 @@ impl Reading {
             return Some(Read { record, error: None });
         }
         catalog.scan_found(message, anchors, &mut self.scratch, &mut self.hits);
-        let error = if self.scratch.error_signal() { errors::extract(message) } else { None };
         let (platform_phrase, failure_word) = (self.scratch.platform_phrase(), self.scratch.failure_word());
+        let error = if self.scratch.error_signal() { errors::extract(message) } else { None };
+        // A plain line that says something failed, in words (`Failed to fetch …`).
+        let error = error.or_else(|| (failure_word && !platform_phrase).then(|| errors::failure_statement(message))?);
         let mut unfolded = false;
         // Platform phrases ride in the anchor pass: only a message that holds one is searched
         // for a platform record behind a prefix.
@@ -219,11 +221,22 @@ impl Reading {
             self.hits.clear();
             return None;
         }
+        let class_may_speak = failure_word && record.is_none() && !platform_phrase;
         if !self.hits.is_empty() {
             if let Some(level) = errors::stated_level(message) {
                 self.hits.retain(|hit| !handled(catalog.rules()[hit.rule].spec.category, level, message));
             }
-        } else if failure_word && record.is_none() && !platform_phrase {
+            let carriers_only = self.hits.iter().all(|hit| catalog.rules()[hit.rule].spec.yields_to_classes);
+            if class_may_speak && carriers_only && !self.hits.is_empty() {
+                // A 5xx (or a caller's `FAILED`) whose text names its cause: the cause's class
+                // rule speaks instead.
+                let carriers = std::mem::take(&mut self.hits);
+                self.class_hits(catalog, message, unfolded);
+                if self.hits.is_empty() {
+                    self.hits = carriers;
+                }
+            }
+        } else if class_may_speak {
             self.class_hits(catalog, message, unfolded);
             if !self.hits.is_empty() && is_own_output(message) {
                 self.hits.clear();

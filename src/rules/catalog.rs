@@ -314,6 +314,9 @@ fn compile_rule(file: &str, spec: RuleSpec, depth: RegexCheck) -> Result<Rule, R
     if spec.fallback && (spec.matcher.is_none() || spec.detector.is_some()) {
         return Err(error("a fallback (class) rule matches text: it needs a [rule.match] and no detector".into()));
     }
+    if spec.fallback && spec.yields_to_classes {
+        return Err(error("a class rule cannot also yield to class rules".into()));
+    }
     if spec.fix.is_empty() {
         return Err(error("a rule needs at least one fix step".into()));
     }

@@ -128,8 +128,18 @@ pub(crate) fn mentions_any(text: &str, words: &[&str]) -> bool {
 }
 
 /// Words of a line at ERROR that says the application went on without the failed step.
-const RECOVERED: &[&str] =
-    &["falling back", "fall back", "fallback", "retrying", "will retry", "ignoring", "skipping", "continuing"];
+const RECOVERED: &[&str] = &[
+    "falling back",
+    "fall back",
+    "fallback",
+    "retrying",
+    "will retry",
+    "ignoring",
+    "skipping",
+    "continuing",
+    "using default",
+    "error handled",
+];
 
 /// The fewest letters a line at ERROR needs, past its level, to be an error in its own words.
 const MIN_LOGGED_LETTERS: usize = 8;
@@ -308,13 +318,21 @@ struct Head<'a> {
     level: Option<Level>,
     /// `[ERROR]` came first: Python's runtime prints an unhandled error as `[ERROR] Type: …`.
     bracketed_level_first: bool,
+    /// The level is INFO (Node.js's `console.log`).
+    at_info: bool,
     request_id: Option<&'a str>,
     rest: &'a str,
 }
 
 impl<'a> Head<'a> {
     fn parse(message: &'a str) -> Self {
-        let mut head = Head { level: None, bracketed_level_first: false, request_id: None, rest: message.trim_start() };
+        let mut head = Head {
+            level: None,
+            bracketed_level_first: false,
+            at_info: false,
+            request_id: None,
+            rest: message.trim_start(),
+        };
         for position in 0..4 {
             let rest = head.rest;
             let end = rest.find(['\t', ' ', '\n']).unwrap_or(rest.len());
@@ -330,6 +348,7 @@ impl<'a> Head<'a> {
                 head.request_id = Some(token);
             } else if let Some(level) = Level::of_word(token).filter(|_| head.level.is_none()) {
                 head.level = Some(level);
+                head.at_info = level_of_word(token) == Some(StatedLevel::Info);
                 head.bracketed_level_first = position == 0 && token.starts_with('[');
             } else if token == "undefined" || token == "-" || (head.level.is_none() && next_is_level(&rest[end..])) {
                 // Node.js prints `undefined` for the request id outside an invocation; a copy may
@@ -403,7 +422,7 @@ fn text(rest: &str, head: &Head<'_>) -> Option<ErrorSignal> {
     let opens_with_type = typed.is_some_and(|t| t.first && !t.message.is_empty());
     let unlevelled_exception = head.level.is_none()
         && (traceback || (typed.is_some() && (!frames.is_empty() || qualified)) || opens_with_type);
-    if !at_error && !unlevelled_exception {
+    if !at_error && !unlevelled_exception && !printed_error_object(rest, head, opens_with_type) {
         return None;
     }
     let (error_type, message) = match typed {
@@ -422,6 +441,51 @@ fn text(rest: &str, head: &Head<'_>) -> Option<ErrorSignal> {
     };
     let message = message.filter(|m| !m.is_empty());
     Some(ErrorSignal { kind, report: ErrorReport { error_type, message, frames, request_id: None } })
+}
+
+/// Node.js's `console.log(error)`: the runtime writes it at INFO, as the error's own
+/// `Error: message` (its stack below), so a line at INFO that opens with an error type and its
+/// message is an error the application printed, unless it says it went on without the step.
+fn printed_error_object(rest: &str, head: &Head<'_>, opens_with_type: bool) -> bool {
+    head.at_info && opens_with_type && !mentions_any(rest.lines().next().unwrap_or(""), RECOVERED)
+}
+
+/// Openers of a line that states a failure in words, with no level and no error type
+/// (`Failed to connect to …`, `Unable to import module …`, `Could not load …`).
+const FAILURE_OPENERS: &[&str] =
+    &["Error ", "Failed ", "Failure ", "Unable to ", "Could not ", "Couldn't ", "Cannot ", "Can't ", "Fatal "];
+
+/// A line with no level that opens by saying something failed and names the error (`Unable to
+/// generate thumbnail … due to error: …`, `Failed to load config: Error: ENOENT …`): an error
+/// the application printed in its own words, as a plain `print` or `console.log` writes it.
+/// Not a line that says the application went on without the step, nor a count (`Failed 0`).
+pub fn failure_statement(message: &str) -> Option<ErrorSignal> {
+    let message = message.trim_end();
+    let head = Head::parse(message);
+    if head.level.is_some() || stated_level(message).is_some() {
+        return None;
+    }
+    let said = head.rest.lines().next().unwrap_or("").trim();
+    let opener = FAILURE_OPENERS.iter().find(|opener| said.starts_with(**opener))?;
+    let after = &said[opener.len()..];
+    let counted = after.trim_start_matches([':', ' ']).starts_with(|c: char| c.is_ascii_digit());
+    // The failure names an error (`… due to error: …`, `… with exception …`): a business outcome
+    // printed as a sentence (`Failed to invite user …: channel_not_found`) is not one.
+    let names_an_error = mentions_any(after, &["error", "exception"]);
+    if counted
+        || !names_an_error
+        || mentions_any(said, RECOVERED)
+        || said.chars().filter(char::is_ascii_alphabetic).count() < 16
+    {
+        return None;
+    }
+    let report = ErrorReport {
+        error_type: None,
+        message: Some(said.to_owned()),
+        frames: Vec::new(),
+        request_id: head.request_id.map(str::to_owned),
+    };
+    Some(ErrorSignal { kind: ErrorKind::Logged, report })
 }
 
 /// An error type and its message, read from a line of text.

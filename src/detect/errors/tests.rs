@@ -176,6 +176,37 @@ fn hostile_messages_stay_linear_and_never_panic() {
         "\u{feff}\u{0}\t\n".repeat(1000),
     ] {
         let _ = extract(&message);
+        let _ = failure_statement(&message);
         let _ = mask(&message);
+    }
+}
+
+#[test]
+fn an_error_printed_at_info_or_as_a_plain_sentence_is_logged_unless_it_went_on() {
+    // Node.js's console.log(error): the error's own `Error: …` at INFO (shelfio/libreoffice-lambda-layer#36).
+    let printed = "2021-03-24T23:47:13.368Z\ta797942e-b387-4f31-94da-bd85b3c2408c\tINFO\tError: Command failed: export HOME=/tmp && /tmp/lo/instdir/program/soffice.bin --headless --convert-to pdf /tmp/c.docx --outdir /tmp";
+    let signal = signal(printed);
+    assert_eq!((signal.kind, signal.report.error_type.as_deref()), (ErrorKind::Logged, Some("Error")));
+    // A plain print that opens with the failure and names its error (sailyapp/aws-s3-lambda-thumbnail-generator#6).
+    let sentence = "Unable to generate thumbnail for 'test-bucket/file9241312063946.jpg' due to error: Error: Stream yields empty buffer";
+    let said = failure_statement(sentence).expect("a failure sentence");
+    assert_eq!(said.kind, ErrorKind::Logged);
+    assert!(said.report.message.is_some_and(|m| m.starts_with("Unable to generate thumbnail")));
+    // Near misses: the application says it handled the error or went on; a business outcome
+    // without an error (a quiet line of the error corpus); a count; a line with a level.
+    for quiet in [
+        "2022-12-31T15:36:08.905Z\t09582a88-eb2d-4805-9237-bb34220d2670\tINFO\tError handled: AskSdk.RequestEnvelopeUtils Error: Expecting request type of IntentRequest but got LaunchRequest.",
+        "2024-01-01T00:00:00.000Z\t09582a88-eb2d-4805-9237-bb34220d2670\tINFO\tError: cache miss, falling back to the database",
+        "2024-01-01T00:00:00.000Z\t09582a88-eb2d-4805-9237-bb34220d2670\tDEBUG\tError: connection reset by peer",
+    ] {
+        assert_eq!(extract(quiet).map(|s| s.kind), None, "{quiet}");
+    }
+    for quiet in [
+        "Failed to invite user U05Q61TVBDZ to channel C06FTDX1LG4: channel_not_found",
+        "Failed: 0 errors in 12 records",
+        "Could not read the optional config file, using defaults (error: ENOENT)",
+        "[INFO] Unable to reach the cache: connection error",
+    ] {
+        assert!(failure_statement(quiet).is_none(), "{quiet}");
     }
 }
