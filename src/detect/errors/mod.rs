@@ -206,7 +206,7 @@ pub fn stated_level(message: &str) -> Option<StatedLevel> {
         structured::level_word(message)?
     } else {
         // Numbers are levels only in a JSON field (pino's 30); in text they are anything.
-        let mut words = message.split(['\t', ' ']).filter(|w| !w.is_empty()).take(4);
+        let mut words = message.split(['\t', ' ']).filter(|w| !w.is_empty() && !is_log_stream(w)).take(4);
         match words.find(|word| Level::of_word(word).is_some()) {
             Some(word) => word.to_owned(),
             None => return named_level(message),
@@ -342,8 +342,9 @@ impl<'a> Head<'a> {
             }
             if is_uuid(token) {
                 head.request_id = Some(token);
-            } else if is_timestamp(token) {
-                // A date and a time apart (`2024-03-04 17:22:38,033`) are one stamp.
+            } else if is_timestamp(token) || is_log_stream(token) {
+                // A date and a time apart (`2024-03-04 17:22:38,033`) are one stamp; `aws logs
+                // tail` and `sam logs` print the log stream (`2024/03/04/[$LATEST]94fa…`) first.
             } else if crate::detect::platform::looks_like_request_id(token) && token.len() >= 8 {
                 head.request_id = Some(token);
             } else if let Some(level) = Level::of_word(token).filter(|_| head.level.is_none()) {
@@ -367,7 +368,9 @@ impl<'a> Head<'a> {
 fn next_is_level(rest: &str) -> bool {
     let rest = rest.trim_start_matches([' ', '\t']);
     let token = rest.split(['\t', ' ', '\n']).next().unwrap_or("");
-    Level::of_word(token) == Some(Level::Error)
+    // As a runtime prints it (`ERROR`), not a sentence's word (`An error occurred`).
+    let upper = token.bytes().all(|b| !b.is_ascii_lowercase());
+    upper && Level::of_word(token) == Some(Level::Error)
 }
 
 /// A UUID (8-4-4-4-12 hex digits), as Lambda's request ids are, even one of decimal digits only.
@@ -375,6 +378,12 @@ fn is_uuid(token: &str) -> bool {
     let groups: Vec<&str> = token.split('-').collect();
     groups.len() == 5
         && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A Lambda log stream's name (`2024/03/04/[$LATEST]94fa…`), as `aws logs tail` prints it.
+fn is_log_stream(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    bytes.len() > 12 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'/' && token.contains("/[")
 }
 
 fn is_timestamp(token: &str) -> bool {
@@ -422,7 +431,7 @@ fn text(rest: &str, head: &Head<'_>) -> Option<ErrorSignal> {
     let opens_with_type = typed.is_some_and(|t| t.first && !t.message.is_empty());
     let unlevelled_exception = head.level.is_none()
         && (traceback || (typed.is_some() && (!frames.is_empty() || qualified)) || opens_with_type);
-    if !at_error && !unlevelled_exception && !printed_error_object(rest, head, opens_with_type) {
+    if !at_error && !unlevelled_exception && !printed_error_object(rest, head) {
         return None;
     }
     let (error_type, message) = match typed {
@@ -446,14 +455,28 @@ fn text(rest: &str, head: &Head<'_>) -> Option<ErrorSignal> {
 /// Node.js's `console.log(error)`: the runtime writes it at INFO, as the error's own
 /// `Error: message` (its stack below), so a line at INFO that opens with an error type and its
 /// message is an error the application printed, unless it says it went on without the step.
-fn printed_error_object(rest: &str, head: &Head<'_>, opens_with_type: bool) -> bool {
-    head.at_info && opens_with_type && !mentions_any(rest.lines().next().unwrap_or(""), RECOVERED)
+fn printed_error_object(rest: &str, head: &Head<'_>) -> bool {
+    let first_line = rest.lines().next().unwrap_or("");
+    head.at_info
+        && type_and_message(first_line).is_some_and(|(_, message)| !message.is_empty())
+        && !mentions_any(first_line, RECOVERED)
 }
 
 /// Openers of a line that states a failure in words, with no level and no error type
 /// (`Failed to connect to …`, `Unable to import module …`, `Could not load …`).
-const FAILURE_OPENERS: &[&str] =
-    &["Error ", "Failed ", "Failure ", "Unable to ", "Could not ", "Couldn't ", "Cannot ", "Can't ", "Fatal "];
+const FAILURE_OPENERS: &[&str] = &[
+    "Error ",
+    "Failed ",
+    "Failure ",
+    "Unable to ",
+    "Could not ",
+    "Couldn't ",
+    "Cannot ",
+    "Can't ",
+    "Fatal ",
+    "Unhandled ",
+    "Uncaught ",
+];
 
 /// A line with no level that opens by saying something failed and names the error (`Unable to
 /// generate thumbnail … due to error: …`, `Failed to load config: Error: ENOENT …`): an error
@@ -465,7 +488,8 @@ pub fn failure_statement(message: &str) -> Option<ErrorSignal> {
     if head.level.is_some() || stated_level(message).is_some() {
         return None;
     }
-    let said = head.rest.lines().next().unwrap_or("").trim();
+    // A console's mark before it (`✖ Unhandled exception in handler 'hello'.`, `❌ Failed …`).
+    let said = head.rest.lines().next().unwrap_or("").trim_start_matches(|c: char| !c.is_ascii()).trim();
     let opener = FAILURE_OPENERS.iter().find(|opener| said.starts_with(**opener))?;
     let after = &said[opener.len()..];
     let counted = after.trim_start_matches([':', ' ']).starts_with(|c: char| c.is_ascii_digit());
@@ -513,6 +537,12 @@ fn typed_line(rest: &str, at_error: bool) -> Option<Typed<'_>> {
         if let Some((error_type, message)) = type_and_message(line) {
             return typed(error_type, message, index == 0);
         }
+        // The SDK's sentence as the CLI prints an error it did not handle, alone on its line; a
+        // print of a caught one (`Error: An error occurred (…)`, read as at ERROR) is not one.
+        let sdk_sentence = if at_error { None } else { service_error(line) };
+        if let Some((error_type, message)) = sdk_sentence.or_else(|| labelled_type(line)) {
+            return typed(error_type, message, index == 0);
+        }
         if is_error_type(line) && line.contains(['.', '<']) {
             return typed(line, "", index == 0);
         }
@@ -535,6 +565,30 @@ fn typed_line(rest: &str, at_error: bool) -> Option<Typed<'_>> {
         }
     }
     None
+}
+
+/// The AWS SDKs' error sentence, botocore's and the CLI's: `An error occurred (AccessDenied)
+/// when calling the GetObject operation: …` names the service's error code.
+fn service_error(line: &str) -> Option<(&str, &str)> {
+    let after = line.strip_prefix("An error occurred (")?;
+    let (code, after) = after.split_once(") when calling the ")?;
+    let valid = !code.is_empty() && code.len() <= MAX_TYPE_CHARS && code.chars().all(|c| c.is_ascii_alphanumeric());
+    // `… operation: message`, or `… operation (reached max retries: 4): message`.
+    let tail = after.split_once(" operation")?.1;
+    let message = match tail.strip_prefix(" (") {
+        Some(retries) => retries.split_once("): ").map_or("", |(_, message)| message),
+        None => tail.strip_prefix(": ").unwrap_or(""),
+    };
+    valid.then_some((code, message))
+}
+
+/// A short label before the error (`Reason: TypeError: …`, `Got an error: Error: …`, `Global
+/// Lambda Error: TypeError: …`): at most four words, then the error type and its message.
+fn labelled_type(line: &str) -> Option<(&str, &str)> {
+    let (label, after) = line.split_once(": ")?;
+    let short = !label.is_empty() && label.split_whitespace().count() <= 4 && label.len() <= 40;
+    let words = label.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '-');
+    (short && words).then(|| type_and_message(after))?
 }
 
 /// Ruby's uncaught exception: `/var/task/app.rb:9:in 'handler': boom (RuntimeError)`.

@@ -69,6 +69,11 @@ fn document_fields(fields: &Map<String, Value>, head_level: Option<Level>) -> Op
         report.request_id = request_id(fields);
         return Some(ErrorSignal { kind: ErrorKind::Logged, report });
     }
+    if level.is_none()
+        && let Some(report) = failed_response(fields)
+    {
+        return Some(ErrorSignal { kind: ErrorKind::Logged, report });
+    }
     if level != Some(Level::Error) {
         return None;
     }
@@ -78,6 +83,14 @@ fn document_fields(fields: &Map<String, Value>, head_level: Option<Level>) -> Op
     }
     report.request_id = request_id(fields);
     Some(ErrorSignal { kind: ErrorKind::Logged, report })
+}
+
+/// A response document that says it failed and why: `{"success": false, "error": "Unknown
+/// operation: None", …}` (`ok` or `Success` also), as a function returns or prints it.
+fn failed_response(fields: &Map<String, Value>) -> Option<ErrorReport> {
+    let failed = ["success", "Success", "ok"].iter().any(|key| fields.get(*key) == Some(&Value::Bool(false)));
+    let error = ["error", "Error", "errorMessage"].iter().find_map(|key| non_empty(fields.get(*key)))?;
+    failed.then(|| ErrorReport { message: Some(error), request_id: request_id(fields), ..ErrorReport::default() })
 }
 
 /// `{"errorType", "errorMessage", "stackTrace" | "stack" | "trace"}`: the error document.

@@ -210,3 +210,42 @@ fn an_error_printed_at_info_or_as_a_plain_sentence_is_logged_unless_it_went_on()
         assert!(failure_statement(quiet).is_none(), "{quiet}");
     }
 }
+
+#[test]
+fn the_sdks_error_sentence_and_a_labelled_type_name_the_error() {
+    // The AWS CLI's words for an error it did not handle (petrabarus/s3-object-lambda-debug).
+    let cli = "An error occurred (LambdaRuntimeError) when calling the GetObject operation (reached max retries: 4): Lambda function failed during execution.";
+    let sdk = signal(cli);
+    assert_eq!(sdk.report.error_type.as_deref(), Some("LambdaRuntimeError"));
+    assert_eq!(sdk.report.message.as_deref(), Some("Lambda function failed during execution."));
+    // A short label before the type (reconbot/graphql-lambda-subscriptions#313).
+    let labelled = signal("Reason: TypeError: Cannot read property 'definitions' of undefined");
+    assert_eq!(labelled.report.error_type.as_deref(), Some("TypeError"));
+    // `aws logs tail` puts the log stream before the runtime's line: its level is still read.
+    let tailed = "2026-02-28T16:32:48.721000+00:00 2026/02/28/[$LATEST]537ae4b7f73f4df4829ec4f11365db97 2026-02-28T16:32:48.721Z\tb3dc2441-808b-47c6-aeb6-5fb62c32cc95\tERROR\tGlobal Lambda Error: TypeError: input.once is not a function";
+    assert_eq!(stated_level(tailed), Some(StatedLevel::Error));
+    assert_eq!(signal(tailed).report.request_id.as_deref(), Some("b3dc2441-808b-47c6-aeb6-5fb62c32cc95"));
+    // Near misses: a print of a caught SDK error (a quiet line of the error corpus), a long
+    // sentence before a colon, a setting.
+    for quiet in [
+        "Error: An error occurred (ValidationException) when calling the Converse operation: Invocation of model ID amazon.nova-micro-v1:0 with on-demand throughput isn't supported.",
+        "The request was sent to the endpoint configured in settings: TypeError handling is on",
+        "on_error: ValueError",
+    ] {
+        assert_eq!(extract(quiet).map(|s| s.report.error_type), None, "{quiet}");
+    }
+}
+
+#[test]
+fn a_response_that_says_it_failed_names_its_error() {
+    // rsusny-wq/infinitra-dixon-chatbot lambda_response.json
+    let failed = "{\"success\": false, \"error\": \"Unknown operation: None\", \"conversationId\": \"\", \"message\": \"Error: Unknown operation None\"}";
+    assert_eq!(signal(failed).report.message.as_deref(), Some("Unknown operation: None"));
+    for quiet in [
+        "{\"success\": true, \"error\": \"\", \"message\": \"done\"}",
+        "{\"success\": false, \"error\": \"\"}",
+        "{\"level\": \"info\", \"success\": false, \"error\": \"cache miss\"}",
+    ] {
+        assert_eq!(extract(quiet), None, "{quiet}");
+    }
+}
