@@ -357,7 +357,9 @@ fn handled(category: Category, level: StatedLevel, message: &str) -> bool {
         StatedLevel::Error => false,
         StatedLevel::Info | StatedLevel::Warning => match category {
             Category::Network | Category::DatabaseConnection => says_it_retries(message),
-            Category::RuntimeStartup => true,
+            // PHP states its own start-up failures as warnings (`PHP Warning:  PHP Startup:
+            // Unable to load dynamic library …`).
+            Category::RuntimeStartup => !message.contains("PHP Startup:"),
             _ => false,
         },
     }

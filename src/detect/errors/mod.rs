@@ -540,7 +540,7 @@ fn typed_line(rest: &str, at_error: bool) -> Option<Typed<'_>> {
         // The SDK's sentence as the CLI prints an error it did not handle, alone on its line; a
         // print of a caught one (`Error: An error occurred (…)`, read as at ERROR) is not one.
         let sdk_sentence = if at_error { None } else { service_error(line) };
-        if let Some((error_type, message)) = sdk_sentence.or_else(|| labelled_type(line)) {
+        if let Some((error_type, message)) = sdk_sentence.or_else(|| labelled_type(line)).or_else(|| repr(line)) {
             return typed(error_type, message, index == 0);
         }
         if is_error_type(line) && line.contains(['.', '<']) {
@@ -580,6 +580,17 @@ fn service_error(line: &str) -> Option<(&str, &str)> {
         None => tail.strip_prefix(": ").unwrap_or(""),
     };
     valid.then_some((code, message))
+}
+
+/// Python's `repr` of an exception, as `print(repr(e))` or a logged tuple shows it:
+/// `RuntimeError('Event loop is closed')`.
+fn repr(line: &str) -> Option<(&str, &str)> {
+    let (error_type, rest) = line.split_once('(')?;
+    let inner = rest.strip_suffix(')')?;
+    let quoted = inner.len() >= 2
+        && ((inner.starts_with('\'') && inner.ends_with('\'')) || (inner.starts_with('"') && inner.ends_with('"')));
+    let named = is_error_type(error_type) && !error_type.contains('.');
+    (quoted && named).then(|| (error_type, &inner[1..inner.len() - 1]))
 }
 
 /// A short label before the error (`Reason: TypeError: …`, `Got an error: Error: …`, `Global

@@ -221,6 +221,10 @@ fn the_sdks_error_sentence_and_a_labelled_type_name_the_error() {
     // A short label before the type (reconbot/graphql-lambda-subscriptions#313).
     let labelled = signal("Reason: TypeError: Cannot read property 'definitions' of undefined");
     assert_eq!(labelled.report.error_type.as_deref(), Some("TypeError"));
+    // Python's repr of an exception (cozyberries/telegram-bot LAMBDA_FIX.md).
+    let repr = signal("RuntimeError('Event loop is closed')");
+    assert_eq!(repr.report.error_type.as_deref(), Some("RuntimeError"));
+    assert_eq!(repr.report.message.as_deref(), Some("Event loop is closed"));
     // `aws logs tail` puts the log stream before the runtime's line: its level is still read.
     let tailed = "2026-02-28T16:32:48.721000+00:00 2026/02/28/[$LATEST]537ae4b7f73f4df4829ec4f11365db97 2026-02-28T16:32:48.721Z\tb3dc2441-808b-47c6-aeb6-5fb62c32cc95\tERROR\tGlobal Lambda Error: TypeError: input.once is not a function";
     assert_eq!(stated_level(tailed), Some(StatedLevel::Error));
