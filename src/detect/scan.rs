@@ -228,8 +228,7 @@ impl Reading {
             }
             let carriers_only = self.hits.iter().all(|hit| catalog.rules()[hit.rule].spec.yields_to_classes);
             if class_may_speak && carriers_only && !self.hits.is_empty() {
-                // A 5xx (or a caller's `FAILED`) whose text names its cause: the cause's class
-                // rule speaks instead.
+                // A 5xx whose text names its cause: the cause's class rule speaks instead.
                 let carriers = std::mem::take(&mut self.hits);
                 self.class_hits(catalog, message, unfolded);
                 if self.hits.is_empty() {

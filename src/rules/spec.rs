@@ -161,10 +161,9 @@ pub struct RuleSpec {
     /// that observation's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fallback: bool,
-    /// The rule names how a failure reached a caller, not its cause (an HTTP 5xx, a response
-    /// that only says `FAILED`): when a class rule recognises a cause in the same message (a
-    /// 500 whose body says `Missing required environment variables`), the class rule's finding
-    /// takes this rule's place.
+    /// The rule names how a failure reached a caller, not its cause (an HTTP 5xx): when a class
+    /// rule recognises a cause in the same message (a 500 whose body says `Missing required
+    /// environment variables`), the class rule's finding takes this rule's place.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub yields_to_classes: bool,
 }
