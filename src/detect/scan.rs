@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::detect::access::AccessDeniedParser;
-use crate::detect::errors::{self, ErrorSignal, StatedLevel};
+use crate::detect::errors::{self, ErrorSignal, StatedLevel, Words};
 use crate::detect::normalize;
 use crate::detect::platform::{InitPhase, PlatformParser, PlatformRecord, Status};
 use crate::ingest::{LogBatch, LogEvent};
@@ -367,17 +367,20 @@ fn handled(category: Category, level: StatedLevel, message: &str) -> bool {
 /// The message says the operation is retried (`retrying`, `will retry`, `Retry 1/3`, `try
 /// again`).
 fn says_it_retries(message: &str) -> bool {
-    errors::mentions_any(
-        message,
-        &["retry ", "retry.", "retrying", "retries", "will retry", "trying again", "try again"],
-    )
+    static RETRIES: Words = Words::new(|| {
+        errors::automaton(&["retry ", "retry.", "retrying", "retries", "will retry", "trying again", "try again"])
+    });
+    RETRIES.in_text(message)
 }
 
 /// The message says the operation goes on and is tried again (`retrying`, `will retry`,
 /// `Recoverable error occurred …, sleeping for 5 seconds`); AWS's advice to "try again" in an
 /// error message is not that.
 fn says_it_will_retry(message: &str) -> bool {
-    errors::mentions_any(message, &["retrying", "will retry", "will be retried", "recoverable error", "trying again"])
+    static WILL_RETRY: Words = Words::new(|| {
+        errors::automaton(&["retrying", "will retry", "will be retried", "recoverable error", "trying again"])
+    });
+    WILL_RETRY.in_text(message)
 }
 
 /// The most of one message the scan reads: CloudWatch Logs refuses events over 256 KiB, so a

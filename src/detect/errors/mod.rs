@@ -23,6 +23,10 @@
 //! text shapes that read it are one reading of one line; the JSON shapes (`structured`), the
 //! stacks (`stack`) and the grouping (`fingerprint`) are files of their own.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 mod fingerprint;
 pub(crate) mod stack;
 mod structured;
@@ -116,30 +120,52 @@ pub fn extract(message: &str) -> Option<ErrorSignal> {
     Some(signal)
 }
 
-/// Whether `text` holds any of `words` (lower-case ASCII) in any ASCII case, without a
-/// lower-cased copy of the text (a message may be 256 KiB): linear in the text for a fixed
-/// list of short words.
-pub(crate) fn mentions_any(text: &str, words: &[&str]) -> bool {
-    let bytes = text.as_bytes();
-    words.iter().any(|word| {
-        let word = word.as_bytes();
-        !word.is_empty() && bytes.windows(word.len()).any(|window| window.eq_ignore_ascii_case(word))
-    })
+/// A fixed list of words, found in any ASCII case in one pass over a text (an automaton built
+/// once, on first use): a message may be 256 KiB, and trying each word at every position
+/// would read it once a word.
+pub(crate) struct Words(LazyLock<AhoCorasick>);
+
+impl Words {
+    /// The words of `build`'s list; `build` is called once.
+    pub(crate) const fn new(build: fn() -> AhoCorasick) -> Self {
+        Self(LazyLock::new(build))
+    }
+
+    /// Whether `text` holds any of the words.
+    pub(crate) fn in_text(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
 }
 
-/// Words of a line at ERROR that says the application went on without the failed step.
-const RECOVERED: &[&str] = &[
-    "falling back",
-    "fall back",
-    "fallback",
-    "retrying",
-    "will retry",
-    "ignoring",
-    "skipping",
-    "continuing",
-    "using default",
-    "error handled",
-];
+/// The automaton of a constant word list, case-insensitive in ASCII.
+///
+/// # Panics
+///
+/// Never for the short constant lists it is given (their automata are far under any limit);
+/// each is used by the tests.
+#[allow(clippy::expect_used)]
+pub(crate) fn automaton(words: &[&str]) -> AhoCorasick {
+    AhoCorasick::builder().ascii_case_insensitive(true).build(words).expect("a constant word list always compiles")
+}
+
+/// Words of a line that says the application went on without the failed step.
+static RECOVERED: Words = Words::new(|| {
+    automaton(&[
+        "falling back",
+        "fall back",
+        "fallback",
+        "retrying",
+        "will retry",
+        "ignoring",
+        "skipping",
+        "continuing",
+        "using default",
+        "error handled",
+    ])
+});
+
+/// Words that name an error in a sentence.
+static NAMES_AN_ERROR: Words = Words::new(|| automaton(&["error", "exception"]));
 
 /// The fewest letters a line at ERROR needs, past its level, to be an error in its own words.
 const MIN_LOGGED_LETTERS: usize = 8;
@@ -169,7 +195,7 @@ fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal
         return None;
     }
     // A line that says the application went on (`falling back`, `retrying`) handled what it logged.
-    if mentions_any(message, RECOVERED) {
+    if RECOVERED.in_text(message) {
         return None;
     }
     // What the line says past a level word and its punctuation (`ERROR : `, `[ERROR] `).
@@ -459,24 +485,16 @@ fn printed_error_object(rest: &str, head: &Head<'_>) -> bool {
     let first_line = rest.lines().next().unwrap_or("");
     head.at_info
         && type_and_message(first_line).is_some_and(|(_, message)| !message.is_empty())
-        && !mentions_any(first_line, RECOVERED)
+        && !RECOVERED.in_text(first_line)
 }
 
 /// Openers of a line that states a failure in words, with no level and no error type
 /// (`Failed to connect to …`, `Unable to import module …`, `Could not load …`).
-const FAILURE_OPENERS: &[&str] = &[
-    "Error ",
-    "Failed ",
-    "Failure ",
-    "Unable to ",
-    "Could not ",
-    "Couldn't ",
-    "Cannot ",
-    "Can't ",
-    "Fatal ",
-    "Unhandled ",
-    "Uncaught ",
-];
+///
+/// `Error …` and `Fatal …` are not among them: the head reads a line's first `Error` or `Fatal`
+/// as its level, and such a line is read at ERROR ([`logged_line`]).
+const FAILURE_OPENERS: &[&str] =
+    &["Failed ", "Failure ", "Unable to ", "Could not ", "Couldn't ", "Cannot ", "Can't ", "Unhandled ", "Uncaught "];
 
 /// A line with no level that opens by saying something failed and names the error (`Unable to
 /// generate thumbnail … due to error: …`, `Failed to load config: Error: ENOENT …`): an error
@@ -495,10 +513,10 @@ pub fn failure_statement(message: &str) -> Option<ErrorSignal> {
     let counted = after.trim_start_matches([':', ' ']).starts_with(|c: char| c.is_ascii_digit());
     // The failure names an error (`… due to error: …`, `… with exception …`): a business outcome
     // printed as a sentence (`Failed to invite user …: channel_not_found`) is not one.
-    let names_an_error = mentions_any(after, &["error", "exception"]);
+    let names_an_error = NAMES_AN_ERROR.in_text(after);
     if counted
         || !names_an_error
-        || mentions_any(said, RECOVERED)
+        || RECOVERED.in_text(said)
         || said.chars().filter(char::is_ascii_alphabetic).count() < 16
     {
         return None;
