@@ -228,10 +228,13 @@ impl Reading {
             }
             let carriers_only = self.hits.iter().all(|hit| catalog.rules()[hit.rule].spec.yields_to_classes);
             if class_may_speak && carriers_only && !self.hits.is_empty() {
-                // A 5xx whose text names its cause: the cause's class rule speaks instead.
+                // A 5xx whose text names its cause, a timeout in a database driver's words: the
+                // cause's class rule speaks instead, unless it only says again what the carrier
+                // says (a network class over a network rule, which names host and port).
                 let carriers = std::mem::take(&mut self.hits);
                 self.class_hits(catalog, message, unfolded);
-                if self.hits.is_empty() {
+                let category = |hit: &Hit| catalog.rules()[hit.rule].spec.category;
+                if self.hits.iter().all(|class| carriers.iter().any(|carrier| category(carrier) == category(class))) {
                     self.hits = carriers;
                 }
             }

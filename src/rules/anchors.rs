@@ -169,6 +169,12 @@ pub const FAILURE_WORDS: &[&str] = &[
     "erofs",
     "max allowed",
     "maximum allowed",
+    "nosuch",
+    "doesnotexist",
+    "must be addressed",
+    "is wrong",
+    "states.timeout",
+    "status: timeout",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).

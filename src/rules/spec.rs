@@ -161,9 +161,11 @@ pub struct RuleSpec {
     /// that observation's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fallback: bool,
-    /// The rule names how a failure reached a caller, not its cause (an HTTP 5xx): when a class
-    /// rule recognises a cause in the same message (a 500 whose body says `Missing required
-    /// environment variables`), the class rule's finding takes this rule's place.
+    /// The rule names how a failure reached a caller or showed, not its cause (an HTTP 5xx, a
+    /// connection that timed out): when a class rule of another category recognises a cause in
+    /// the same message (a 500 whose body says `Missing required environment variables`, a
+    /// database driver's error around the timeout), the class rule's finding takes this rule's
+    /// place.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub yields_to_classes: bool,
 }

@@ -612,9 +612,12 @@ fn repr(line: &str) -> Option<(&str, &str)> {
 }
 
 /// A short label before the error (`Reason: TypeError: …`, `Got an error: Error: …`, `Global
-/// Lambda Error: TypeError: …`): at most four words, then the error type and its message.
+/// Lambda Error: TypeError: …`, PHP's `PHP Fatal error:  Uncaught TypeError: …`): at most four
+/// words, then the error type (after `Uncaught`, as PHP says it) and its message.
 fn labelled_type(line: &str) -> Option<(&str, &str)> {
     let (label, after) = line.split_once(": ")?;
+    let after = after.trim_start();
+    let after = after.strip_prefix("Uncaught ").unwrap_or(after);
     let short = !label.is_empty() && label.split_whitespace().count() <= 4 && label.len() <= 40;
     let words = label.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '-');
     (short && words).then(|| type_and_message(after))?
