@@ -91,6 +91,7 @@ pub const ERROR_SIGNALS: &[&str] = &[
     "level=error",
     "level=fatal",
     " - error ",
+    " error ",
     "| error |",
     "lambda_warning: unhandled exception",
 ];
@@ -175,6 +176,9 @@ pub const FAILURE_WORDS: &[&str] = &[
     "is wrong",
     "states.timeout",
     "status: timeout",
+    "exhausted",
+    "was a problem",
+    "not yet current",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).

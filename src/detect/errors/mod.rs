@@ -232,8 +232,14 @@ pub fn stated_level(message: &str) -> Option<StatedLevel> {
         structured::level_word(message)?
     } else {
         // Numbers are levels only in a JSON field (pino's 30); in text they are anything.
-        let mut words = message.split(['\t', ' ']).filter(|w| !w.is_empty() && !is_log_stream(w)).take(4);
+        let mut words = message.split(['\t', ' ']).filter(|w| !w.is_empty() && !is_log_stream(w)).take(5);
         match words.find(|word| Level::of_word(word).is_some()) {
+            // An application logger's own capital level after the runtime's INFO (see `Head`).
+            Some(word)
+                if level_of_word(word) == Some(StatedLevel::Info) && words.next().is_some_and(is_logger_error_word) =>
+            {
+                return Some(StatedLevel::Error);
+            }
             Some(word) => word.to_owned(),
             None => return named_level(message),
         }
@@ -359,7 +365,7 @@ impl<'a> Head<'a> {
             request_id: None,
             rest: message.trim_start(),
         };
-        for position in 0..4 {
+        for position in 0..5 {
             let rest = head.rest;
             let end = rest.find(['\t', ' ', '\n']).unwrap_or(rest.len());
             let token = &rest[..end];
@@ -377,6 +383,11 @@ impl<'a> Head<'a> {
                 head.level = Some(level);
                 head.at_info = level_of_word(token) == Some(StatedLevel::Info);
                 head.bracketed_level_first = position == 0 && token.starts_with('[');
+            } else if head.at_info && is_logger_error_word(token) {
+                // `console.log` of a line an application's logger already formatted
+                // (`INFO\tERROR NodeMasterController - …`): the logger's level is the line's.
+                head.level = Some(Level::Error);
+                head.at_info = false;
             } else if token == "undefined" || token == "-" || (head.level.is_none() && next_is_level(&rest[end..])) {
                 // Node.js prints `undefined` for the request id outside an invocation; a copy may
                 // show a placeholder (`xxxxx`) where the id stood before the level.
@@ -388,6 +399,12 @@ impl<'a> Head<'a> {
         head.rest = head.rest.trim_start();
         head
     }
+}
+
+/// An error level word as a logger writes it, in capitals (`ERROR`, `FATAL`, `[ERROR]`), not a
+/// sentence's word.
+fn is_logger_error_word(token: &str) -> bool {
+    token.bytes().all(|b| !b.is_ascii_lowercase()) && Level::of_word(token) == Some(Level::Error)
 }
 
 /// Whether the next token of `rest` is a level word.
@@ -508,6 +525,23 @@ pub fn failure_statement(message: &str) -> Option<ErrorSignal> {
     }
     // A console's mark before it (`✖ Unhandled exception in handler 'hello'.`, `❌ Failed …`).
     let said = head.rest.lines().next().unwrap_or("").trim_start_matches(|c: char| !c.is_ascii()).trim();
+    // The message, then its type last (`Expecting value: line 1 column 1 (char 0): JSONDecodeError`,
+    // `'accessKeyDetails': KeyError`), as Lambda's console and alarm notifications render a failure.
+    // A setting (`on_error: ValueError`) is a bare name before its colon; a message has words
+    // or is quoted.
+    if let Some((text, error_type)) = said.rsplit_once(": ")
+        && is_error_type(error_type)
+        && (text.contains(' ') || text.starts_with(['\'', '"']))
+        && !RECOVERED.in_text(said)
+    {
+        let report = ErrorReport {
+            error_type: Some(error_type.to_owned()),
+            message: Some(text.trim().to_owned()),
+            frames: Vec::new(),
+            request_id: head.request_id.map(str::to_owned),
+        };
+        return Some(ErrorSignal { kind: ErrorKind::Logged, report });
+    }
     let opener = FAILURE_OPENERS.iter().find(|opener| said.starts_with(**opener))?;
     let after = &said[opener.len()..];
     let counted = after.trim_start_matches([':', ' ']).starts_with(|c: char| c.is_ascii_digit());
@@ -566,9 +600,18 @@ fn typed_line(rest: &str, at_error: bool) -> Option<Typed<'_>> {
         }
         if let Some((message, error_type)) = line.rsplit_once(": ")
             && is_error_type(error_type.trim())
-            && error_type.contains('.')
         {
-            return typed(error_type.trim(), message, false);
+            // `Expecting value: line 1 column 1 (char 0): JSONDecodeError`: the message, then its
+            // type last, as Lambda's console and alarm notifications render a failure; a qualified
+            // type may end any line of a stack.
+            if error_type.contains('.') {
+                return typed(error_type.trim(), message, false);
+            }
+            // A setting (`on_error: ValueError`) is a bare name before its colon.
+            let worded = message.contains(' ') || message.starts_with(['\'', '"']);
+            if index == 0 && worded && error_type.trim() == error_type {
+                return typed(error_type, message, true);
+            }
         }
         if let Some((message, error_type)) = ruby_uncaught(line) {
             return typed(error_type, message, false);

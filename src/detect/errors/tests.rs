@@ -253,3 +253,40 @@ fn a_response_that_says_it_failed_names_its_error() {
         assert_eq!(extract(quiet), None, "{quiet}");
     }
 }
+
+#[test]
+fn a_message_before_its_type_a_logger_level_inside_info_and_php_uncaught_errors_are_read() {
+    // The message, then its type, as Lambda's console and alarm notifications render a failure
+    // (terraform-aws-modules/terraform-aws-notify-slack#13, brianwarehime/nights_watch#2).
+    for (line, error_type) in [
+        ("Expecting value: line 1 column 1 (char 0): JSONDecodeError", "JSONDecodeError"),
+        ("'accessKeyDetails': KeyError", "KeyError"),
+    ] {
+        let said = failure_statement(line).expect(line);
+        assert_eq!((said.kind, said.report.error_type.as_deref()), (ErrorKind::Logged, Some(error_type)), "{line}");
+    }
+    // An application logger's ERROR inside console.log's INFO (djfdyuruiry/ts-lambda-api#23).
+    let inner = "2019-07-02T20:52:43.016Z\t52fdfc07-2182-154f-163f-5f0f9a621d72\tINFO\tERROR NodeMasterController - Error retrieving node master status.";
+    assert_eq!(stated_level(inner), Some(StatedLevel::Error));
+    assert_eq!(extract(inner).map(|s| s.kind), Some(ErrorKind::Logged));
+    // The runtime's line copied with spaces for its tabs (baselime/docs, the Lambda logs page).
+    let spaced = " 2021-12-26T14:00:19.258Z e578aebe-054e-4844-835c-66a75d3112cf ERROR Error doing something.";
+    assert_eq!(extract(spaced).map(|s| s.kind), Some(ErrorKind::Logged));
+    // PHP names the uncaught exception after `Uncaught` (blind batch 7, a Laravel app).
+    let php = "PHP Fatal error: Uncaught UnexpectedValueException: The stream or file \"/var/www/seat/storage/logs/laravel-2017-03-27.log\" could not be opened: failed to open stream: Read-only file system in /var/www/seat/bootstrap/cache/compiled.php:14181";
+    assert_eq!(signal(php).report.error_type.as_deref(), Some("UnexpectedValueException"));
+    // Near misses: a setting named like an error, a retry that went on, a lower-case word after
+    // INFO, a logger's INFO with no error level of its own.
+    for quiet in
+        ["on_error: ValueError", "Retrying the upload after: ThrottlingException", "handler_error_type: TimeoutError"]
+    {
+        assert!(failure_statement(quiet).is_none(), "{quiet}");
+    }
+    for quiet in [
+        "2019-07-02T20:52:43.016Z\t52fdfc07-2182-154f-163f-5f0f9a621d72\tINFO\terror count is 0",
+        "2019-07-02T20:52:43.016Z\t52fdfc07-2182-154f-163f-5f0f9a621d72\tINFO\tINFO NodeMasterController - node master status retrieved",
+    ] {
+        assert_ne!(stated_level(quiet), Some(StatedLevel::Error), "{quiet}");
+        assert_eq!(extract(quiet).map(|s| s.kind), None, "{quiet}");
+    }
+}
