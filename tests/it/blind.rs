@@ -36,12 +36,12 @@ use crate::support::corpus::{self, RealFile};
 const MIN_RECALL: f64 = 0.90;
 /// Batches whose recall after their classes stays below [`MIN_RECALL`], each held at what it
 /// gives now so that a regression still fails. Batch 16 (Java, .NET, PHP, Rust and callers'
-/// threads): of its 7 misses, 3 are one message the collector split over lines that the batch
-/// reads as separate events (an Npgsql timeout above its `at Npgsql…Connect` frame, a pretty-printed
-/// PHP exception, a CloudFormation message padded over six lines); the others are Step
-/// Functions' `Lambda.Unknown` (a timeout, a crash or running out of memory alike), a handled
-/// SQS record, and two wordings of a wrong trigger no class names.
-const FLOORS: &[(&str, f64)] = &[("batch-16.toml", 0.87)];
+/// threads): of its 6 misses, 3 are messages a library pads or pretty-prints over several lines
+/// (a Laravel exception document, a CloudFormation message cut at fixed widths, Step Functions'
+/// `Lambda.Unknown`, which is a timeout, a crash or running out of memory alike); the others are
+/// a handled SQS record, AppSync's mapping-template JSON error and a wrong trigger in an
+/// adapter's words.
+const FLOORS: &[(&str, f64)] = &[("batch-16.toml", 0.88)];
 
 /// The share of a batch's negatives that may fire anything.
 const MAX_FALSE_POSITIVES: f64 = 0.02;
