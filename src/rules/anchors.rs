@@ -55,6 +55,7 @@ pub const ERROR_SIGNALS: &[&str] = &[
     "errormessage",
     "invoke error",
     "promise rejection",
+    "unhandledpromiserejectionwarning",
     "panic",
     "[error]",
     "\terror\t",
@@ -179,6 +180,8 @@ pub const FAILURE_WORDS: &[&str] = &[
     "exhausted",
     "was a problem",
     "not yet current",
+    "status:n/a",
+    "browser closed",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).

@@ -613,6 +613,13 @@ fn typed_line(rest: &str, at_error: bool) -> Option<Typed<'_>> {
                 return typed(error_type, message, true);
             }
         }
+        // Node.js before 15 printed an unhandled rejection as a warning, with the error after it
+        // (`(node:1) UnhandledPromiseRejectionWarning: ReferenceError: alert is not defined`).
+        if let Some((_, after)) = line.split_once("UnhandledPromiseRejectionWarning: ")
+            && let Some((error_type, message)) = type_and_message(after)
+        {
+            return typed(error_type, message, true);
+        }
         if let Some((message, error_type)) = ruby_uncaught(line) {
             return typed(error_type, message, false);
         }

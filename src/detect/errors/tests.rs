@@ -272,6 +272,10 @@ fn a_message_before_its_type_a_logger_level_inside_info_and_php_uncaught_errors_
     // The runtime's line copied with spaces for its tabs (baselime/docs, the Lambda logs page).
     let spaced = " 2021-12-26T14:00:19.258Z e578aebe-054e-4844-835c-66a75d3112cf ERROR Error doing something.";
     assert_eq!(extract(spaced).map(|s| s.kind), Some(ErrorKind::Logged));
+    // Node.js before 15 printed an unhandled rejection as a warning (blind batch 25,
+    // amazon-archives/amazon-quicksight-embedding-sample#3).
+    let rejection = "2019-02-21T16:57:20.679Z\t430b1cf7-15a2-4f58-a6e3-c1ec25f00e92\t(node:1) UnhandledPromiseRejectionWarning: ReferenceError: alert is not defined";
+    assert_eq!(signal(rejection).report.error_type.as_deref(), Some("ReferenceError"));
     // PHP names the uncaught exception after `Uncaught` (blind batch 7, a Laravel app).
     let php = "PHP Fatal error: Uncaught UnexpectedValueException: The stream or file \"/var/www/seat/storage/logs/laravel-2017-03-27.log\" could not be opened: failed to open stream: Read-only file system in /var/www/seat/bootstrap/cache/compiled.php:14181";
     assert_eq!(signal(php).report.error_type.as_deref(), Some("UnexpectedValueException"));
