@@ -412,8 +412,7 @@ fn next_is_level(rest: &str) -> bool {
     let rest = rest.trim_start_matches([' ', '\t']);
     let token = rest.split(['\t', ' ', '\n']).next().unwrap_or("");
     // As a runtime prints it (`ERROR`), not a sentence's word (`An error occurred`).
-    let upper = token.bytes().all(|b| !b.is_ascii_lowercase());
-    upper && Level::of_word(token) == Some(Level::Error)
+    is_logger_error_word(token)
 }
 
 /// A UUID (8-4-4-4-12 hex digits), as Lambda's request ids are, even one of decimal digits only.
@@ -525,13 +524,7 @@ pub fn failure_statement(message: &str) -> Option<ErrorSignal> {
     }
     // A console's mark before it (`✖ Unhandled exception in handler 'hello'.`, `❌ Failed …`).
     let said = head.rest.lines().next().unwrap_or("").trim_start_matches(|c: char| !c.is_ascii()).trim();
-    // The message, then its type last (`Expecting value: line 1 column 1 (char 0): JSONDecodeError`,
-    // `'accessKeyDetails': KeyError`), as Lambda's console and alarm notifications render a failure.
-    // A setting (`on_error: ValueError`) is a bare name before its colon; a message has words
-    // or is quoted.
-    if let Some((text, error_type)) = said.rsplit_once(": ")
-        && is_error_type(error_type)
-        && (text.contains(' ') || text.starts_with(['\'', '"']))
+    if let Some((error_type, text)) = message_then_type(said)
         && !RECOVERED.in_text(said)
     {
         let report = ErrorReport {
@@ -598,20 +591,17 @@ fn typed_line(rest: &str, at_error: bool) -> Option<Typed<'_>> {
         if is_error_type(line) && line.contains(['.', '<']) {
             return typed(line, "", index == 0);
         }
+        // A qualified type may end any line of a stack.
         if let Some((message, error_type)) = line.rsplit_once(": ")
             && is_error_type(error_type.trim())
+            && error_type.contains('.')
         {
-            // `Expecting value: line 1 column 1 (char 0): JSONDecodeError`: the message, then its
-            // type last, as Lambda's console and alarm notifications render a failure; a qualified
-            // type may end any line of a stack.
-            if error_type.contains('.') {
-                return typed(error_type.trim(), message, false);
-            }
-            // A setting (`on_error: ValueError`) is a bare name before its colon.
-            let worded = message.contains(' ') || message.starts_with(['\'', '"']);
-            if index == 0 && worded && error_type.trim() == error_type {
-                return typed(error_type, message, true);
-            }
+            return typed(error_type.trim(), message, false);
+        }
+        if index == 0
+            && let Some((error_type, message)) = message_then_type(line)
+        {
+            return typed(error_type, message, true);
         }
         // Node.js before 15 printed an unhandled rejection as a warning, with the error after it
         // (`(node:1) UnhandledPromiseRejectionWarning: ReferenceError: alert is not defined`).
@@ -650,6 +640,16 @@ fn service_error(line: &str) -> Option<(&str, &str)> {
     valid.then_some((code, message))
 }
 
+/// The message, then its type last (`Expecting value: line 1 column 1 (char 0): JSONDecodeError`,
+/// `'accessKeyDetails': KeyError`), as Lambda's console and alarm notifications render a
+/// failure: `(type, message)`. A setting (`on_error: ValueError`) is a bare name before its
+/// colon; a message has words or is quoted.
+fn message_then_type(line: &str) -> Option<(&str, &str)> {
+    let (message, error_type) = line.rsplit_once(": ")?;
+    let worded = message.contains(' ') || message.starts_with(['\'', '"']);
+    (worded && is_error_type(error_type)).then_some((error_type, message))
+}
+
 /// Python's `repr` of an exception, as `print(repr(e))` or a logged tuple shows it:
 /// `RuntimeError('Event loop is closed')`.
 fn repr(line: &str) -> Option<(&str, &str)> {
@@ -663,11 +663,9 @@ fn repr(line: &str) -> Option<(&str, &str)> {
 
 /// A short label before the error (`Reason: TypeError: …`, `Got an error: Error: …`, `Global
 /// Lambda Error: TypeError: …`, PHP's `PHP Fatal error:  Uncaught TypeError: …`): at most four
-/// words, then the error type (after `Uncaught`, as PHP says it) and its message.
+/// words, then the error type and its message.
 fn labelled_type(line: &str) -> Option<(&str, &str)> {
     let (label, after) = line.split_once(": ")?;
-    let after = after.trim_start();
-    let after = after.strip_prefix("Uncaught ").unwrap_or(after);
     let short = !label.is_empty() && label.split_whitespace().count() <= 4 && label.len() <= 40;
     let words = label.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '-');
     (short && words).then(|| type_and_message(after))?
@@ -729,6 +727,9 @@ fn runtime_failure_line(rest: &str, first_line: &str) -> Option<ErrorSignal> {
 pub(crate) fn type_and_message(line: &str) -> Option<(&str, &str)> {
     let (candidate, message) = line.split_once(':')?;
     let candidate = candidate.trim();
+    // JavaScript's and PHP's word for an error nothing caught (`Uncaught TypeError: fetch
+    // failed`, `PHP Fatal error:  Uncaught TypeError: …`) stands before the type.
+    let candidate = candidate.strip_prefix("Uncaught ").unwrap_or(candidate);
     // `Error: x`, `com.acme.Failure: x`, `Function<NoMethodError>: x`, `[ERROR] Runtime.X: x`.
     is_error_type(candidate).then(|| (candidate, message.trim()))
 }
