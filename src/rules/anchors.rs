@@ -182,6 +182,9 @@ pub const FAILURE_WORDS: &[&str] = &[
     "not yet current",
     "status:n/a",
     "browser closed",
+    "no route to host",
+    "i/o timeout",
+    "no longer supported",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).

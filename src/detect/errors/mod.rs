@@ -190,7 +190,10 @@ fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal
     }
     // The level as a logger writes it (`ERROR`, `FATAL`, `CRITICAL`, `level=error`), not an error
     // message that opens with `Error:`; and not a runtime's warning printed to stderr.
-    let logger_level = ["ERROR", "FATAL", "CRITICAL", "level=error", "level=fatal"].iter().any(|w| message.contains(w));
+    // .NET's console logger writes its level as `fail:` before the category (`fail:
+    // MyFunction.Function[0]`).
+    let logger_level = ["ERROR", "FATAL", "CRITICAL", "level=error", "level=fatal"].iter().any(|w| message.contains(w))
+        || is_dotnet_failure(message.trim_start());
     if !logger_level || stated_level(message) != Some(StatedLevel::Error) || message.contains("Warning:") {
         return None;
     }
@@ -208,6 +211,13 @@ fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal
     .trim();
     (said.chars().filter(char::is_ascii_alphabetic).count() >= MIN_LOGGED_LETTERS).then_some(())?;
     logged(None, said)
+}
+
+/// .NET's console logger at its Error level: `fail: <Category>[<event id>]`.
+fn is_dotnet_failure(rest: &str) -> bool {
+    rest.strip_prefix("fail: ")
+        .and_then(|after| after.split_whitespace().next())
+        .is_some_and(|category| category.ends_with(']') && category.contains('['))
 }
 
 /// The level a line states for itself, by its logger's level word or JSON level field.

@@ -77,12 +77,35 @@ fn document_fields(fields: &Map<String, Value>, head_level: Option<Level>) -> Op
     if level != Some(Level::Error) {
         return None;
     }
-    let mut report = logged_exception(fields)?;
+    let Some(mut report) = logged_exception(fields) else {
+        let report = logged_message(fields, logger_message)?;
+        return Some(ErrorSignal { kind: ErrorKind::Logged, report });
+    };
     if report.message.is_none() {
         report.message = logger_message.map(value_text).filter(|m| !m.is_empty());
     }
     report.request_id = request_id(fields);
     Some(ErrorSignal { kind: ErrorKind::Logged, report })
+}
+
+/// A structured logger's line at ERROR or FATAL without an exception field: an error in the
+/// application's own words, as the same line in text is (`{"level":"error","msg":"failed to
+/// process message","error":"unexpected end of JSON input"}`), unless it says the application
+/// went on without the step that failed.
+fn logged_message(fields: &Map<String, Value>, logger_message: Option<&Value>) -> Option<ErrorReport> {
+    let said = logger_message.and_then(Value::as_str).map(str::trim).filter(|m| !m.is_empty());
+    let error = ["error", "err", "Error", "reason"].iter().find_map(|key| non_empty(fields.get(*key)));
+    let text = match (said, error) {
+        (Some(said), Some(error)) => format!("{said}: {error}"),
+        (Some(said), None) => said.to_owned(),
+        (None, Some(error)) => error,
+        (None, None) => return None,
+    };
+    let letters = text.chars().filter(char::is_ascii_alphabetic).count();
+    if letters < super::MIN_LOGGED_LETTERS || super::RECOVERED.in_text(&text) {
+        return None;
+    }
+    Some(ErrorReport { message: Some(text), request_id: request_id(fields), ..ErrorReport::default() })
 }
 
 /// A response document that says it failed and why: `{"success": false, "error": "Unknown

@@ -294,3 +294,30 @@ fn a_message_before_its_type_a_logger_level_inside_info_and_php_uncaught_errors_
         assert_eq!(extract(quiet).map(|s| s.kind), None, "{quiet}");
     }
 }
+
+#[test]
+fn a_structured_line_at_error_and_dotnets_fail_level_are_logged_errors_in_their_own_words() {
+    // A JSON logger at ERROR without an exception field says what failed in its message and its
+    // error field, as the same line in text does (logrus, zap, zerolog, pino, Powertools).
+    let json = "{\"level\":\"error\",\"msg\":\"failed to process message\",\"error\":\"unexpected end of JSON input\",\"time\":\"2024-01-15T10:30:00Z\",\"request_id\":\"r-9\"}";
+    let said = signal(json);
+    assert_eq!(said.kind, ErrorKind::Logged);
+    assert_eq!(said.report.message.as_deref(), Some("failed to process message: unexpected end of JSON input"));
+    assert_eq!(said.report.request_id.as_deref(), Some("r-9"));
+    let powertools = "{\"level\":\"ERROR\",\"location\":\"handler:25\",\"message\":\"Order 42 could not be charged\",\"service\":\"orders\"}";
+    assert_eq!(signal(powertools).report.message.as_deref(), Some("Order 42 could not be charged"));
+    // .NET's console logger writes Error as `fail:` before its category and event id.
+    let dotnet = "fail: Orders.Function[0] Unhandled exception while processing order 42";
+    assert_eq!(signal(dotnet).kind, ErrorKind::Logged);
+    // Near misses: a level below ERROR, a line that went on, too few words to say anything, a
+    // `fail:` that is no logger's category, an error field at INFO.
+    for quiet in [
+        "{\"level\":\"info\",\"msg\":\"failed to process message\"}",
+        "{\"level\":\"error\",\"msg\":\"cache miss, falling back to origin\"}",
+        "{\"level\":\"error\",\"msg\":\"oops\"}",
+        "{\"level\":\"warn\",\"msg\":\"slow\",\"error\":\"context deadline exceeded\"}",
+        "fail: 0 of 12 checks",
+    ] {
+        assert_eq!(extract(quiet), None, "{quiet}");
+    }
+}
