@@ -185,6 +185,10 @@ pub const FAILURE_WORDS: &[&str] = &[
     "no route to host",
     "i/o timeout",
     "no longer supported",
+    "too_large",
+    "illegal",
+    "unsuccessful",
+    "exports found",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).

@@ -45,8 +45,15 @@ const MIN_RECALL: f64 = 0.90;
 /// status), 2 are data files missing under `/var/task` (labelled start-up and application
 /// alike; a missing data file is not a start-up failure by itself), and the others are an
 /// OpenTelemetry exporter's bare `Error: Timeout`, a streaming request that failed without
-/// saying how, and a Kafka line whose first letter the paste lost.
-const FLOORS: &[(&str, f64)] = &[("batch-16.toml", 0.88), ("batch-24.toml", 0.86)];
+/// saying how, and a Kafka line whose first letter the paste lost. Batch 27 (threads of
+/// applications and platforms that run on Lambda: Vercel, Netlify, Pipedream): of its 9
+/// misses, 2 are labels the catalog reads otherwise on purpose (Vercel's invalid `"runtime"`
+/// build error, a negative of batch 2; a Go file without an exported handler, which the
+/// catalog calls start-up), 2 are Pipedream's own `TIMEOUT: TIMEOUT`, and the others are a
+/// GraphQL `NOT_FOUND` document, PyTorch's harmless cpuinfo warning, GDAL's message under an
+/// `ErrorMessage` key, an `ENOENT` under `/opt` labelled configuration, and Zappa's `Error:
+/// Warning!` about its status check.
+const FLOORS: &[(&str, f64)] = &[("batch-16.toml", 0.88), ("batch-24.toml", 0.86), ("batch-27.toml", 0.88)];
 
 /// The share of a batch's negatives that may fire anything.
 const MAX_FALSE_POSITIVES: f64 = 0.02;

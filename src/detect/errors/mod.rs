@@ -42,6 +42,13 @@ pub use stack::{Frame, top_in_app_frame};
 /// ([`crate::rules::ScanScratch::error_signal`]), so a message without any costs nothing more.
 pub use crate::rules::ERROR_SIGNALS;
 
+/// API Gateway's execution log line that quotes the integration's (the function's) response.
+const GATEWAY_RESPONSE: &str = "Endpoint response body before transformations: ";
+
+/// How an application opens a line about an error nothing caught (`Unhandled error: …`).
+const UNHANDLED_OPENERS: &[&str] =
+    &["Unhandled error:", "Unhandled exception:", "Uncaught error:", "Uncaught exception:"];
+
 /// The longest error type kept; a longer "type" is not one.
 const MAX_TYPE_CHARS: usize = 160;
 
@@ -94,6 +101,13 @@ pub fn extract(message: &str) -> Option<ErrorSignal> {
             return Some(ErrorSignal { kind: ErrorKind::Failure, report: signal });
         }
     }
+    // API Gateway's execution log quotes the function's response: an error document there is
+    // the invocation's failure as the caller saw it.
+    if let Some((_, response)) = rest.split_once(GATEWAY_RESPONSE)
+        && let Some(report) = structured::error_json(response).filter(|r| r.message.is_some() || r.error_type.is_some())
+    {
+        return Some(ErrorSignal { kind: ErrorKind::Failure, report });
+    }
     if rest.starts_with('{')
         && let Some(verdict) = structured::document(rest, head.level)
     {
@@ -111,6 +125,15 @@ pub fn extract(message: &str) -> Option<ErrorSignal> {
     if rest.starts_with('{')
         && let Some(report) = structured::quoted_logged_exception(rest)
     {
+        return Some(ErrorSignal { kind: ErrorKind::Logged, report });
+    }
+    // An application that says an error went unhandled, whatever level it printed that at.
+    if UNHANDLED_OPENERS.iter().any(|opener| rest.get(..opener.len()).is_some_and(|o| o.eq_ignore_ascii_case(opener))) {
+        let report = ErrorReport {
+            message: Some(rest.lines().next().unwrap_or("").trim().to_owned()),
+            request_id: head.request_id.map(str::to_owned),
+            ..ErrorReport::default()
+        };
         return Some(ErrorSignal { kind: ErrorKind::Logged, report });
     }
     let Some(mut signal) = text(rest, &head) else {
@@ -164,6 +187,10 @@ static RECOVERED: Words = Words::new(|| {
     ])
 });
 
+/// Words that say something failed: the anchor pass's own list, read here only in the text of a
+/// line at ERROR that has no type or stack.
+static SAYS_IT_FAILED: Words = Words::new(|| automaton(crate::rules::FAILURE_WORDS));
+
 /// Words that name an error in a sentence.
 static NAMES_AN_ERROR: Words = Words::new(|| automaton(&["error", "exception"]));
 
@@ -210,6 +237,14 @@ fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal
     }
     .trim();
     (said.chars().filter(char::is_ascii_alphabetic).count() >= MIN_LOGGED_LETTERS).then_some(())?;
+    // Node.js tags everything written to stderr ERROR (`console.error`, and Netlify's copy of
+    // it), so there, without a type or a stack, the words must say something failed: a
+    // library's own debug output (`ERROR\tprisma:info  Starting a pool`) is no error. A
+    // logger's ERROR (Python's `[ERROR]`, log4j's) is the application's own verdict.
+    let stderr_tag = message.contains("\tERROR\t") || netlify_stamp(message.trim_start()).is_some();
+    if stderr_tag && !SAYS_IT_FAILED.in_text(rest.lines().next().unwrap_or("")) {
+        return None;
+    }
     logged(None, said)
 }
 
@@ -238,6 +273,7 @@ pub enum StatedLevel {
 /// it states none.
 pub fn stated_level(message: &str) -> Option<StatedLevel> {
     let message = message.trim_start();
+    let message = netlify_stamp(message).map_or(message, |(stamp, _)| &message[stamp..]);
     let word = if message.starts_with('{') {
         structured::level_word(message)?
     } else {
@@ -375,6 +411,10 @@ impl<'a> Head<'a> {
             request_id: None,
             rest: message.trim_start(),
         };
+        if let Some((stamp, id)) = netlify_stamp(head.rest) {
+            head.rest = &head.rest[stamp..];
+            head.request_id = id;
+        }
         for position in 0..5 {
             let rest = head.rest;
             let end = rest.find(['\t', ' ', '\n']).unwrap_or(rest.len());
@@ -409,6 +449,32 @@ impl<'a> Head<'a> {
         head.rest = head.rest.trim_start();
         head
     }
+}
+
+/// The months as Netlify's function log writes them.
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// Netlify's function log head (its functions run on Lambda): `Feb 6, 01:28:15 PM: 4aa77591 `,
+/// a time and the request id's first eight digits. Its length, and the id.
+fn netlify_stamp(message: &str) -> Option<(usize, Option<&str>)> {
+    let mut tokens = message.splitn(6, ' ');
+    let month = tokens.next()?;
+    let day = tokens.next()?.strip_suffix(',')?;
+    let time = tokens.next()?;
+    let half = tokens.next()?;
+    let id = tokens.next()?;
+    let is_time = time.len() >= 7 && time.bytes().all(|b| b.is_ascii_digit() || b == b':');
+    if !MONTHS.contains(&month)
+        || day.is_empty()
+        || !day.bytes().all(|b| b.is_ascii_digit())
+        || !is_time
+        || !matches!(half, "AM:" | "PM:")
+    {
+        return None;
+    }
+    let stamp = month.len() + day.len() + time.len() + half.len() + 5;
+    let short_id = id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    Some(if short_id { (stamp + id.len() + 1, Some(id)) } else { (stamp, None) })
 }
 
 /// An error level word as a logger writes it, in capitals (`ERROR`, `FATAL`, `[ERROR]`), not a

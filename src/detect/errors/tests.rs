@@ -321,3 +321,35 @@ fn a_structured_line_at_error_and_dotnets_fail_level_are_logged_errors_in_their_
         assert_eq!(extract(quiet), None, "{quiet}");
     }
 }
+
+#[test]
+fn netlifys_head_api_gateways_quoted_response_and_an_unhandled_opener_are_read() {
+    // Netlify's function log (its functions run on Lambda): time, the id's first eight digits, level.
+    let netlify = "Feb 6, 01:28:15 PM: 4aa77591 ERROR  [11ty] Cannot read properties of null (reading 'toString') (via TypeError)";
+    let said = signal(netlify);
+    assert_eq!((said.kind, said.report.request_id.as_deref()), (ErrorKind::Logged, Some("4aa77591")));
+    assert_eq!(stated_level(netlify), Some(StatedLevel::Error));
+    // API Gateway's execution log quotes the function's error document (rotemtam/serverless-aws-logs-parser).
+    let gateway = "2016-10-01T10:55:36.480Z Endpoint response body before transformations: {\"errorMessage\":\"Error: Request failed with status code 422\"}";
+    let said = signal(gateway);
+    assert_eq!(said.kind, ErrorKind::Failure);
+    assert_eq!(said.report.message.as_deref(), Some("Error: Request failed with status code 422"));
+    // An application that says an error went unhandled, at INFO (medplum/medplum#8017).
+    let unhandled = "2025-12-09T23:57:51.720Z\tf82d50c0-1469-4d5e-8769-14f26d94efae\tINFO\tUnhandled error: Unrecognized bundle type:";
+    assert_eq!(signal(unhandled).kind, ErrorKind::Logged);
+    // Near misses: a successful response quoted by API Gateway; a library's debug output that
+    // Node.js tagged ERROR because it went to stderr (Logflare's Vercel fixtures); a month
+    // name that opens a sentence; a count of unhandled errors.
+    for quiet in [
+        "2016-10-01T10:55:36.480Z Endpoint response body before transformations: {\"statusCode\":200,\"body\":\"ok\"}",
+        "2020-02-28T17:37:14.156Z\t0304cfe3-629e-4d52-b884-1afa78c631a3\tERROR\tprisma:info  Starting a postgresql pool with 1 connections.",
+        "2020-02-27T15:58:34.787Z\t62579afd-84ac-42ac-b09c-a0d44e823374\tERROR\tprisma:query SELECT 1",
+        "May 6, the order service restarted at 01:28:15",
+        "Unhandled errors today: 0",
+    ] {
+        assert_eq!(extract(quiet), None, "{quiet}");
+    }
+    // The same stderr tag with words that say something failed is an error.
+    let failed = "2020-02-28T17:37:14.156Z\t0304cfe3-629e-4d52-b884-1afa78c631a3\tERROR\tprisma:error  Can't reach database server at `db:5432`";
+    assert_eq!(signal(failed).kind, ErrorKind::Logged);
+}

@@ -187,6 +187,21 @@ pub fn is_prefix_token(token: &str) -> bool {
             | "-"
             | "utc"
             | "gmt"
+            // Netlify's function log: `Jun 8, 12:12:43 AM: 00634a06 ERROR  Task timed out …`.
+            | "am"
+            | "pm"
+            | "jan"
+            | "feb"
+            | "mar"
+            | "apr"
+            | "may"
+            | "jun"
+            | "jul"
+            | "aug"
+            | "sep"
+            | "oct"
+            | "nov"
+            | "dec"
     ) {
         return true;
     }

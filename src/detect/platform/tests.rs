@@ -200,6 +200,13 @@ fn platform_phrases_after_the_prefixes_runtimes_and_tools_print() {
     assert_eq!(timed_out("Task timed out after 12.34 seconds"), Some((None, 12.34)));
     assert_eq!(timed_out("2025-02-03T04:05:06.789Z  Task timed out after 20.02 seconds"), Some((None, 20.02)));
     assert_eq!(timed_out("2025-02-03T04:05:06.789Z\tundefined\tTask timed out after 6.01 seconds"), Some((None, 6.01)));
+    // Netlify's function log: its time, the id's first eight digits and the level
+    // (openai/openai-assistants-quickstart#24).
+    assert_eq!(
+        timed_out("Jun 8, 12:12:43 AM: 00634a06 ERROR  Task timed out after 10.03 seconds"),
+        Some((None, 10.03))
+    );
+    assert_eq!(timed_out("May the Task timed out after 3.00 seconds rule stay quiet"), None);
     // `sam logs` and `aws logs tail` put the log stream and their own time first.
     assert_eq!(
         timed_out(
