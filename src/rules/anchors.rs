@@ -189,6 +189,12 @@ pub const FAILURE_WORDS: &[&str] = &[
     "illegal",
     "unsuccessful",
     "exports found",
+    "initializing your function",
+    "not yet",
+    "active yet",
+    "ready yet",
+    "exist yet",
+    "net::err_",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).

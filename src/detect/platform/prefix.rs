@@ -212,7 +212,9 @@ pub fn is_prefix_token(token: &str) -> bool {
     let placeholder = (bare.starts_with('<') && bare.ends_with('>'))
         || (bare.starts_with('{') && bare.ends_with('}'))
         || (bare.contains('-') && bare.bytes().all(|b| b.is_ascii_hexdigit() || b"-xX?*".contains(&b)));
-    let error_type = ["Runtime.", "Sandbox.", "Function.", "Extension."].iter().any(|p| bare.starts_with(p));
+    // Step Functions names the Lambda failure it reports (`States.TaskFailed: Lambda.AWSLambdaException:`).
+    let error_type =
+        ["Runtime.", "Sandbox.", "Function.", "Extension.", "States.", "Lambda."].iter().any(|p| bare.starts_with(p));
     // A log group name, as tools that merge groups print it (`[/aws/lambda/orders-api]`).
     let log_group = bare.starts_with("/aws/");
     // A shortened request id in a copy (`b70435cc`): hex, at least 8 digits.
