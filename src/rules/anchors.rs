@@ -195,6 +195,7 @@ pub const FAILURE_WORDS: &[&str] = &[
     "ready yet",
     "exist yet",
     "net::err_",
+    "bad_alloc",
 ];
 
 /// An anchor that is one of the platform's phrases ([`PLATFORM_PHRASES`]).

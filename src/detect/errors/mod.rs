@@ -217,8 +217,8 @@ fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal
     }
     // The level as a logger writes it (`ERROR`, `FATAL`, `CRITICAL`, `level=error`), not an error
     // message that opens with `Error:`; and not a runtime's warning printed to stderr.
-    // .NET's console logger writes its level as `fail:` before the category (`fail:
-    // MyFunction.Function[0]`).
+    // .NET's console logger writes its level as `fail:` or `crit:` before the category
+    // (`fail: MyFunction.Function[0]`).
     let logger_level = ["ERROR", "FATAL", "CRITICAL", "level=error", "level=fatal"].iter().any(|w| message.contains(w))
         || is_dotnet_failure(message.trim_start());
     if !logger_level || stated_level(message) != Some(StatedLevel::Error) || message.contains("Warning:") {
@@ -248,9 +248,11 @@ fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal
     logged(None, said)
 }
 
-/// .NET's console logger at its Error level: `fail: <Category>[<event id>]`.
+/// .NET's console logger at its Error or Critical level: `fail: <Category>[<event id>]`,
+/// `crit: …`.
 fn is_dotnet_failure(rest: &str) -> bool {
     rest.strip_prefix("fail: ")
+        .or_else(|| rest.strip_prefix("crit: "))
         .and_then(|after| after.split_whitespace().next())
         .is_some_and(|category| category.ends_with(']') && category.contains('['))
 }

@@ -306,9 +306,18 @@ fn a_structured_line_at_error_and_dotnets_fail_level_are_logged_errors_in_their_
     assert_eq!(said.report.request_id.as_deref(), Some("r-9"));
     let powertools = "{\"level\":\"ERROR\",\"location\":\"handler:25\",\"message\":\"Order 42 could not be charged\",\"service\":\"orders\"}";
     assert_eq!(signal(powertools).report.message.as_deref(), Some("Order 42 could not be charged"));
-    // .NET's console logger writes Error as `fail:` before its category and event id.
-    let dotnet = "fail: Orders.Function[0] Unhandled exception while processing order 42";
-    assert_eq!(signal(dotnet).kind, ErrorKind::Logged);
+    // zerolog (tcotav/gin-zerolog-demo README.md): the error field is the message.
+    let zerolog = "{\"level\":\"error\",\"error\":\"this is an error\",\"App\":\"logtest\",\"Call\":\"TimeSomething\",\"time\":\"2023-10-17T15:44:41-07:00\",\"message\":\"error\"}";
+    assert_eq!(signal(zerolog).report.message.as_deref(), Some("error: this is an error"));
+    // .NET's console logger writes Error as `fail:` before its category and event id
+    // (dotnet/aspnetcore#31142), Critical as `crit:`.
+    for dotnet in [
+        "fail: Orders.Function[0] Unhandled exception while processing order 42",
+        "fail: Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware[1]",
+        "crit: Microsoft.AspNetCore.Server.Kestrel[0]",
+    ] {
+        assert_eq!(signal(dotnet).kind, ErrorKind::Logged, "{dotnet}");
+    }
     // Near misses: a level below ERROR, a line that went on, too few words to say anything, a
     // `fail:` that is no logger's category, an error field at INFO.
     for quiet in [
@@ -317,6 +326,10 @@ fn a_structured_line_at_error_and_dotnets_fail_level_are_logged_errors_in_their_
         "{\"level\":\"error\",\"msg\":\"oops\"}",
         "{\"level\":\"warn\",\"msg\":\"slow\",\"error\":\"context deadline exceeded\"}",
         "fail: 0 of 12 checks",
+        // the same loggers at INFO and WARN (the same sources; TritonDataCenter/containerpilot's logging page)
+        "{\"level\":\"info\",\"App\":\"logtest\",\"Call\":\"main\",\"time\":\"2023-10-17T15:44:35-07:00\",\"message\":\"Starting server on port 8080\"}",
+        "info: Microsoft.Hosting.Lifetime[0]",
+        "{\"level\":\"warning\",\"msg\":\"The group's number increased tremendously!\",\"number\":122,\"omg\":true,\"time\":\"2014-03-10 19:57:38.562471297 -0400 EDT\"}",
     ] {
         assert_eq!(extract(quiet), None, "{quiet}");
     }
