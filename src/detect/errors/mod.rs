@@ -13,11 +13,17 @@
 //! | Java, .NET, Go, Rust | `Exception in thread "main" …`, `Unhandled exception. System.…`, `panic: …`, `thread 'main' panicked at …` | failure |
 //! | a line at ERROR or FATAL with an exception | `[ERROR]\t<time>\t<id>\tKeyError: 'x'`, `<time>\t<id>\tERROR\tTypeError: …\n    at …` | logged |
 //! | a structured logger at ERROR or FATAL with an exception | Powertools, pino, winston, structlog, log4j and Serilog JSON | logged |
+//! | a line at ERROR in words that say it failed | `ERROR : Error stopping …`, `{"level":"error","msg":…,"error":…}`, .NET's `fail: Category[0]` | logged |
+//! | a caller quoting the function's error | API Gateway's `Endpoint response body before transformations: {"errorMessage":…}` | failure |
 //!
 //! A logged error in an invocation that failed is that failure's error (the correlation step
 //! decides). Nothing here is a rule: rules explain failures; this module only says that there
 //! was one, in the error's own words, for the failures that no rule explains. The message is
 //! read once and every step is linear in its length.
+//!
+//! The head read before the shapes: Lambda's time, request id and level in every copy of them,
+//! `aws logs tail`'s log stream, and Netlify's `Jun 8, 12:12:43 AM: 00634a06 ERROR`. Node.js
+//! tags all of stderr ERROR, so there a line without a type or a stack must say it failed.
 //!
 //! Over 400 lines, with its tests apart: the head of a line (time, request id, level) and the
 //! text shapes that read it are one reading of one line; the JSON shapes (`structured`), the
