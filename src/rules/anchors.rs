@@ -179,7 +179,6 @@ pub const FAILURE_WORDS: &[&str] = &[
     "status: timeout",
     "exhausted",
     "was a problem",
-    "not yet current",
     "status:n/a",
     "browser closed",
     "no route to host",

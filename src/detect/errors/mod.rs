@@ -33,6 +33,8 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
+use crate::detect::platform::netlify_stamp;
+
 mod fingerprint;
 pub(crate) mod stack;
 mod structured;
@@ -203,6 +205,12 @@ static NAMES_AN_ERROR: Words = Words::new(|| automaton(&["error", "exception"]))
 /// The fewest letters a line at ERROR needs, past its level, to be an error in its own words.
 const MIN_LOGGED_LETTERS: usize = 8;
 
+/// Whether a logged line's own words (past its level) are enough to be an error: a few words,
+/// not a bare code or mark.
+fn says_enough(said: &str) -> bool {
+    said.chars().filter(char::is_ascii_alphabetic).count() >= MIN_LOGGED_LETTERS
+}
+
 /// A line without an exception type or stack that still reports an error: its logger wrote it
 /// at ERROR or FATAL (`[ERROR]\t<time>\t<id>\tlist indices must be integers …`, `ERROR : Error
 /// stopping rds instance …`, `level=error msg=…`), or it is Python runtime's `LAMBDA_WARNING:
@@ -242,13 +250,12 @@ fn logged_line(message: &str, rest: &str, head: &Head<'_>) -> Option<ErrorSignal
         None => said,
     }
     .trim();
-    (said.chars().filter(char::is_ascii_alphabetic).count() >= MIN_LOGGED_LETTERS).then_some(())?;
+    says_enough(said).then_some(())?;
     // Node.js tags everything written to stderr ERROR (`console.error`, and Netlify's copy of
     // it), so there, without a type or a stack, the words must say something failed: a
     // library's own debug output (`ERROR\tprisma:info  Starting a pool`) is no error. A
     // logger's ERROR (Python's `[ERROR]`, log4j's) is the application's own verdict.
-    let stderr_tag = message.contains("\tERROR\t") || netlify_stamp(message.trim_start()).is_some();
-    if stderr_tag && !SAYS_IT_FAILED.in_text(rest.lines().next().unwrap_or("")) {
+    if head.stderr_tagged && !SAYS_IT_FAILED.in_text(rest.lines().next().unwrap_or("")) {
         return None;
     }
     logged(None, said)
@@ -406,6 +413,9 @@ struct Head<'a> {
     bracketed_level_first: bool,
     /// The level is INFO (Node.js's `console.log`).
     at_info: bool,
+    /// The level is Node.js's tag for whatever went to stderr (`<time>\t<id>\tERROR\t…`,
+    /// Netlify's copy of it), not a logger's verdict.
+    stderr_tagged: bool,
     request_id: Option<&'a str>,
     rest: &'a str,
 }
@@ -416,12 +426,14 @@ impl<'a> Head<'a> {
             level: None,
             bracketed_level_first: false,
             at_info: false,
+            stderr_tagged: false,
             request_id: None,
             rest: message.trim_start(),
         };
         if let Some((stamp, id)) = netlify_stamp(head.rest) {
             head.rest = &head.rest[stamp..];
             head.request_id = id;
+            head.stderr_tagged = true;
         }
         for position in 0..5 {
             let rest = head.rest;
@@ -441,6 +453,7 @@ impl<'a> Head<'a> {
                 head.level = Some(level);
                 head.at_info = level_of_word(token) == Some(StatedLevel::Info);
                 head.bracketed_level_first = position == 0 && token.starts_with('[');
+                head.stderr_tagged |= position > 0 && token == "ERROR" && rest[end..].starts_with('\t');
             } else if head.at_info && is_logger_error_word(token) {
                 // `console.log` of a line an application's logger already formatted
                 // (`INFO\tERROR NodeMasterController - …`): the logger's level is the line's.
@@ -457,32 +470,6 @@ impl<'a> Head<'a> {
         head.rest = head.rest.trim_start();
         head
     }
-}
-
-/// The months as Netlify's function log writes them.
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/// Netlify's function log head (its functions run on Lambda): `Feb 6, 01:28:15 PM: 4aa77591 `,
-/// a time and the request id's first eight digits. Its length, and the id.
-fn netlify_stamp(message: &str) -> Option<(usize, Option<&str>)> {
-    let mut tokens = message.splitn(6, ' ');
-    let month = tokens.next()?;
-    let day = tokens.next()?.strip_suffix(',')?;
-    let time = tokens.next()?;
-    let half = tokens.next()?;
-    let id = tokens.next()?;
-    let is_time = time.len() >= 7 && time.bytes().all(|b| b.is_ascii_digit() || b == b':');
-    if !MONTHS.contains(&month)
-        || day.is_empty()
-        || !day.bytes().all(|b| b.is_ascii_digit())
-        || !is_time
-        || !matches!(half, "AM:" | "PM:")
-    {
-        return None;
-    }
-    let stamp = month.len() + day.len() + time.len() + half.len() + 5;
-    let short_id = id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    Some(if short_id { (stamp + id.len() + 1, Some(id)) } else { (stamp, None) })
 }
 
 /// An error level word as a logger writes it, in capitals (`ERROR`, `FATAL`, `[ERROR]`), not a

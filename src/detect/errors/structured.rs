@@ -101,8 +101,7 @@ fn logged_message(fields: &Map<String, Value>, logger_message: Option<&Value>) -
         (None, Some(error)) => error,
         (None, None) => return None,
     };
-    let letters = text.chars().filter(char::is_ascii_alphabetic).count();
-    if letters < super::MIN_LOGGED_LETTERS || super::RECOVERED.in_text(&text) {
+    if !super::says_enough(&text) || super::RECOVERED.in_text(&text) {
         return None;
     }
     Some(ErrorReport { message: Some(text), request_id: request_id(fields), ..ErrorReport::default() })

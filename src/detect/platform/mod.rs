@@ -19,7 +19,7 @@ mod json;
 mod prefix;
 mod text;
 
-pub use prefix::{is_prefix, is_prefix_token, looks_like_request_id};
+pub use prefix::{is_prefix, is_prefix_token, looks_like_request_id, netlify_stamp};
 pub use text::PlatformParser;
 
 /// How an invocation, init or restore phase ended, as Lambda reports it.

@@ -88,7 +88,35 @@ pub(super) fn request_id_of(fields: &Fields<'_>, prefix: &str) -> Option<String>
 /// True when `prefix` (the text before a platform phrase on its line) holds only what
 /// runtimes and log tools put there; see [`is_prefix_token`].
 pub fn is_prefix(prefix: &str) -> bool {
+    let prefix = netlify_stamp(prefix).map_or(prefix, |(stamp, _)| &prefix[stamp..]);
     ends_with_platform_stamp(prefix) || only_prefix_tokens(prefix)
+}
+
+/// The months as Netlify's function log writes them.
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// Netlify's function log head (its functions run on Lambda): `Feb 6, 01:28:15 PM: 4aa77591 `,
+/// a time and the request id's first eight digits. Its length in bytes, and the id. Read by
+/// the platform prefixes (`… ERROR  Task timed out after …`) and by the error reader's head.
+pub fn netlify_stamp(message: &str) -> Option<(usize, Option<&str>)> {
+    let mut tokens = message.splitn(6, ' ');
+    let month = tokens.next()?;
+    let day = tokens.next()?.strip_suffix(',')?;
+    let time = tokens.next()?;
+    let half = tokens.next()?;
+    let id = tokens.next()?;
+    let is_time = time.len() >= 7 && time.bytes().all(|b| b.is_ascii_digit() || b == b':');
+    if !MONTHS.contains(&month)
+        || day.is_empty()
+        || !day.bytes().all(|b| b.is_ascii_digit())
+        || !is_time
+        || !matches!(half, "AM:" | "PM:")
+    {
+        return None;
+    }
+    let stamp = month.len() + day.len() + 1 + time.len() + half.len() + 4;
+    let short_id = id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    Some(if short_id { (stamp + id.len() + 1, Some(id)) } else { (stamp, None) })
 }
 
 /// Lambda's own `<time> <request id>` right before the phrase, whatever a log viewer put in
@@ -187,21 +215,6 @@ pub fn is_prefix_token(token: &str) -> bool {
             | "-"
             | "utc"
             | "gmt"
-            // Netlify's function log: `Jun 8, 12:12:43 AM: 00634a06 ERROR  Task timed out …`.
-            | "am"
-            | "pm"
-            | "jan"
-            | "feb"
-            | "mar"
-            | "apr"
-            | "may"
-            | "jun"
-            | "jul"
-            | "aug"
-            | "sep"
-            | "oct"
-            | "nov"
-            | "dec"
     ) {
         return true;
     }
